@@ -1,0 +1,135 @@
+//! `luister-ingest`, the collector: the HTTP front door of Luister.
+//!
+//! A request is parsed and checked against the site registry ([`collect`]), the visitor
+//! is reduced to a daily-salted keyed hash ([`visitor`]), and the event goes to Kafka
+//! ([`sink`]). The answer is 202 only after the broker acknowledged the event, and 503
+//! with `Retry-After` when it cannot, so nothing a client was told is accepted is lost.
+//!
+//! - [`config`]: the `ingest.toml` structure.
+//! - [`routes`]: `POST /v1/events`.
+//! - [`error`]: every rejection and its HTTP status.
+//! - [`metrics`]: Prometheus metric names and handles.
+
+pub mod collect;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod routes;
+pub mod sink;
+pub mod visitor;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use axum::Router;
+use prometheus::Registry;
+
+use luister_service::ops::{HttpMetrics, ReadyCheck};
+
+use crate::collect::Sites;
+use crate::config::IngestConfig;
+use crate::metrics::IngestMetrics;
+use crate::sink::{EventSink, KafkaSink};
+use crate::visitor::Salter;
+
+/// What every request handler shares.
+pub struct App {
+    /// The configuration the service started with.
+    pub config: IngestConfig,
+    /// The site registry.
+    pub sites: Sites,
+    /// The daily visitor salt.
+    pub salter: Salter,
+    /// Where accepted events go.
+    pub sink: Arc<dyn EventSink>,
+    /// The collector's metrics.
+    pub metrics: IngestMetrics,
+}
+
+impl App {
+    /// Builds the shared state.
+    pub fn new(
+        config: IngestConfig,
+        sink: Arc<dyn EventSink>,
+        metrics: IngestMetrics,
+    ) -> Arc<Self> {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        Arc::new(Self {
+            sites: Sites::new(&config.sites),
+            salter: Salter::new(now_ms),
+            metrics,
+            sink,
+            config,
+        })
+    }
+}
+
+/// Runs the collector on `listener` until `shutdown` resolves, then delivers what is
+/// still queued.
+pub async fn serve(
+    config: IngestConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    config.validate().map_err(anyhow::Error::msg)?;
+    let registry = Registry::new();
+    let http_metrics = HttpMetrics::new(&registry)?;
+    let metrics = IngestMetrics::new(&registry)?;
+    let kafka_sink = Arc::new(
+        KafkaSink::new(&config.kafka, &config.producer, metrics.clone())
+            .context("cannot create the Kafka producer")?,
+    );
+    let topic_ready = Arc::new(AtomicBool::new(false));
+    tokio::spawn(create_topic(config.kafka.clone(), topic_ready.clone()));
+
+    let ready: ReadyCheck = {
+        let sink = kafka_sink.clone();
+        Arc::new(move || {
+            let sink = sink.clone();
+            let topic_ready = topic_ready.clone();
+            Box::pin(async move {
+                if !topic_ready.load(Ordering::SeqCst) {
+                    return Err("the events topic has not been created yet".to_owned());
+                }
+                sink.check().await.map_err(|e| e.to_string())
+            })
+        })
+    };
+    let app = App::new(config, kafka_sink.clone(), metrics);
+    let router: Router = routes::router(app).merge(luister_service::ops::router(registry, ready));
+    let router = http_metrics.layer(router);
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("HTTP server failed")?;
+    tracing::info!("draining the producer queue");
+    tokio::task::spawn_blocking(move || kafka_sink.flush(Duration::from_secs(10))).await?;
+    Ok(())
+}
+
+/// Creates the events topic when missing, retrying until the broker answers.
+async fn create_topic(kafka: luister_service::kafka::KafkaConfig, done: Arc<AtomicBool>) {
+    let topic = kafka.topic.clone();
+    loop {
+        match luister_service::kafka::ensure_topics(&kafka, &[&topic]).await {
+            Ok(()) => {
+                done.store(true, Ordering::SeqCst);
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, topic, "cannot create the events topic yet; retrying");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+    }
+}

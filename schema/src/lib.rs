@@ -1,0 +1,268 @@
+//! The shared vocabulary of Luister: the event every service agrees on.
+//!
+//! The collector (`luister-ingest`) builds [`Event`]s, serialises them as JSON onto the
+//! Kafka topic [`EVENTS_TOPIC`], and the processor parses them back with
+//! [`Event::from_json`]. Everything in here has already passed the collector's
+//! validation and privacy scrubbing, so the types carry no IP address, user agent or
+//! cookie: only the keyed, daily-salted [`VisitorKey`].
+//!
+//! - [`SiteId`]: a validated site identifier (`demo`, `gemeente-utrecht`).
+//! - [`Event`] / [`EventData`]: one event with its schema version [`SCHEMA_VERSION`].
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The Kafka topic carrying events (key: visitor key, value: [`Event`] as JSON).
+pub const EVENTS_TOPIC: &str = "luister.events.v1";
+/// The Kafka topic for messages the processor could not use, with the reason.
+pub const DEAD_LETTER_TOPIC: &str = "luister.events.dlq.v1";
+/// The version written into every event; the processor refuses other versions.
+pub const SCHEMA_VERSION: u16 = 1;
+
+/// Why a value could not become one of the types in this crate.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SchemaError {
+    /// A site id must be 1–64 characters of `a-z`, `0-9`, `-` and `_`.
+    #[error("site id {0:?} is not valid: use 1-64 characters of a-z, 0-9, '-' and '_'")]
+    InvalidSiteId(String),
+    /// A visitor key must be 16 lowercase hex digits.
+    #[error("visitor key {0:?} is not 16 lowercase hex digits")]
+    InvalidVisitorKey(String),
+    /// The message is not an event of a version this build understands.
+    #[error("event is not valid JSON of schema version {SCHEMA_VERSION}: {0}")]
+    InvalidEvent(String),
+    /// The message is an event of another schema version.
+    #[error("event has schema version {found}, this build reads version {SCHEMA_VERSION}")]
+    UnsupportedVersion {
+        /// The version found in the message.
+        found: u16,
+    },
+}
+
+/// A site identifier as configured in the site registry.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SiteId(String);
+
+impl SiteId {
+    /// Parses a site id: 1–64 characters of lowercase ASCII letters, digits, `-`, `_`.
+    pub fn parse(s: &str) -> Result<Self, SchemaError> {
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(SchemaError::InvalidSiteId(s.to_owned()))
+        }
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for SiteId {
+    type Error = SchemaError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<SiteId> for String {
+    fn from(s: SiteId) -> Self {
+        s.0
+    }
+}
+
+impl fmt::Display for SiteId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The cookieless visitor key: 64 bits of a keyed hash of (site, IP, user agent) under
+/// a salt that rotates daily, written as 16 lowercase hex digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct VisitorKey(u64);
+
+impl VisitorKey {
+    /// Wraps the first 64 bits of a keyed hash.
+    pub fn from_u64(v: u64) -> Self {
+        Self(v)
+    }
+
+    /// Parses 16 lowercase hex digits.
+    pub fn parse(s: &str) -> Result<Self, SchemaError> {
+        let ok = s.len() == 16 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        match ok.then(|| u64::from_str_radix(s, 16)) {
+            Some(Ok(v)) => Ok(Self(v)),
+            _ => Err(SchemaError::InvalidVisitorKey(s.to_owned())),
+        }
+    }
+
+    /// The key as a number.
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl TryFrom<String> for VisitorKey {
+    type Error = SchemaError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<VisitorKey> for String {
+    fn from(k: VisitorKey) -> Self {
+        k.to_string()
+    }
+}
+
+impl fmt::Display for VisitorKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+/// One event as it travels on [`EVENTS_TOPIC`].
+/// Unknown fields are ignored when reading, so a newer collector may add optional
+/// fields without a new schema version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Schema version, always [`SCHEMA_VERSION`] when written by this build.
+    pub v: u16,
+    /// The site the event belongs to.
+    pub site: SiteId,
+    /// When the collector received the event, in milliseconds since the Unix epoch (UTC).
+    pub ts_ms: i64,
+    /// The cookieless, daily-rotating visitor key.
+    pub visitor: VisitorKey,
+    /// What happened.
+    #[serde(flatten)]
+    pub data: EventData,
+}
+
+/// The kind of event and the fields that belong to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum EventData {
+    /// A page was viewed.
+    Pageview {
+        /// The scrubbed page URL (no disallowed query parameters).
+        url: String,
+    },
+}
+
+impl EventData {
+    /// The event type as written in the `type` field.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            EventData::Pageview { .. } => "pageview",
+        }
+    }
+}
+
+impl Event {
+    /// Serialises the event as the JSON message value.
+    pub fn to_json(&self) -> Vec<u8> {
+        // Serialising plain structs of strings and integers into a Vec cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Parses a message value, refusing other schema versions.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, SchemaError> {
+        #[derive(Deserialize)]
+        struct Version {
+            v: u16,
+        }
+        match serde_json::from_slice::<Version>(bytes) {
+            Ok(Version { v }) if v != SCHEMA_VERSION => {
+                return Err(SchemaError::UnsupportedVersion { found: v })
+            }
+            Ok(_) => {}
+            Err(e) => return Err(SchemaError::InvalidEvent(e.to_string())),
+        }
+        serde_json::from_slice(bytes).map_err(|e| SchemaError::InvalidEvent(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pageview() -> Event {
+        Event {
+            v: SCHEMA_VERSION,
+            site: SiteId::parse("demo").unwrap(),
+            ts_ms: 1_764_000_000_123,
+            visitor: VisitorKey::from_u64(0x00ab_cdef_0123_4567),
+            data: EventData::Pageview {
+                url: "http://localhost/x".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn event_json_round_trips_with_type_tag_and_version() {
+        let e = pageview();
+        let json = e.to_json();
+        let text = std::str::from_utf8(&json).unwrap();
+        assert!(text.contains(r#""type":"pageview""#), "{text}");
+        assert!(text.contains(r#""visitor":"00abcdef01234567""#), "{text}");
+        assert!(text.contains(r#""v":1"#), "{text}");
+        assert_eq!(Event::from_json(&json).unwrap(), e);
+    }
+
+    #[test]
+    fn other_schema_version_is_refused_by_name() {
+        let json = br#"{"v":2,"site":"demo","ts_ms":1,"visitor":"0000000000000001","type":"pageview","url":"x"}"#;
+        assert_eq!(
+            Event::from_json(json),
+            Err(SchemaError::UnsupportedVersion { found: 2 })
+        );
+    }
+
+    #[test]
+    fn garbage_and_missing_fields_are_invalid_events() {
+        for bad in [
+            &b"not json"[..],
+            br#"{"v":1,"site":"demo","ts_ms":1,"type":"pageview","url":"x"}"#,
+            br#"{"v":1,"site":"Bad Site","ts_ms":1,"visitor":"0000000000000001","type":"pageview","url":"x"}"#,
+            br#"{"v":1,"site":"demo","ts_ms":1,"visitor":"0000000000000001","type":"teleport"}"#,
+        ] {
+            assert!(
+                matches!(Event::from_json(bad), Err(SchemaError::InvalidEvent(_))),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn site_ids_are_restricted_to_a_safe_alphabet() {
+        assert!(SiteId::parse("gemeente-utrecht_2").is_ok());
+        for bad in ["", "Demo", "a b", "x'; DROP TABLE", &"a".repeat(65)] {
+            assert_eq!(
+                SiteId::parse(bad),
+                Err(SchemaError::InvalidSiteId(bad.to_owned()))
+            );
+        }
+    }
+
+    #[test]
+    fn visitor_keys_must_be_sixteen_hex_digits() {
+        assert_eq!(
+            VisitorKey::parse("00abcdef01234567").unwrap().as_u64(),
+            0x00ab_cdef_0123_4567
+        );
+        for bad in ["", "00ABCDEF01234567", "123", "zzzzzzzzzzzzzzzz"] {
+            assert!(VisitorKey::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

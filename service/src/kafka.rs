@@ -1,0 +1,131 @@
+//! Kafka settings and topic creation shared by the collector and the processor.
+//!
+//! Brokers may have automatic topic creation off, so each service creates the topics
+//! it writes to when they are missing ([`ensure_topics`]), with the configured number
+//! of partitions and replication factor.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::types::RDKafkaErrorCode;
+use serde::{Deserialize, Serialize};
+
+/// The `[kafka]` section shared by the collector and the processor.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    /// Bootstrap brokers, comma separated. Default `127.0.0.1:9092`.
+    pub brokers: String,
+    /// The events topic. Default `luister.events.v1`.
+    pub topic: String,
+    /// The dead-letter topic. Default `luister.events.dlq.v1`.
+    pub dead_letter_topic: String,
+    /// Partitions for topics this service creates. Default 6.
+    pub partitions: i32,
+    /// Replication factor for topics this service creates. Default 1 (use 3 in
+    /// production clusters).
+    pub replication_factor: i32,
+    /// Extra librdkafka properties (for example `security.protocol`, `sasl.*`),
+    /// applied last.
+    pub properties: BTreeMap<String, String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self {
+            brokers: "127.0.0.1:9092".into(),
+            topic: luister_schema::EVENTS_TOPIC.into(),
+            dead_letter_topic: luister_schema::DEAD_LETTER_TOPIC.into(),
+            partitions: 6,
+            replication_factor: 1,
+            properties: BTreeMap::new(),
+        }
+    }
+}
+
+impl KafkaConfig {
+    /// Checks the settings before any traffic arrives.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.brokers.trim().is_empty() {
+            return Err("kafka.brokers is empty".into());
+        }
+        for (name, topic) in [
+            ("kafka.topic", &self.topic),
+            ("kafka.dead_letter_topic", &self.dead_letter_topic),
+        ] {
+            let ok = !topic.is_empty()
+                && topic.len() <= 249
+                && topic
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+            if !ok {
+                return Err(format!("{name} {topic:?} is not a valid Kafka topic name"));
+            }
+        }
+        if self.partitions < 1 || self.replication_factor < 1 {
+            return Err("kafka.partitions and kafka.replication_factor must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// A librdkafka configuration with the brokers and the extra properties.
+    pub fn client_config(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.brokers)
+            .set("client.id", "luister")
+            .set("log_level", "4");
+        for (k, v) in &self.properties {
+            c.set(k, v);
+        }
+        c
+    }
+}
+
+/// Creates the named topics when they do not exist yet.
+pub async fn ensure_topics(config: &KafkaConfig, topics: &[&str]) -> Result<(), String> {
+    let admin: AdminClient<DefaultClientContext> = config
+        .client_config()
+        .create()
+        .map_err(|e| format!("cannot create Kafka admin client: {e}"))?;
+    let new: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|t| {
+            NewTopic::new(
+                t,
+                config.partitions,
+                TopicReplication::Fixed(config.replication_factor),
+            )
+        })
+        .collect();
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let results = admin
+        .create_topics(&new, &opts)
+        .await
+        .map_err(|e| format!("creating topics failed: {e}"))?;
+    for r in results {
+        match r {
+            Ok(topic) => {
+                tracing::info!(topic, partitions = config.partitions, "created Kafka topic")
+            }
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => return Err(format!("creating topic {topic} failed: {code}")),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_names_are_checked() {
+        let mut c = KafkaConfig::default();
+        assert!(c.validate().is_ok());
+        c.topic = "bad topic".into();
+        assert!(c.validate().unwrap_err().contains("kafka.topic"));
+    }
+}
