@@ -14,10 +14,10 @@ pub mod migrations;
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The `[clickhouse]` section of a service configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClickHouseConfig {
     /// HTTP endpoint of the server. Default `http://127.0.0.1:8123`.
@@ -197,6 +197,35 @@ impl Store {
         };
         migrations::run(&store, config).await?;
         Ok(store)
+    }
+
+    /// Like [`Store::connect`], but waits and retries (with capped backoff) while
+    /// ClickHouse is unreachable, so a service started before its database catches up
+    /// instead of exiting. Errors that retrying cannot fix are returned.
+    pub async fn connect_retrying(config: &ClickHouseConfig) -> Result<Self, StoreError> {
+        let mut backoff = Duration::from_millis(250);
+        loop {
+            match Self::connect(config).await {
+                Err(e) if e.is_retryable() => {
+                    tracing::warn!(error = %e, url = %config.url, retry_in_ms = backoff.as_millis() as u64, "ClickHouse not reachable yet");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// A client that has not contacted the server: for code paths that fail before
+    /// any query (unit tests of request validation).
+    pub fn unconnected(config: &ClickHouseConfig) -> Self {
+        Self {
+            client: clickhouse::Client::default()
+                .with_url(&config.url)
+                .with_database(&config.database)
+                .with_validation(false),
+            database: config.database.clone(),
+        }
     }
 
     /// The client, bound to the database: unqualified table names resolve there.

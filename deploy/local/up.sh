@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Brings the whole Luister pipeline up on this machine, without containers:
+# ClickHouse, Apache Kafka (KRaft), Prometheus, luister-ingest, luister-processor and
+# luister-api, all on 127.0.0.1 with their data under .luister/. Installs what is
+# missing (Debian packages, the Kafka jars from Maven Central). Safe to run twice.
+#
+# Variables: LUISTER_{INGEST,API,PROCESSOR_METRICS,CLICKHOUSE_HTTP,CLICKHOUSE_TCP,KAFKA,
+# KAFKA_CONTROLLER,PROMETHEUS}_PORT change ports; LUISTER_CLICKHOUSE_URL and
+# LUISTER_KAFKA_BROKERS use existing servers instead of starting local ones.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+install_prerequisites
+start_clickhouse
+start_kafka
+build_services
+write_service_configs
+start_service processor "$PROCESSOR_PORT" LUISTER_PROCESSOR_METRICS_PORT
+start_service ingest "$INGEST_PORT" LUISTER_INGEST_PORT
+start_service api "$API_PORT" LUISTER_API_PORT
+start_prometheus
+
+today=$(date -u +%F)
+log "sending demo traffic through the collector"
+for path in / /werk-en-inkomen/bijstand /schulden/schuldhulpverlening /afval/grofvuil; do
+  curl -fsS -o /dev/null -X POST "http://127.0.0.1:$INGEST_PORT/v1/events" \
+    -H 'content-type: application/json' -A 'luister-demo/1.0' \
+    -d "{\"site\":\"demo\",\"type\":\"pageview\",\"url\":\"http://localhost$path\"}" \
+    || die "the collector refused the demo traffic; see $LOG_DIR/ingest.log"
+done
+
+cat <<INFO
+
+Luister is running.
+  collector   http://127.0.0.1:$INGEST_PORT/v1/events
+  API         http://127.0.0.1:$API_PORT/v1/sites/demo/reach?from=$today&to=$today
+  metrics     http://127.0.0.1:$INGEST_PORT/metrics  http://127.0.0.1:$PROCESSOR_PORT/metrics  http://127.0.0.1:$API_PORT/metrics
+  Prometheus  http://127.0.0.1:$PROMETHEUS_PORT
+  ClickHouse  $CLICKHOUSE_URL (database ${LUISTER_CLICKHOUSE_DATABASE:-luister})
+  Kafka       $KAFKA_BROKERS (topic luister.events.v1)
+  logs        $LOG_DIR
+  configs     $CONF_DIR
+
+Send a page view:
+  curl -X POST http://127.0.0.1:$INGEST_PORT/v1/events -d '{"site":"demo","type":"pageview","url":"http://localhost/x"}'
+Stop everything: deploy/local/down.sh
+INFO

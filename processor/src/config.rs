@@ -1,0 +1,112 @@
+//! The processor's configuration (`processor.toml`, overrides `LUISTER_<SECTION>__<KEY>`).
+
+use serde::{Deserialize, Serialize};
+
+use luister_service::kafka::KafkaConfig;
+use luister_service::telemetry::LogConfig;
+use luister_store::ClickHouseConfig;
+
+/// Everything `luister-processor` reads at start.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProcessorConfig {
+    /// The listener for `/metrics`, `/healthz` and `/readyz`.
+    pub http: HttpConfig,
+    /// The broker and topics.
+    pub kafka: KafkaConfig,
+    /// Consumer group and batching.
+    pub consumer: ConsumerConfig,
+    /// Where events are written.
+    pub clickhouse: ClickHouseConfig,
+    /// How events are turned into rows.
+    pub processing: ProcessingConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// The `[http]` section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address of the metrics and health listener. Default `127.0.0.1:9102`.
+    pub listen: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:9102".into(),
+        }
+    }
+}
+
+/// The `[consumer]` section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsumerConfig {
+    /// Consumer group; processors in one group share the partitions.
+    /// Default `luister-processor`.
+    pub group_id: String,
+    /// Most events written in one ClickHouse insert. Default 20000.
+    pub batch_max_rows: usize,
+    /// Most message bytes in one batch. Default 16 MiB.
+    pub batch_max_bytes: usize,
+    /// Longest a batch waits to fill before it is written. Default 1000 ms.
+    pub batch_max_wait_ms: u64,
+    /// Kafka consumer session timeout. Default 30000 ms.
+    pub session_timeout_ms: u64,
+    /// Longest pause between retries of a failed write. Default 30 s.
+    pub retry_backoff_max_s: u64,
+}
+
+impl Default for ConsumerConfig {
+    fn default() -> Self {
+        Self {
+            group_id: "luister-processor".into(),
+            batch_max_rows: 20_000,
+            batch_max_bytes: 16 * 1024 * 1024,
+            batch_max_wait_ms: 1000,
+            session_timeout_ms: 30_000,
+            retry_backoff_max_s: 30,
+        }
+    }
+}
+
+/// The `[processing]` section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProcessingConfig {
+    /// Time zone whose calendar days the `day` column uses. Default `Europe/Amsterdam`.
+    pub timezone: String,
+}
+
+impl Default for ProcessingConfig {
+    fn default() -> Self {
+        Self {
+            timezone: "Europe/Amsterdam".into(),
+        }
+    }
+}
+
+impl ProcessorConfig {
+    /// Checks the configuration before any traffic arrives.
+    pub fn validate(&self) -> Result<(), String> {
+        self.kafka.validate()?;
+        self.clickhouse.validate().map_err(|e| e.to_string())?;
+        if self.processing.timezone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(format!(
+                "processing.timezone {:?} is not an IANA time zone such as Europe/Amsterdam",
+                self.processing.timezone
+            ));
+        }
+        // One insert must stay one ClickHouse block (max_insert_block_size, 1048576
+        // rows by default) so that it lands whole or not at all.
+        if self.consumer.batch_max_rows == 0 || self.consumer.batch_max_rows > 500_000 {
+            return Err("consumer.batch_max_rows must be between 1 and 500000".into());
+        }
+        if self.consumer.group_id.is_empty() {
+            return Err("consumer.group_id is empty".into());
+        }
+        Ok(())
+    }
+}

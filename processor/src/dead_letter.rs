@@ -1,0 +1,129 @@
+//! The dead-letter topic: messages the processor cannot use, with the reason in a
+//! `luister-error` header and the original topic, partition and offset beside it.
+//! Delivery is awaited before the offsets move on; a crash in between may send a dead
+//! letter twice, never lose one.
+
+use std::time::Duration;
+
+use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use tokio::sync::watch;
+
+use luister_service::kafka::KafkaConfig;
+
+use crate::metrics::ProcessorMetrics;
+use crate::writer::EventRow;
+
+/// The dead-letter producer.
+pub struct DeadLetters {
+    producer: FutureProducer,
+    topic: String,
+    metrics: ProcessorMetrics,
+}
+
+impl DeadLetters {
+    /// Creates the producer (idempotent, `acks=all`).
+    pub fn new(kafka: &KafkaConfig, metrics: ProcessorMetrics) -> anyhow::Result<Self> {
+        let producer = kafka
+            .client_config()
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("message.timeout.ms", "30000")
+            .create()?;
+        Ok(Self {
+            producer,
+            topic: kafka.dead_letter_topic.clone(),
+            metrics,
+        })
+    }
+
+    /// Sends unparseable messages: (message, error text, metric reason).
+    pub async fn send_all(
+        &self,
+        rejects: &[(&OwnedMessage, String, &'static str)],
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
+        for (m, error, reason) in rejects {
+            tracing::warn!(
+                partition = m.partition(),
+                offset = m.offset(),
+                error,
+                "dead-lettering a message"
+            );
+            let origin = format!("{}/{}/{}", m.topic(), m.partition(), m.offset());
+            self.send(
+                m.key(),
+                m.payload().unwrap_or_default(),
+                error,
+                &origin,
+                shutdown,
+            )
+            .await?;
+            self.metrics.dead_letters.with_label_values(&[reason]).inc();
+        }
+        Ok(())
+    }
+
+    /// Sends rows ClickHouse refused, re-encoded as JSON.
+    pub async fn send_rows(
+        &self,
+        rows: &[EventRow],
+        error: &str,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
+        for r in rows {
+            let payload = serde_json::to_vec(r)?;
+            let origin = format!("{}/{}/{}", r.kafka_topic, r.kafka_partition, r.kafka_offset);
+            self.send(
+                Some(r.visitor.as_bytes()),
+                &payload,
+                error,
+                &origin,
+                shutdown,
+            )
+            .await?;
+            self.metrics
+                .dead_letters
+                .with_label_values(&["clickhouse_refused"])
+                .inc();
+        }
+        Ok(())
+    }
+
+    async fn send(
+        &self,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        error: &str,
+        origin: &str,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
+        loop {
+            let headers = OwnedHeaders::new()
+                .insert(Header {
+                    key: "luister-error",
+                    value: Some(error),
+                })
+                .insert(Header {
+                    key: "luister-origin",
+                    value: Some(origin),
+                });
+            let mut record = FutureRecord::to(&self.topic)
+                .payload(payload)
+                .headers(headers);
+            if let Some(k) = key {
+                record = record.key(k);
+            }
+            match self.producer.send(record, Duration::from_secs(5)).await {
+                Ok(_) => return Ok(()),
+                Err((e, _)) => {
+                    tracing::warn!(error = %e, topic = %self.topic, "dead letter not delivered; retrying");
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {},
+                        _ = shutdown.wait_for(|stop| *stop) => anyhow::bail!("shutting down before a dead letter was delivered; it is read again at the next start"),
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! `luister-processor`: reads events from Kafka and writes them to ClickHouse, each
+//! exactly once.
+//!
+//! - [`config`]: the `processor.toml` structure.
+//! - [`consumer`]: the consume → write → commit loop.
+//! - [`writer`]: rows, inserts and the offset watermarks that make replays harmless.
+//! - [`dead_letter`]: the dead-letter topic.
+//! - [`metrics`]: Prometheus metric names and handles.
+//!
+//! The service answers `/healthz` at once; `/readyz` turns ready when ClickHouse and
+//! the broker answer. While ClickHouse is down at start it waits and retries rather
+//! than exit.
+
+pub mod config;
+pub mod consumer;
+pub mod dead_letter;
+pub mod metrics;
+pub mod writer;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use prometheus::Registry;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use tokio::sync::{watch, OnceCell};
+
+use luister_service::ops::ReadyCheck;
+use luister_store::Store;
+
+use crate::config::ProcessorConfig;
+use crate::metrics::ProcessorMetrics;
+
+/// Runs the processor until `shutdown` resolves. `listener` serves `/metrics`,
+/// `/healthz` and `/readyz`.
+pub async fn serve(
+    config: ProcessorConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    config.validate().map_err(anyhow::Error::msg)?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+
+    let registry = Registry::new();
+    let metrics = ProcessorMetrics::new(&registry)?;
+    let store_cell: Arc<OnceCell<Store>> = Arc::new(OnceCell::new());
+    let ready = readiness(&config, store_cell.clone())?;
+    let ops = luister_service::ops::router(registry, ready);
+    let mut http_stop = stop_rx.clone();
+    let http = tokio::spawn(async move {
+        axum::serve(listener, ops)
+            .with_graceful_shutdown(async move {
+                let _ = http_stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+
+    let mut stop = stop_rx.clone();
+    let store = tokio::select! {
+        s = Store::connect_retrying(&config.clickhouse) => s.context("ClickHouse set-up failed")?,
+        _ = stop.wait_for(|s| *s) => return Ok(()),
+    };
+    let _ = store_cell.set(store.clone());
+    tokio::select! {
+        () = create_topics(&config) => {},
+        _ = stop.wait_for(|s| *s) => return Ok(()),
+    }
+
+    let pipeline = consumer::Pipeline::new(config, store, metrics)
+        .context("cannot create the Kafka consumer")?;
+    let result = pipeline.run(stop_rx).await;
+    http.await
+        .context("metrics server task failed")?
+        .context("metrics server failed")?;
+    result
+}
+
+/// Creates the events and dead-letter topics, retrying until the broker answers.
+async fn create_topics(config: &ProcessorConfig) {
+    let topics = [
+        config.kafka.topic.as_str(),
+        config.kafka.dead_letter_topic.as_str(),
+    ];
+    while let Err(e) = luister_service::kafka::ensure_topics(&config.kafka, &topics).await {
+        tracing::warn!(error = %e, "cannot create topics yet; retrying");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// Ready when ClickHouse is connected and migrated and the broker answers.
+fn readiness(config: &ProcessorConfig, store: Arc<OnceCell<Store>>) -> anyhow::Result<ReadyCheck> {
+    let probe: Arc<BaseConsumer> = Arc::new(config.kafka.client_config().create()?);
+    let topic = config.kafka.topic.clone();
+    Ok(Arc::new(move || {
+        let store = store.clone();
+        let probe = probe.clone();
+        let topic = topic.clone();
+        Box::pin(async move {
+            let store = store.get().ok_or("ClickHouse is not connected yet")?;
+            store.ping().await.map_err(|e| e.to_string())?;
+            tokio::task::spawn_blocking(move || {
+                probe
+                    .fetch_metadata(Some(&topic), Duration::from_secs(2))
+                    .map(|_| ())
+                    .map_err(|e| format!("broker unreachable: {e}"))
+            })
+            .await
+            .map_err(|e| e.to_string())?
+        })
+    }))
+}

@@ -1,0 +1,241 @@
+//! Rows for ClickHouse and the exactly-once bookkeeping around writing them.
+//!
+//! Every row carries the Kafka topic, partition and offset it came from. Within one
+//! `INSERT` a materialized view records the highest offset per partition in
+//! `kafka_offsets`, so the data and its watermark land together. Before writing, the
+//! processor drops messages at or below the watermark ([`Watermarks`]); a replay after
+//! a crash therefore counts nothing twice, and even an insert that was cut off part-way
+//! (rows are written in offset order, so what landed is a prefix per partition) is
+//! completed by the replay without duplicates.
+
+use std::collections::HashMap;
+
+use chrono::TimeZone;
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use luister_schema::{Event, EventData};
+use luister_store::{Store, StoreError};
+
+/// One row of the `events` table.
+#[derive(Debug, Clone, PartialEq, clickhouse::Row, Serialize)]
+pub struct EventRow {
+    /// Site id.
+    pub site: String,
+    /// Calendar day in the configured time zone, as days since 1970-01-01.
+    pub day: u16,
+    /// Event time, seconds since the Unix epoch (UTC).
+    pub ts: u32,
+    /// Event type (`pageview`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Visitor key, hex.
+    pub visitor: String,
+    /// Scrubbed page URL.
+    pub url: String,
+    /// The URL's path.
+    pub path: String,
+    /// Source topic.
+    pub kafka_topic: String,
+    /// Source partition.
+    pub kafka_partition: u32,
+    /// Source offset.
+    pub kafka_offset: u64,
+}
+
+/// Where a message came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+}
+
+/// Turns a parsed event into its row.
+pub fn to_row(event: &Event, origin: &Origin, tz: Tz) -> EventRow {
+    let secs = event.ts_ms.div_euclid(1000);
+    let day = tz
+        .timestamp_opt(secs, 0)
+        .single()
+        .map(|t| t.date_naive())
+        .and_then(|d| {
+            d.signed_duration_since(chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?)
+                .num_days()
+                .try_into()
+                .ok()
+        })
+        .unwrap_or(0);
+    let EventData::Pageview { url } = &event.data;
+    let path = url::Url::parse(url)
+        .map(|u| u.path().to_owned())
+        .unwrap_or_default();
+    EventRow {
+        site: event.site.to_string(),
+        day,
+        ts: u32::try_from(secs).unwrap_or(0),
+        kind: event.data.type_name().to_owned(),
+        visitor: event.visitor.to_string(),
+        url: url.clone(),
+        path,
+        kafka_topic: origin.topic.clone(),
+        kafka_partition: u32::try_from(origin.partition).unwrap_or(0),
+        kafka_offset: u64::try_from(origin.offset).unwrap_or(0),
+    }
+}
+
+/// Inserts rows in one `INSERT` (one block: it lands whole, or as a prefix).
+pub async fn insert(store: &Store, rows: &[EventRow]) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut insert = store.client().insert::<EventRow>("events").await?;
+    for row in rows {
+        insert.write(row).await?;
+    }
+    insert.end().await?;
+    Ok(())
+}
+
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct OffsetRow {
+    partition: u32,
+    max_offset: u64,
+}
+
+/// The highest offset ClickHouse holds per partition of one topic, read lazily and
+/// forgotten on every rebalance (another consumer may have written meanwhile).
+#[derive(Debug, Default)]
+pub struct Watermarks {
+    loaded: bool,
+    by_partition: HashMap<i32, i64>,
+}
+
+impl Watermarks {
+    /// Forgets everything; the next [`Watermarks::ensure_loaded`] reads ClickHouse.
+    pub fn clear(&mut self) {
+        self.loaded = false;
+        self.by_partition.clear();
+    }
+
+    /// Reads the watermarks of `topic` unless already loaded.
+    pub async fn ensure_loaded(&mut self, store: &Store, topic: &str) -> Result<(), StoreError> {
+        if self.loaded {
+            return Ok(());
+        }
+        let rows: Vec<OffsetRow> = store
+            .client()
+            .query(
+                "SELECT partition, max(max_offset) AS max_offset FROM kafka_offsets \
+                 WHERE topic = ? GROUP BY partition",
+            )
+            .bind(topic)
+            .fetch_all()
+            .await?;
+        self.by_partition = rows
+            .into_iter()
+            .map(|r| (r.partition as i32, r.max_offset as i64))
+            .collect();
+        self.loaded = true;
+        Ok(())
+    }
+
+    /// True when ClickHouse already holds the message at this offset.
+    pub fn already_written(&self, partition: i32, offset: i64) -> bool {
+        self.by_partition
+            .get(&partition)
+            .is_some_and(|w| offset <= *w)
+    }
+
+    /// Records what a successful insert wrote.
+    pub fn advance(&mut self, partition: i32, offset: i64) {
+        let w = self.by_partition.entry(partition).or_insert(offset);
+        *w = (*w).max(offset);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use luister_schema::{SiteId, VisitorKey, SCHEMA_VERSION};
+
+    use super::*;
+
+    fn event(ts_ms: i64, url: &str) -> Event {
+        Event {
+            v: SCHEMA_VERSION,
+            site: SiteId::parse("demo").unwrap(),
+            ts_ms,
+            visitor: VisitorKey::from_u64(42),
+            data: EventData::Pageview { url: url.into() },
+        }
+    }
+
+    fn origin() -> Origin {
+        Origin {
+            topic: "t".into(),
+            partition: 3,
+            offset: 17,
+        }
+    }
+
+    #[test]
+    fn day_follows_the_configured_time_zone() {
+        // 2026-11-23 23:30 UTC is already 2026-11-24 in Amsterdam.
+        let ts = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 23, 23, 30, 0)
+            .unwrap()
+            .timestamp_millis();
+        let ams = to_row(
+            &event(ts, "http://localhost/"),
+            &origin(),
+            chrono_tz::Europe::Amsterdam,
+        );
+        let utc = to_row(&event(ts, "http://localhost/"), &origin(), chrono_tz::UTC);
+        let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+        let d = |y, m, dd| {
+            chrono::NaiveDate::from_ymd_opt(y, m, dd)
+                .unwrap()
+                .signed_duration_since(epoch)
+                .num_days() as u16
+        };
+        assert_eq!(ams.day, d(2026, 11, 24));
+        assert_eq!(utc.day, d(2026, 11, 23));
+        assert_eq!(ams.ts as i64, ts / 1000);
+    }
+
+    #[test]
+    fn row_carries_path_and_origin() {
+        let row = to_row(
+            &event(0, "https://www.gemeente.nl/werk-en-inkomen/bijstand?q=x"),
+            &origin(),
+            chrono_tz::UTC,
+        );
+        assert_eq!(row.path, "/werk-en-inkomen/bijstand");
+        assert_eq!(
+            (
+                row.kafka_topic.as_str(),
+                row.kafka_partition,
+                row.kafka_offset
+            ),
+            ("t", 3, 17)
+        );
+        assert_eq!(row.visitor, "000000000000002a");
+        assert_eq!(row.kind, "pageview");
+    }
+
+    #[test]
+    fn watermarks_skip_what_was_written_per_partition() {
+        let mut w = Watermarks::default();
+        assert!(!w.already_written(0, 0));
+        w.advance(0, 10);
+        assert!(w.already_written(0, 10));
+        assert!(!w.already_written(0, 11));
+        assert!(!w.already_written(1, 5));
+        w.advance(0, 4);
+        assert!(w.already_written(0, 10), "a watermark never moves back");
+        w.clear();
+        assert!(!w.already_written(0, 10));
+    }
+}
