@@ -123,7 +123,7 @@ fn page_url(raw: &str, site: &SiteConfig) -> Result<String, IngestError> {
         )));
     }
     let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-    if !site.hostnames.iter().any(|h| *h == host) {
+    if !site.hostnames.contains(&host) {
         return Err(IngestError::ForeignHost {
             site: site.id.to_string(),
             host: truncate(&host, 80),

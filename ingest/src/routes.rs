@@ -102,12 +102,14 @@ mod tests {
     use crate::sink::memory::MemorySink;
 
     fn app() -> (Arc<App>, Arc<MemorySink>) {
-        let mut config = IngestConfig::default();
-        config.sites = vec![SiteConfig {
-            id: SiteId::parse("demo").unwrap(),
-            hostnames: vec!["localhost".into()],
-            search_param: "q".into(),
-        }];
+        let mut config = IngestConfig {
+            sites: vec![SiteConfig {
+                id: SiteId::parse("demo").unwrap(),
+                hostnames: vec!["localhost".into()],
+                search_param: "q".into(),
+            }],
+            ..IngestConfig::default()
+        };
         config.http.max_body_bytes = 2048;
         config.http.client_ip_header = "x-forwarded-for".into();
         let sink = Arc::new(MemorySink::default());

@@ -92,12 +92,13 @@ impl Args {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures return figment::Error
 mod tests {
     use serde::Deserialize;
 
     use super::*;
 
-    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[derive(Debug, Serialize, Deserialize, PartialEq, Default)]
     #[serde(deny_unknown_fields, default)]
     struct Conf {
         kafka: Kafka,
@@ -107,13 +108,6 @@ mod tests {
     struct Kafka {
         brokers: String,
         linger_ms: u64,
-    }
-    impl Default for Conf {
-        fn default() -> Self {
-            Conf {
-                kafka: Kafka::default(),
-            }
-        }
     }
     impl Default for Kafka {
         fn default() -> Self {

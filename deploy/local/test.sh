@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs every check of the project: formatting, lints, unit tests, integration tests
+# against a real Apache Kafka broker and a real ClickHouse 18.16 on 127.0.0.1, and
+# the replay of all SQL on a current ClickHouse engine (chdb). Installs and starts
+# what it needs, and stops again what it started. `.ci/run` calls exactly this.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# Tests always run against local servers started here (or already started by up.sh).
+EXTERNAL_CLICKHOUSE_URL=""; EXTERNAL_KAFKA_BROKERS=""
+CLICKHOUSE_URL="http://127.0.0.1:$CH_HTTP_PORT"; KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT"
+
+install_prerequisites
+apt_install python3-venv
+
+started=()
+cleanup() {
+  local rc=$?
+  for name in "${started[@]}"; do stop_pid "$name"; done
+  exit "$rc"
+}
+trap cleanup EXIT
+pid_alive clickhouse || started+=(clickhouse)
+pid_alive kafka || started+=(kafka)
+start_clickhouse
+start_kafka
+export LUISTER_TEST_CLICKHOUSE_URL="$CLICKHOUSE_URL" LUISTER_TEST_KAFKA_BROKERS="$KAFKA_BROKERS"
+
+cd "$ROOT"
+log "shell scripts: bash -n"
+for f in deploy/local/*.sh .ci/run; do bash -n "$f"; done
+
+log "cargo fmt --check"
+cargo fmt --all --check
+
+log "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
+
+log "cargo test (unit and integration tests)"
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$LOG_DIR/cargo-test.log"
+
+log "replaying migrations and every query the services sent on a current ClickHouse (chdb)"
+venv="$LUISTER_HOME/venv"
+[[ -x $venv/bin/python ]] || python3 -m venv "$venv"
+"$venv/bin/python" -c "import chdb" 2>/dev/null || "$venv/bin/pip" install -q chdb
+"$venv/bin/python" deploy/local/modern_clickhouse.py "$CLICKHOUSE_URL"
+
+passed=$(grep -oE 'test result: ok\. [0-9]+ passed' "$LOG_DIR/cargo-test.log" | awk '{s+=$4} END {print s+0}')
+log "all checks passed ($passed Rust tests)"

@@ -1,0 +1,31 @@
+//! Starting the collector in-process for the integration tests.
+
+use luister_ingest::config::{IngestConfig, SiteConfig};
+use luister_schema::SiteId;
+use luister_service::kafka::KafkaConfig;
+use luister_testkit::Running;
+
+/// The collector with site `demo` on `localhost`, trusting `x-forwarded-for`.
+pub async fn start_ingest(kafka: KafkaConfig) -> Running {
+    start_ingest_with(kafka, |_| {}).await
+}
+
+/// As [`start_ingest`], after `adjust` changed the configuration.
+pub async fn start_ingest_with(
+    kafka: KafkaConfig,
+    adjust: impl FnOnce(&mut IngestConfig),
+) -> Running {
+    let mut config = IngestConfig {
+        kafka,
+        sites: vec![SiteConfig {
+            id: SiteId::parse("demo").unwrap(),
+            hostnames: vec!["localhost".into()],
+            search_param: "q".into(),
+        }],
+        ..IngestConfig::default()
+    };
+    config.http.client_ip_header = "x-forwarded-for".into();
+    adjust(&mut config);
+    Running::start(move |listener, shutdown| luister_ingest::serve(config, listener, shutdown))
+        .await
+}

@@ -1,0 +1,157 @@
+//! Integration tests of the collector against the real Kafka broker.
+//! Run by `deploy/local/test.sh`, which starts the broker.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test here
+
+mod helpers;
+
+use std::time::Duration;
+
+use luister_schema::{Event, EventData};
+use luister_testkit::{consume, Scratch};
+
+use helpers::start_ingest;
+
+#[tokio::test]
+async fn accepted_pageview_is_in_the_topic_without_ip_or_user_agent() {
+    let scratch = Scratch::new("ingest_pv");
+    let ingest = start_ingest(scratch.kafka()).await;
+    ingest.wait_ready(Duration::from_secs(30)).await;
+
+    let resp = reqwest::Client::new()
+        .post(ingest.url("/v1/events"))
+        .header("user-agent", "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0")
+        .header("x-forwarded-for", "203.0.113.77")
+        .body(r#"{"site":"demo","type":"pageview","url":"http://localhost/schulden?email=jan@example.nl&utm_source=brief"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202, "{}", resp.text().await.unwrap());
+
+    let got = consume(&scratch.topic, 1, Duration::from_secs(20)).await;
+    assert_eq!(
+        got.len(),
+        1,
+        "the accepted event is not in topic {}",
+        scratch.topic
+    );
+    let m = &got[0];
+    for secret in [
+        "203.0.113.77",
+        "Firefox",
+        "Mozilla",
+        "jan@example.nl",
+        "email",
+    ] {
+        assert!(
+            !m.payload.contains(secret),
+            "{secret} leaked into {}",
+            m.payload
+        );
+    }
+    let event = Event::from_json(m.payload.as_bytes()).unwrap();
+    assert_eq!(
+        m.key,
+        event.visitor.to_string(),
+        "messages are keyed by visitor key"
+    );
+    assert_eq!(event.site.as_str(), "demo");
+    assert_eq!(
+        event.data,
+        EventData::Pageview {
+            url: "http://localhost/schulden?utm_source=brief".into()
+        }
+    );
+
+    ingest.stop().await.unwrap();
+    scratch.cleanup().await;
+}
+
+#[tokio::test]
+async fn every_event_answered_2xx_is_in_the_topic() {
+    let scratch = Scratch::new("ingest_all");
+    let ingest = start_ingest(scratch.kafka()).await;
+    ingest.wait_ready(Duration::from_secs(30)).await;
+
+    let client = reqwest::Client::new();
+    let sends = (0..60).map(|i| {
+        let client = client.clone();
+        let url = ingest.url("/v1/events");
+        async move {
+            client
+                .post(url)
+                .header("x-forwarded-for", format!("198.51.100.{}", i % 7))
+                .body(format!(
+                    r#"{{"site":"demo","type":"pageview","url":"http://localhost/page/{i}"}}"#
+                ))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    let statuses = futures_join_all(sends).await;
+    let accepted = statuses.iter().filter(|s| s.as_u16() == 202).count();
+    assert_eq!(accepted, 60, "{statuses:?}");
+
+    let got = consume(&scratch.topic, accepted, Duration::from_secs(20)).await;
+    let mut urls: Vec<String> = got
+        .iter()
+        .map(
+            |m| match Event::from_json(m.payload.as_bytes()).unwrap().data {
+                EventData::Pageview { url } => url,
+            },
+        )
+        .collect();
+    urls.sort();
+    urls.dedup();
+    assert_eq!(
+        urls.len(),
+        60,
+        "each accepted event exactly once in the topic"
+    );
+
+    ingest.stop().await.unwrap();
+    scratch.cleanup().await;
+}
+
+#[tokio::test]
+async fn unreachable_broker_answers_503_with_retry_after() {
+    let scratch = Scratch::new("ingest_down");
+    let mut kafka = scratch.kafka();
+    kafka.brokers = "127.0.0.1:1".into();
+    let ingest = helpers::start_ingest_with(kafka, |c| c.producer.delivery_timeout_ms = 1000).await;
+
+    let resp = reqwest::Client::new()
+        .post(ingest.url("/v1/events"))
+        .body(r#"{"site":"demo","type":"pageview","url":"http://localhost/x"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.headers()["retry-after"], "5");
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("retry after 5 s"), "{body}");
+
+    let ready = reqwest::get(ingest.url("/readyz")).await.unwrap();
+    assert_eq!(
+        ready.status(),
+        503,
+        "not ready while the broker is unreachable"
+    );
+    ingest.stop().await.unwrap();
+}
+
+/// Runs the futures concurrently and collects their outputs in order.
+async fn futures_join_all<F>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futs.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}

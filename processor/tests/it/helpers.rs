@@ -1,0 +1,83 @@
+//! Starting the processor in-process and reading what it wrote.
+
+use std::time::Duration;
+
+use luister_processor::config::ProcessorConfig;
+use luister_store::ClickHouseConfig;
+use luister_testkit::{clickhouse, clickhouse_url, wait_for, Running, Scratch};
+
+/// The processor on the scratch topic and database, in consumer group `group`.
+pub async fn start_processor(scratch: &Scratch, group: &str) -> Running {
+    let mut config = ProcessorConfig {
+        kafka: scratch.kafka(),
+        clickhouse: ClickHouseConfig {
+            url: clickhouse_url(),
+            database: scratch.database.clone(),
+            ..ClickHouseConfig::default()
+        },
+        ..ProcessorConfig::default()
+    };
+    config.consumer.group_id = group.to_owned();
+    config.consumer.batch_max_wait_ms = 200;
+    config.consumer.session_timeout_ms = 6000;
+    let running = Running::start(move |listener, shutdown| {
+        luister_processor::serve(config, listener, shutdown)
+    })
+    .await;
+    running.wait_ready(Duration::from_secs(60)).await;
+    running
+}
+
+/// A page view event as the collector writes it.
+pub fn pageview(visitor: u64, path: &str) -> String {
+    format!(
+        r#"{{"v":1,"site":"demo","ts_ms":{},"visitor":"{visitor:016x}","type":"pageview","url":"http://localhost{path}"}}"#,
+        now_ms()
+    )
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// A single number from ClickHouse.
+pub async fn count(sql: &str) -> u64 {
+    clickhouse(sql)
+        .await
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Waits until `sql` returns `expected`; returns the last value seen.
+pub async fn wait_count(sql: &str, expected: u64, timeout: Duration) -> u64 {
+    let found = wait_for(timeout, || async {
+        let n = count(sql).await;
+        (n == expected).then_some(n)
+    })
+    .await;
+    match found {
+        Some(n) => n,
+        None => count(sql).await,
+    }
+}
+
+/// The value of an un-labelled counter on a `/metrics` page.
+pub async fn metric(running: &Running, name: &str) -> u64 {
+    let text = reqwest::get(running.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(name)
+                .and_then(|v| v.trim().parse::<f64>().ok())
+        })
+        .unwrap_or(0.0) as u64
+}

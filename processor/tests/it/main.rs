@@ -1,0 +1,197 @@
+//! Integration tests of the processor against the real Kafka broker and the real
+//! ClickHouse. Run by `deploy/local/test.sh`, which starts both.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test here
+
+mod helpers;
+
+use std::time::Duration;
+
+use luister_testkit::{consume, produce, wait_for, Scratch};
+
+use helpers::{count, metric, pageview, start_processor, wait_count};
+
+#[tokio::test]
+async fn events_land_in_raw_and_daily_tables_once() {
+    let scratch = Scratch::new("proc_land");
+    let processor = start_processor(&scratch, "g1").await;
+    for i in 0..25u64 {
+        produce(
+            &scratch.topic,
+            &format!("{i:016x}"),
+            pageview(i % 5, &format!("/p/{i}")).as_bytes(),
+        )
+        .await;
+    }
+    let db = &scratch.database;
+    let raw = wait_count(
+        &format!("SELECT count() FROM {db}.events"),
+        25,
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(raw, 25, "events in ClickHouse");
+    assert_eq!(
+        count(&format!(
+            "SELECT sum(events) FROM {db}.site_daily WHERE site = 'demo' AND type = 'pageview'"
+        ))
+        .await,
+        25
+    );
+    assert_eq!(
+        count(&format!("SELECT uniqExact(visitor) FROM {db}.events")).await,
+        5
+    );
+    assert_eq!(
+        count(&format!("SELECT countIf(path = '/p/7') FROM {db}.events")).await,
+        1
+    );
+    processor.stop().await.unwrap();
+    scratch.cleanup().await;
+}
+
+#[tokio::test]
+async fn replaying_the_whole_topic_counts_nothing_twice() {
+    let scratch = Scratch::new("proc_replay");
+    let db = scratch.database.clone();
+    let first = start_processor(&scratch, "g1").await;
+    for i in 0..30u64 {
+        produce(
+            &scratch.topic,
+            &format!("{i:016x}"),
+            pageview(i, "/a").as_bytes(),
+        )
+        .await;
+    }
+    assert_eq!(
+        wait_count(
+            &format!("SELECT count() FROM {db}.events"),
+            30,
+            Duration::from_secs(30)
+        )
+        .await,
+        30
+    );
+    // Kill it without a clean shutdown: no final commit.
+    first.abort();
+
+    // A new consumer group starts at the beginning of the topic: every message is a
+    // replay of something ClickHouse already holds.
+    let second = start_processor(&scratch, "g2").await;
+    let skipped = wait_for(Duration::from_secs(30), || async {
+        let n = metric(&second, "luister_processor_duplicates_skipped_total").await;
+        (n == 30).then_some(n)
+    })
+    .await;
+    assert_eq!(
+        skipped,
+        Some(30),
+        "the replayed messages were recognised as written"
+    );
+    assert_eq!(count(&format!("SELECT count() FROM {db}.events")).await, 30);
+    assert_eq!(
+        count(&format!("SELECT sum(events) FROM {db}.site_daily")).await,
+        30
+    );
+
+    for i in 0..5u64 {
+        produce(
+            &scratch.topic,
+            &format!("{i:016x}"),
+            pageview(i, "/b").as_bytes(),
+        )
+        .await;
+    }
+    assert_eq!(
+        wait_count(
+            &format!("SELECT count() FROM {db}.events"),
+            35,
+            Duration::from_secs(30)
+        )
+        .await,
+        35
+    );
+    assert_eq!(
+        count(&format!("SELECT sum(events) FROM {db}.site_daily")).await,
+        35
+    );
+    second.stop().await.unwrap();
+    scratch.cleanup().await;
+}
+
+#[tokio::test]
+async fn unusable_messages_go_to_the_dead_letter_topic_with_the_reason() {
+    let scratch = Scratch::new("proc_dlq");
+    let processor = start_processor(&scratch, "g1").await;
+    produce(&scratch.topic, "k1", b"this is not json").await;
+    produce(&scratch.topic, "k2", pageview(1, "/ok").as_bytes()).await;
+    produce(&scratch.topic, "k3", br#"{"v":9,"site":"demo"}"#).await;
+
+    let dead = consume(&scratch.dlq, 2, Duration::from_secs(30)).await;
+    assert_eq!(dead.len(), 2, "{dead:?}");
+    let by_key = |k: &str| {
+        dead.iter()
+            .find(|m| m.key == k)
+            .unwrap_or_else(|| panic!("{k} not dead-lettered: {dead:?}"))
+    };
+    let header = |m: &luister_testkit::Consumed, h: &str| {
+        m.headers
+            .iter()
+            .find(|(k, _)| k == h)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(by_key("k1").payload, "this is not json");
+    assert!(
+        header(by_key("k1"), "luister-error").contains("not valid JSON"),
+        "{dead:?}"
+    );
+    assert!(
+        header(by_key("k3"), "luister-error").contains("schema version 9"),
+        "{dead:?}"
+    );
+    assert!(header(by_key("k1"), "luister-origin").starts_with(&scratch.topic));
+
+    let db = &scratch.database;
+    assert_eq!(
+        wait_count(
+            &format!("SELECT count() FROM {db}.events"),
+            1,
+            Duration::from_secs(30)
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        metric(
+            &processor,
+            "luister_processor_dead_letters_total{reason=\"invalid_event\"}"
+        )
+        .await,
+        1
+    );
+    processor.stop().await.unwrap();
+    scratch.cleanup().await;
+}
+
+#[tokio::test]
+async fn two_processors_starting_at_once_migrate_the_database_once() {
+    let scratch = Scratch::new("proc_migrate");
+    let (a, b) = tokio::join!(
+        start_processor(&scratch, "g1"),
+        start_processor(&scratch, "g1")
+    );
+    let db = &scratch.database;
+    assert_eq!(
+        count(&format!("SELECT count() FROM {db}.schema_migrations")).await,
+        1
+    );
+    assert_eq!(
+        count(&format!("SELECT count() FROM system.tables WHERE database = '{db}' AND name = 'schema_migrations_lock'")).await,
+        0,
+        "the migration lock is released"
+    );
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
+    scratch.cleanup().await;
+}

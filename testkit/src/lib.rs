@@ -1,0 +1,281 @@
+//! Helpers for integration tests against the real broker and the real ClickHouse.
+//!
+//! Addresses come from `LUISTER_TEST_KAFKA_BROKERS` (default `127.0.0.1:9092`) and
+//! `LUISTER_TEST_CLICKHOUSE_URL` (default `http://127.0.0.1:8123`); `deploy/local/test.sh`
+//! starts both. Every test uses its own topic and database ([`unique`]) and removes
+//! them when done ([`Scratch`]).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use luister_service::kafka::KafkaConfig;
+
+/// The broker the tests use.
+pub fn kafka_brokers() -> String {
+    std::env::var("LUISTER_TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
+}
+
+/// The ClickHouse HTTP URL the tests use.
+pub fn clickhouse_url() -> String {
+    std::env::var("LUISTER_TEST_CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".into())
+}
+
+/// `prefix` plus 12 random hex digits: a topic, database or group name of one test.
+pub fn unique(prefix: &str) -> String {
+    let mut b = [0u8; 6];
+    getrandom::fill(&mut b).expect("randomness");
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{prefix}_{hex}")
+}
+
+/// A topic pair and a database of one test, removed on [`Scratch::cleanup`].
+pub struct Scratch {
+    /// The events topic.
+    pub topic: String,
+    /// The dead-letter topic.
+    pub dlq: String,
+    /// The ClickHouse database.
+    pub database: String,
+}
+
+impl Scratch {
+    /// New unique names (nothing is created yet: the services create what they need).
+    pub fn new(name: &str) -> Self {
+        Self {
+            topic: unique(&format!("it.{name}.events")),
+            dlq: unique(&format!("it.{name}.dlq")),
+            database: unique(&format!("it_{name}")),
+        }
+    }
+
+    /// A `[kafka]` section for these topics on the test broker.
+    pub fn kafka(&self) -> KafkaConfig {
+        KafkaConfig {
+            brokers: kafka_brokers(),
+            topic: self.topic.clone(),
+            dead_letter_topic: self.dlq.clone(),
+            partitions: 3,
+            ..KafkaConfig::default()
+        }
+    }
+
+    /// Deletes the topics and drops the database.
+    pub async fn cleanup(&self) {
+        let admin: AdminClient<DefaultClientContext> =
+            client_config().create().expect("admin client");
+        let _ = admin
+            .delete_topics(&[&self.topic, &self.dlq], &AdminOptions::new())
+            .await;
+        let _ = clickhouse(&format!("DROP DATABASE IF EXISTS {}", self.database)).await;
+    }
+}
+
+fn client_config() -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", kafka_brokers());
+    c
+}
+
+/// Runs a statement or query on ClickHouse over HTTP and returns the body
+/// (`FORMAT TSV` output for queries), or the server's error text.
+pub async fn clickhouse(sql: &str) -> anyhow::Result<String> {
+    let resp = reqwest::Client::new()
+        .post(clickhouse_url())
+        .body(sql.to_owned())
+        .send()
+        .await?;
+    let status = resp.status();
+    let text = resp.text().await?;
+    anyhow::ensure!(status.is_success(), "ClickHouse answered {status}: {text}");
+    Ok(text)
+}
+
+/// Produces one message and waits for the acknowledgement.
+pub async fn produce(topic: &str, key: &str, payload: &[u8]) {
+    let producer: FutureProducer = client_config()
+        .set("acks", "all")
+        .create()
+        .expect("producer");
+    producer
+        .send(
+            FutureRecord::to(topic).key(key).payload(payload),
+            Duration::from_secs(10),
+        )
+        .await
+        .map_err(|(e, _)| e)
+        .expect("produce");
+}
+
+/// A message read back from a topic.
+#[derive(Debug, Clone)]
+pub struct Consumed {
+    /// Partition.
+    pub partition: i32,
+    /// Key as text.
+    pub key: String,
+    /// Value as text.
+    pub payload: String,
+    /// Headers as (name, value) text pairs.
+    pub headers: Vec<(String, String)>,
+}
+
+/// Reads every message of `topic` from the beginning until `expected` arrived or
+/// `timeout` passed, and returns what it read.
+pub async fn consume(topic: &str, expected: usize, timeout: Duration) -> Vec<Consumed> {
+    let topic = topic.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = client_config()
+            .set("group.id", unique("it-reader"))
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("consumer");
+        let deadline = Instant::now() + timeout;
+        // Wait for the topic's partitions to exist.
+        let partitions = loop {
+            let md = consumer
+                .fetch_metadata(Some(&topic), Duration::from_secs(5))
+                .expect("metadata");
+            let n = md
+                .topics()
+                .first()
+                .map(|t| t.partitions().len())
+                .unwrap_or(0);
+            if n > 0 || Instant::now() > deadline {
+                break n;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..partitions as i32 {
+            tpl.add_partition_offset(&topic, p, Offset::Beginning)
+                .expect("partition");
+        }
+        consumer.assign(&tpl).expect("assign");
+        let mut out = Vec::new();
+        while out.len() < expected && Instant::now() < deadline {
+            if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+                let headers = m
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|x| {
+                                (
+                                    x.key.to_owned(),
+                                    String::from_utf8_lossy(x.value.unwrap_or_default())
+                                        .into_owned(),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.push(Consumed {
+                    partition: m.partition(),
+                    key: String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
+                    payload: String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned(),
+                    headers,
+                });
+            }
+        }
+        out
+    })
+    .await
+    .expect("consumer thread")
+}
+
+/// Polls `check` every 100 ms until it returns `Some` or `timeout` passes.
+pub async fn wait_for<T, F, Fut>(timeout: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A service started in-process on `127.0.0.1:0`.
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    handle: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Binds a loopback port and runs `serve(listener, shutdown)` in a task.
+    pub async fn start<F, Fut>(serve: F) -> Self
+    where
+        F: FnOnce(
+            tokio::net::TcpListener,
+            std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
+        ) -> Fut,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel();
+        let shutdown = Box::pin(async move {
+            let _ = rx.await;
+        });
+        let handle = tokio::spawn(serve(listener, shutdown));
+        Self {
+            addr,
+            stop: Some(tx),
+            handle,
+        }
+    }
+
+    /// `http://addr` plus `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Waits until `/readyz` answers 200.
+    pub async fn wait_ready(&self, timeout: Duration) {
+        let url = self.url("/readyz");
+        let ok = wait_for(timeout, || async {
+            let r = reqwest::get(&url).await.ok()?;
+            r.status().is_success().then_some(())
+        })
+        .await;
+        assert!(
+            ok.is_some(),
+            "service at {} did not become ready within {timeout:?}",
+            self.addr
+        );
+    }
+
+    /// Signals shutdown and waits for the service to finish.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        self.handle.await?
+    }
+
+    /// Ends the service's task without a clean shutdown (no final commit or flush),
+    /// the nearest an in-process test gets to `kill -9`.
+    pub fn abort(self) {
+        self.handle.abort();
+    }
+}
