@@ -53,6 +53,26 @@ claim_port() { # PORT VARIABLE WHAT: fail clearly when someone else holds the po
   fi
 }
 
+preflight_ports() { # fail before starting anything when a port we need is taken
+  local entries=(
+    "clickhouse $CH_HTTP_PORT LUISTER_CLICKHOUSE_HTTP_PORT ClickHouse-HTTP"
+    "clickhouse $CH_TCP_PORT LUISTER_CLICKHOUSE_TCP_PORT ClickHouse-native-protocol"
+    "kafka $KAFKA_PORT LUISTER_KAFKA_PORT Kafka-broker"
+    "kafka $KAFKA_CONTROLLER_PORT LUISTER_KAFKA_CONTROLLER_PORT Kafka-KRaft-controller"
+    "prometheus $PROMETHEUS_PORT LUISTER_PROMETHEUS_PORT Prometheus"
+    "ingest $INGEST_PORT LUISTER_INGEST_PORT luister-ingest"
+    "api $API_PORT LUISTER_API_PORT luister-api"
+    "processor $PROCESSOR_PORT LUISTER_PROCESSOR_METRICS_PORT luister-processor"
+  )
+  local name port var what
+  for e in "${entries[@]}"; do
+    read -r name port var what <<<"$e"
+    [[ $name == clickhouse && -n $EXTERNAL_CLICKHOUSE_URL ]] && continue
+    [[ $name == kafka && -n $EXTERNAL_KAFKA_BROKERS ]] && continue
+    pid_alive "$name" || claim_port "$port" "$var" "${what//-/ }"
+  done
+}
+
 wait_for() { # WHAT SECONDS COMMAND...: retry COMMAND until it succeeds
   local what=$1 secs=$2; shift 2
   local deadline=$((SECONDS + secs))
@@ -189,13 +209,17 @@ start_kafka() {
 
 # --- Prometheus ----------------------------------------------------------------
 
+render_prometheus_config() { # OUT: the scrape configuration for the three services
+  sed -e "s#@INGEST_PORT@#$INGEST_PORT#g" -e "s#@API_PORT@#$API_PORT#g" -e "s#@PROCESSOR_PORT@#$PROCESSOR_PORT#g" \
+    "$ROOT/deploy/local/prometheus.yml" >"$1"
+}
+
 start_prometheus() {
   if pid_alive prometheus; then log "Prometheus already running"; return 0; fi
   claim_port "$PROMETHEUS_PORT" LUISTER_PROMETHEUS_PORT "Prometheus"
   local dir="$LUISTER_HOME/prometheus"
   mkdir -p "$dir/data"
-  sed -e "s#@INGEST_PORT@#$INGEST_PORT#g" -e "s#@API_PORT@#$API_PORT#g" -e "s#@PROCESSOR_PORT@#$PROCESSOR_PORT#g" \
-    "$ROOT/deploy/local/prometheus.yml" >"$dir/prometheus.yml"
+  render_prometheus_config "$dir/prometheus.yml"
   log "starting Prometheus on 127.0.0.1:$PROMETHEUS_PORT"
   start_bg prometheus prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
     --web.listen-address="127.0.0.1:$PROMETHEUS_PORT"

@@ -3,14 +3,16 @@
 # against a real Apache Kafka broker and a real ClickHouse 18.16 on 127.0.0.1, and
 # the replay of all SQL on a current ClickHouse engine (chdb). Installs and starts
 # what it needs, and stops again what it started. `.ci/run` calls exactly this.
+# shellcheck source=deploy/local/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Tests always run against local servers started here (or already started by up.sh).
+# shellcheck disable=SC2034 # read by lib.sh's start_* functions
 EXTERNAL_CLICKHOUSE_URL=""; EXTERNAL_KAFKA_BROKERS=""
 CLICKHOUSE_URL="http://127.0.0.1:$CH_HTTP_PORT"; KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT"
 
 install_prerequisites
-apt_install python3-venv
+apt_install python3-venv shellcheck
 
 started=()
 cleanup() {
@@ -25,9 +27,13 @@ start_clickhouse
 start_kafka
 export LUISTER_TEST_CLICKHOUSE_URL="$CLICKHOUSE_URL" LUISTER_TEST_KAFKA_BROKERS="$KAFKA_BROKERS"
 
-cd "$ROOT"
-log "shell scripts: bash -n"
-for f in deploy/local/*.sh .ci/run; do bash -n "$f"; done
+cd "$ROOT" || exit 1
+log "shell scripts: shellcheck"
+shellcheck -x deploy/local/*.sh .ci/run
+
+log "Prometheus configuration: promtool check config"
+render_prometheus_config "$LUISTER_HOME/prometheus-check.yml"
+promtool check config "$LUISTER_HOME/prometheus-check.yml"
 
 log "cargo fmt --check"
 cargo fmt --all --check

@@ -7,8 +7,10 @@
 # Variables: LUISTER_{INGEST,API,PROCESSOR_METRICS,CLICKHOUSE_HTTP,CLICKHOUSE_TCP,KAFKA,
 # KAFKA_CONTROLLER,PROMETHEUS}_PORT change ports; LUISTER_CLICKHOUSE_URL and
 # LUISTER_KAFKA_BROKERS use existing servers instead of starting local ones.
+# shellcheck source=deploy/local/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+preflight_ports
 install_prerequisites
 start_clickhouse
 start_kafka
