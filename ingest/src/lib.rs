@@ -15,6 +15,7 @@ pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod routes;
+pub mod scrub;
 pub mod sink;
 pub mod visitor;
 
