@@ -1,127 +1,304 @@
-//! Turning a request body into an [`Event`]: parse it once at the edge, check it
-//! against the site registry, and drop what must not travel (query parameters that are
-//! not allow-listed, URL fragments and credentials).
+//! From what a tracker sent to the [`Event`] that goes to Kafka.
+//!
+//! Each protocol (native JSON, Matomo, Plausible) parses its request into
+//! [`RawEvent`]s. [`Collector::finish`] then does, once for all of them: find the site,
+//! check the page URL belongs to it, drop query parameters that are not allow-listed,
+//! cut external referrers to their origin, scrub personal data from every text field,
+//! check lengths, keep the client clock only within the allowed skew, classify the
+//! user agent (bots and prefetches are not forwarded), and compute the visitor key.
+//! The IP address and user agent end here.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 
-use serde::Deserialize;
 use url::Url;
 
-use luister_schema::{Event, EventData, SiteId, VisitorKey, SCHEMA_VERSION};
+use luister_schema::{Event, EventData, SiteId, SCHEMA_VERSION};
 
-use crate::config::SiteConfig;
+use crate::agent;
+use crate::config::{DntPolicy, LimitsConfig, SiteConfig};
 use crate::error::IngestError;
+use crate::scrub::{scrub_text, scrub_url};
+use crate::visitor::Salter;
 
-/// Longest page URL accepted, in bytes.
+/// Longest page URL or referrer accepted, in bytes.
 pub const MAX_URL_BYTES: usize = 4096;
+/// Longest page title, search query, category or action target, in characters.
+pub const MAX_TEXT_CHARS: usize = 1000;
+/// Longest action name.
+pub const MAX_ACTION_NAME: usize = 64;
 
-/// The JSON a site sends to `POST /v1/events`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Incoming {
-    site: String,
-    #[serde(rename = "type")]
-    kind: String,
-    url: String,
+/// How the request names its site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SiteRef {
+    /// Luister's own site id.
+    Id(String),
+    /// A Matomo `idsite`.
+    Matomo(String),
+    /// A Plausible domain (`d`), possibly several separated by commas.
+    Plausible(String),
 }
 
-/// The registered sites, by id.
-#[derive(Debug, Default)]
-pub struct Sites {
+/// What happened, before checking and scrubbing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawKind {
+    /// A page view with an optional title.
+    Pageview {
+        /// Page title.
+        title: Option<String>,
+    },
+    /// A site search.
+    Search {
+        /// The query.
+        query: String,
+        /// Results shown.
+        result_count: Option<u32>,
+        /// Category.
+        category: Option<String>,
+    },
+    /// An action such as `contact:phone`.
+    Action {
+        /// Name.
+        name: String,
+        /// Target.
+        target: Option<String>,
+    },
+}
+
+/// One event as a protocol parsed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawEvent {
+    /// The site.
+    pub site: SiteRef,
+    /// Page URL.
+    pub url: String,
+    /// Referrer, if any.
+    pub referrer: Option<String>,
+    /// Screen width.
+    pub screen_width: Option<u32>,
+    /// Browser language.
+    pub language: Option<String>,
+    /// Client clock, ms since the epoch.
+    pub client_ts_ms: Option<i64>,
+    /// A user agent sent inside the request (Matomo `ua`), overriding the header.
+    pub user_agent: Option<String>,
+    /// What happened.
+    pub kind: RawKind,
+}
+
+impl RawEvent {
+    /// A page view of `url` on `site` with nothing else set.
+    pub fn pageview(site: SiteRef, url: impl Into<String>) -> Self {
+        Self {
+            site,
+            url: url.into(),
+            referrer: None,
+            screen_width: None,
+            language: None,
+            client_ts_ms: None,
+            user_agent: None,
+            kind: RawKind::Pageview { title: None },
+        }
+    }
+}
+
+/// What the request itself tells about the visitor (used, then dropped).
+#[derive(Debug, Clone)]
+pub struct Visit<'a> {
+    /// Client address.
+    pub ip: IpAddr,
+    /// `User-Agent` header.
+    pub user_agent: &'a str,
+    /// The browser sent `DNT: 1` or `Sec-GPC: 1`.
+    pub do_not_track: bool,
+    /// The request is a prefetch or prerender, not a visit.
+    pub prefetch: bool,
+    /// The `Origin` header's host, for browser requests.
+    pub origin_host: Option<String>,
+    /// Server time, ms since the epoch.
+    pub now_ms: i64,
+}
+
+/// Why an event was dropped without error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ignored {
+    /// A crawler or script.
+    Bot,
+    /// A prefetch or prerender.
+    Prefetch,
+    /// The site respects Do-Not-Track and the browser asked for it.
+    DoNotTrack,
+}
+
+impl Ignored {
+    /// Metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ignored::Bot => "bot",
+            Ignored::Prefetch => "prefetch",
+            Ignored::DoNotTrack => "do_not_track",
+        }
+    }
+}
+
+/// The site registry and what turning raw events into events needs.
+pub struct Collector {
     by_id: HashMap<SiteId, SiteConfig>,
+    by_matomo: HashMap<String, SiteId>,
+    by_plausible: HashMap<String, SiteId>,
+    limits: LimitsConfig,
+    salter: Salter,
 }
 
-impl Sites {
-    /// Builds the registry from configuration; hostnames are compared lowercase.
-    pub fn new(sites: &[SiteConfig]) -> Self {
-        let by_id = sites
-            .iter()
-            .map(|s| {
-                let mut s = s.clone();
-                for h in &mut s.hostnames {
-                    *h = h.to_ascii_lowercase();
+impl Collector {
+    /// Builds the registry; hostnames and Plausible domains compare lowercase.
+    pub fn new(sites: &[SiteConfig], limits: LimitsConfig, salter: Salter) -> Self {
+        let mut by_id = HashMap::new();
+        let mut by_matomo = HashMap::new();
+        let mut by_plausible = HashMap::new();
+        for s in sites {
+            let mut s = s.clone();
+            for h in &mut s.hostnames {
+                *h = h.to_ascii_lowercase();
+            }
+            if let Some(m) = &s.matomo_idsite {
+                by_matomo.insert(m.clone(), s.id.clone());
+            }
+            if let Some(p) = &s.plausible_domain {
+                by_plausible.insert(p.to_ascii_lowercase(), s.id.clone());
+            }
+            by_id.insert(s.id.clone(), s);
+        }
+        Self {
+            by_id,
+            by_matomo,
+            by_plausible,
+            limits,
+            salter,
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &LimitsConfig {
+        &self.limits
+    }
+
+    /// The configuration of a site, by id.
+    pub fn site(&self, id: &SiteId) -> Option<&SiteConfig> {
+        self.by_id.get(id)
+    }
+
+    /// Whether `host` is a hostname of any registered site (for CORS).
+    pub fn is_known_host(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        self.by_id.values().any(|s| s.hostnames.contains(&host))
+    }
+
+    fn resolve(&self, site: &SiteRef) -> Result<&SiteConfig, IngestError> {
+        let id = match site {
+            SiteRef::Id(raw) => SiteId::parse(raw).ok(),
+            SiteRef::Matomo(idsite) => self.by_matomo.get(idsite.trim()).cloned(),
+            SiteRef::Plausible(domains) => domains.split(',').find_map(|d| {
+                self.by_plausible
+                    .get(&d.trim().to_ascii_lowercase())
+                    .cloned()
+            }),
+        };
+        let unknown = || match site {
+            SiteRef::Id(raw) => IngestError::UnknownSite(truncate(raw, 80)),
+            SiteRef::Matomo(raw) => {
+                IngestError::UnknownSite(format!("matomo idsite {}", truncate(raw, 40)))
+            }
+            SiteRef::Plausible(raw) => {
+                IngestError::UnknownSite(format!("plausible domain {}", truncate(raw, 80)))
+            }
+        };
+        id.and_then(|id| self.by_id.get(&id)).ok_or_else(unknown)
+    }
+
+    /// Checks, scrubs and completes one raw event (see the module documentation).
+    pub fn finish(
+        &self,
+        raw: RawEvent,
+        visit: &Visit<'_>,
+    ) -> Result<Result<Event, Ignored>, IngestError> {
+        let site = self.resolve(&raw.site)?;
+        let url = page_url(&raw.url, site)?;
+        if let Some(origin) = &visit.origin_host {
+            if !site.hostnames.contains(&origin.to_ascii_lowercase()) {
+                return Err(IngestError::ForeignOrigin {
+                    site: site.id.to_string(),
+                    origin: truncate(origin, 80),
+                });
+            }
+        }
+        let data = match raw.kind {
+            RawKind::Pageview { title } => EventData::Pageview {
+                title: text("title", title)?,
+            },
+            RawKind::Search {
+                query,
+                result_count,
+                category,
+            } => {
+                let query = text("query", Some(query))?.unwrap_or_default();
+                if query.is_empty() {
+                    return Err(IngestError::BadRequest(
+                        "a search event needs a non-empty query".into(),
+                    ));
                 }
-                (s.id.clone(), s)
-            })
-            .collect();
-        Self { by_id }
-    }
-
-    fn get(&self, id: &str) -> Result<&SiteConfig, IngestError> {
-        SiteId::parse(id)
-            .ok()
-            .and_then(|id| self.by_id.get(&id))
-            .ok_or_else(|| IngestError::UnknownSite(truncate(id, 80)))
-    }
-}
-
-/// What the request carried, checked and scrubbed, before the visitor key is known.
-#[derive(Debug, PartialEq)]
-pub struct Parsed {
-    /// The registered site.
-    pub site: SiteId,
-    /// The event fields.
-    pub data: EventData,
-}
-
-impl Parsed {
-    /// The event as it goes to Kafka.
-    pub fn into_event(self, visitor: VisitorKey, ts_ms: i64) -> Event {
-        Event {
+                EventData::Search {
+                    query,
+                    result_count,
+                    category: text("category", category)?,
+                }
+            }
+            RawKind::Action { name, target } => EventData::Action {
+                name: action_name(&name)?,
+                target: text("target", target)?,
+            },
+        };
+        let user_agent = raw.user_agent.as_deref().unwrap_or(visit.user_agent);
+        let agent = agent::classify(user_agent);
+        if visit.prefetch {
+            return Ok(Err(Ignored::Prefetch));
+        }
+        if agent.bot {
+            return Ok(Err(Ignored::Bot));
+        }
+        if visit.do_not_track && site.dnt == DntPolicy::Respect {
+            return Ok(Err(Ignored::DoNotTrack));
+        }
+        let skew_ms =
+            i64::try_from(self.limits.max_clock_skew_s.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let client_ts_ms = raw
+            .client_ts_ms
+            .filter(|t| (t - visit.now_ms).abs() <= skew_ms);
+        let visitor = self
+            .salter
+            .visitor_key(&site.id, visit.ip, user_agent, visit.now_ms);
+        Ok(Ok(Event {
             v: SCHEMA_VERSION,
-            site: self.site,
-            ts_ms,
+            site: site.id.clone(),
+            ts_ms: visit.now_ms,
+            client_ts_ms,
             visitor,
-            data: self.data,
-        }
+            url,
+            referrer: raw.referrer.as_deref().and_then(|r| referrer(r, site)),
+            device: agent.device,
+            browser: agent.browser.to_owned(),
+            screen_width: raw.screen_width.filter(|w| (1..=20_000).contains(w)),
+            language: raw.language.as_deref().and_then(language),
+            data,
+        }))
     }
-}
-
-/// Parses and checks one JSON event.
-pub fn parse(body: &[u8], sites: &Sites) -> Result<Parsed, IngestError> {
-    let text = std::str::from_utf8(body)
-        .map_err(|e| IngestError::BadRequest(format!("body is not valid UTF-8: {e}")))?;
-    let incoming: Incoming = serde_json::from_str(text)
-        .map_err(|e| IngestError::BadRequest(format!("body is not a valid event: {e}")))?;
-    let site = sites.get(&incoming.site)?;
-    match incoming.kind.as_str() {
-        "pageview" => {}
-        other => {
-            return Err(IngestError::BadRequest(format!(
-                "type {:?} is not supported; use \"pageview\"",
-                truncate(other, 40)
-            )))
-        }
-    }
-    let url = page_url(&incoming.url, site)?;
-    Ok(Parsed {
-        site: site.id.clone(),
-        data: EventData::Pageview { url },
-    })
 }
 
 /// Checks that `raw` is an http(s) URL on one of the site's hostnames and removes what
-/// must not be stored: credentials, the fragment, and query parameters other than
-/// `utm_*` and the site-search parameter.
+/// must not be stored: credentials, the fragment, query parameters other than `utm_*`,
+/// the search parameter and the allow-listed ones; then scrubs what is left.
 fn page_url(raw: &str, site: &SiteConfig) -> Result<String, IngestError> {
-    if raw.len() > MAX_URL_BYTES {
-        return Err(IngestError::BadRequest(format!(
-            "url is {} bytes long; the limit is {MAX_URL_BYTES}",
-            raw.len()
-        )));
-    }
-    let mut url = Url::parse(raw).map_err(|e| {
-        IngestError::BadRequest(format!(
-            "url {:?} is not a valid URL: {e}",
-            truncate(raw, 80)
-        ))
-    })?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(IngestError::BadRequest(format!(
-            "url must start with http:// or https://, not {}:",
-            url.scheme()
-        )));
-    }
+    let mut url = parse_http_url("url", raw)?;
     let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
     if !site.hostnames.contains(&host) {
         return Err(IngestError::ForeignHost {
@@ -129,13 +306,44 @@ fn page_url(raw: &str, site: &SiteConfig) -> Result<String, IngestError> {
             host: truncate(&host, 80),
         });
     }
+    clean_url(&mut url, site);
+    Ok(url.into())
+}
+
+fn parse_http_url(field: &str, raw: &str) -> Result<Url, IngestError> {
+    if raw.len() > MAX_URL_BYTES {
+        return Err(IngestError::BadRequest(format!(
+            "{field} is {} bytes long; the limit is {MAX_URL_BYTES}",
+            raw.len()
+        )));
+    }
+    let url = Url::parse(raw).map_err(|e| {
+        IngestError::BadRequest(format!(
+            "{field} {:?} is not a valid URL: {e}",
+            truncate(raw, 80)
+        ))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(IngestError::BadRequest(format!(
+            "{field} must start with http:// or https://, not {}:",
+            url.scheme()
+        )));
+    }
+    Ok(url)
+}
+
+fn clean_url(url: &mut Url, site: &SiteConfig) {
     let kept: Vec<(String, String)> = url
         .query_pairs()
-        .filter(|(k, _)| k.starts_with("utm_") || *k == site.search_param)
+        .filter(|(k, _)| {
+            k.starts_with("utm_")
+                || *k == site.search_param
+                || site.allowed_query_params.iter().any(|a| a == k)
+        })
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     url.set_fragment(None);
-    // Setting empty credentials on an http(s) URL cannot fail.
+    // Clearing credentials of an http(s) URL cannot fail.
     let _ = url.set_username("");
     let _ = url.set_password(None);
     if kept.is_empty() {
@@ -143,10 +351,72 @@ fn page_url(raw: &str, site: &SiteConfig) -> Result<String, IngestError> {
     } else {
         url.query_pairs_mut().clear().extend_pairs(kept);
     }
-    Ok(url.into())
+    scrub_url(url);
 }
 
-fn truncate(s: &str, max: usize) -> String {
+/// Internal referrers are cleaned like page URLs; external ones keep only their
+/// origin; anything unparseable is dropped.
+fn referrer(raw: &str, site: &SiteConfig) -> Option<String> {
+    let mut url = parse_http_url("referrer", raw).ok()?;
+    let host = url.host_str()?.to_ascii_lowercase();
+    if site.hostnames.contains(&host) {
+        clean_url(&mut url, site);
+        Some(url.into())
+    } else {
+        Some(format!("{}/", url.origin().ascii_serialization()))
+    }
+}
+
+fn text(field: &str, value: Option<String>) -> Result<Option<String>, IngestError> {
+    let Some(v) = value else { return Ok(None) };
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    let chars = v.chars().count();
+    if chars > MAX_TEXT_CHARS {
+        return Err(IngestError::BadRequest(format!(
+            "{field} is {chars} characters long; the limit is {MAX_TEXT_CHARS}"
+        )));
+    }
+    if v.chars().any(|c| c.is_control()) {
+        return Err(IngestError::BadRequest(format!(
+            "{field} contains control characters"
+        )));
+    }
+    Ok(Some(scrub_text(v)))
+}
+
+fn action_name(name: &str) -> Result<String, IngestError> {
+    let n = name.trim().to_lowercase();
+    let ok = !n.is_empty()
+        && n.len() <= MAX_ACTION_NAME
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '-' | '.' | ' '));
+    if ok {
+        Ok(n)
+    } else {
+        Err(IngestError::BadRequest(format!(
+            "action name {:?} must be 1-{MAX_ACTION_NAME} characters of a-z, 0-9, ':', '_', '-', '.' or space, e.g. \"contact:phone\"",
+            truncate(name, 80)
+        )))
+    }
+}
+
+/// `nl`, `nl-nl`, `en-GB` → lowercase primary tag with region; anything else dropped.
+fn language(raw: &str) -> Option<String> {
+    let first = raw.split([',', ';']).next()?.trim().to_ascii_lowercase();
+    let ok = (2..=8).contains(&first.len())
+        && first.chars().all(|c| c.is_ascii_alphabetic() || c == '-')
+        && first
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic());
+    ok.then_some(first)
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary, marking the cut.
+pub fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_owned();
     }
@@ -159,109 +429,236 @@ fn truncate(s: &str, max: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    use luister_schema::Device;
+
     use super::*;
 
-    fn sites() -> Sites {
-        Sites::new(&[SiteConfig {
-            id: SiteId::parse("demo").unwrap(),
-            hostnames: vec!["localhost".into(), "WWW.Gemeente.NL".into()],
-            search_param: "q".into(),
-        }])
+    const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+
+    fn collector() -> Collector {
+        let mut site = SiteConfig::new(
+            SiteId::parse("demo").unwrap(),
+            &["localhost", "WWW.Gemeente.NL"],
+        );
+        site.matomo_idsite = Some("1".into());
+        site.plausible_domain = Some("gemeente.nl".into());
+        site.allowed_query_params = vec!["page".into()];
+        let mut strict = SiteConfig::new(SiteId::parse("strict").unwrap(), &["strict.example"]);
+        strict.dnt = DntPolicy::Respect;
+        Collector::new(&[site, strict], LimitsConfig::default(), Salter::new(0))
     }
 
-    fn url_of(body: &str) -> String {
-        match parse(body.as_bytes(), &sites()).unwrap().data {
-            EventData::Pageview { url } => url,
+    fn visit() -> Visit<'static> {
+        Visit {
+            ip: "192.0.2.1".parse().unwrap(),
+            user_agent: FIREFOX,
+            do_not_track: false,
+            prefetch: false,
+            origin_host: None,
+            now_ms: 1_000_000,
         }
     }
 
+    fn finish(raw: RawEvent) -> Result<Event, IngestError> {
+        collector()
+            .finish(raw, &visit())
+            .map(|r| r.expect("not ignored"))
+    }
+
+    fn demo(url: &str) -> RawEvent {
+        RawEvent::pageview(SiteRef::Id("demo".into()), url)
+    }
+
     #[test]
-    fn pageview_on_registered_host_is_accepted() {
-        let p = parse(
-            br#"{"site":"demo","type":"pageview","url":"http://localhost/x"}"#,
-            &sites(),
-        )
-        .unwrap();
-        assert_eq!(p.site.as_str(), "demo");
+    fn page_url_keeps_only_allowed_parameters_and_is_scrubbed() {
+        let e = finish(demo("https://www.gemeente.nl/zoeken?q=bsn%20111222333&email=a%40b.nl&utm_source=nieuwsbrief&page=2&sessionid=9#top")).unwrap();
         assert_eq!(
-            p.data,
-            EventData::Pageview {
-                url: "http://localhost/x".into()
+            e.url,
+            "https://www.gemeente.nl/zoeken?q=bsn+%5Bbsn%5D&utm_source=nieuwsbrief&page=2"
+        );
+        let e = finish(demo("https://user:pw@www.gemeente.nl/a?bsn=123")).unwrap();
+        assert_eq!(e.url, "https://www.gemeente.nl/a");
+    }
+
+    #[test]
+    fn external_referrer_keeps_only_its_origin() {
+        let mut raw = demo("http://localhost/x");
+        raw.referrer = Some("https://www.google.com/search?q=schuldhulp+jan%40example.nl".into());
+        assert_eq!(
+            finish(raw).unwrap().referrer.as_deref(),
+            Some("https://www.google.com/")
+        );
+        let mut raw = demo("http://localhost/x");
+        raw.referrer = Some("http://localhost/zoeken?q=06-12345678&x=1".into());
+        assert_eq!(
+            finish(raw).unwrap().referrer.as_deref(),
+            Some("http://localhost/zoeken?q=%5Bphone%5D")
+        );
+        let mut raw = demo("http://localhost/x");
+        raw.referrer = Some("android-app://com.google.android.gm".into());
+        assert_eq!(finish(raw).unwrap().referrer, None);
+    }
+
+    #[test]
+    fn every_text_field_is_scrubbed() {
+        let mut raw = demo("http://localhost/");
+        raw.kind = RawKind::Search {
+            query: "schuldhulp 06 12345678".into(),
+            result_count: Some(0),
+            category: Some("jan@example.nl".into()),
+        };
+        let e = finish(raw).unwrap();
+        assert_eq!(
+            e.data,
+            EventData::Search {
+                query: "schuldhulp [phone]".into(),
+                result_count: Some(0),
+                category: Some("[email]".into())
+            }
+        );
+        let mut raw = demo("http://localhost/");
+        raw.kind = RawKind::Action {
+            name: "Contact:Form".into(),
+            target: Some("mailto:jan@example.nl".into()),
+        };
+        assert_eq!(
+            finish(raw).unwrap().data,
+            EventData::Action {
+                name: "contact:form".into(),
+                target: Some("mailto:[email]".into())
             }
         );
     }
 
     #[test]
-    fn query_keeps_only_utm_and_search_parameter() {
-        assert_eq!(
-            url_of(
-                r#"{"site":"demo","type":"pageview","url":"https://www.gemeente.nl/zoeken?q=schuldhulp&email=a%40b.nl&utm_source=nieuwsbrief&sessionid=9#top"}"#
-            ),
-            "https://www.gemeente.nl/zoeken?q=schuldhulp&utm_source=nieuwsbrief"
-        );
-        assert_eq!(
-            url_of(
-                r#"{"site":"demo","type":"pageview","url":"https://user:pw@www.gemeente.nl/a?bsn=123"}"#
-            ),
-            "https://www.gemeente.nl/a"
-        );
-    }
-
-    #[test]
-    fn errors_name_what_is_wrong() {
-        let cases: &[(&[u8], &str)] = &[
-            (b"{", "not a valid event"),
-            (b"\xff\xfe", "not valid UTF-8"),
+    fn sites_resolve_by_id_matomo_idsite_and_plausible_domain() {
+        for site in [
+            SiteRef::Id("demo".into()),
+            SiteRef::Matomo("1".into()),
+            SiteRef::Plausible("other.nl, GEMEENTE.nl".into()),
+        ] {
+            let e = finish(RawEvent::pageview(site, "http://localhost/")).unwrap();
+            assert_eq!(e.site.as_str(), "demo");
+        }
+        for (site, msg) in [
             (
-                br#"{"site":"demo","type":"pageview"}"#,
-                "missing field `url`",
-            ),
-            (
-                br#"{"site":"demo","type":"pageview","url":5}"#,
-                "invalid type",
-            ),
-            (
-                br#"{"site":"demo","type":"pageview","url":"x","ip":"1.2.3.4"}"#,
-                "unknown field `ip`",
-            ),
-            (
-                br#"{"site":"demo","type":"teleport","url":"http://localhost/"}"#,
-                "type \"teleport\" is not supported",
-            ),
-            (
-                br#"{"site":"demo","type":"pageview","url":"not a url"}"#,
-                "is not a valid URL",
-            ),
-            (
-                br#"{"site":"demo","type":"pageview","url":"ftp://localhost/x"}"#,
-                "must start with http",
-            ),
-            (
-                br#"{"site":"nope","type":"pageview","url":"http://localhost/x"}"#,
+                SiteRef::Id("nope".into()),
                 "site \"nope\" is not registered",
             ),
-            (
-                br#"{"site":"demo","type":"pageview","url":"http://evil.example/x"}"#,
-                "host \"evil.example\" does not belong to site demo",
-            ),
-        ];
-        for (body, expected) in cases {
-            let e = parse(body, &sites()).unwrap_err().to_string();
-            assert!(
-                e.contains(expected),
-                "{} -> {e}",
-                String::from_utf8_lossy(body)
-            );
+            (SiteRef::Matomo("7".into()), "matomo idsite 7"),
+            (SiteRef::Plausible("x.nl".into()), "plausible domain x.nl"),
+        ] {
+            let e = finish(RawEvent::pageview(site, "http://localhost/"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(msg), "{e}");
         }
     }
 
     #[test]
-    fn overlong_url_is_refused_with_the_limit() {
-        let body = format!(
-            r#"{{"site":"demo","type":"pageview","url":"http://localhost/{}"}}"#,
-            "a".repeat(MAX_URL_BYTES)
+    fn device_browser_language_and_client_clock() {
+        let mut raw = demo("http://localhost/");
+        raw.language = Some("nl-NL,nl;q=0.9".into());
+        raw.screen_width = Some(1280);
+        raw.client_ts_ms = Some(1_000_000 + 299_000);
+        let e = finish(raw.clone()).unwrap();
+        assert_eq!((e.device, e.browser.as_str()), (Device::Desktop, "Firefox"));
+        assert_eq!(e.language.as_deref(), Some("nl-nl"));
+        assert_eq!(e.screen_width, Some(1280));
+        assert_eq!(e.client_ts_ms, Some(1_299_000));
+        raw.client_ts_ms = Some(1_000_000 + 301_000);
+        raw.screen_width = Some(0);
+        let e = finish(raw).unwrap();
+        assert_eq!(e.client_ts_ms, None, "outside the allowed skew");
+        assert_eq!(e.screen_width, None);
+    }
+
+    #[test]
+    fn bots_prefetches_and_do_not_track_are_ignored() {
+        let c = collector();
+        let bot = Visit {
+            user_agent: "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+            ..visit()
+        };
+        assert_eq!(
+            c.finish(demo("http://localhost/"), &bot).unwrap(),
+            Err(Ignored::Bot)
         );
-        let e = parse(body.as_bytes(), &sites()).unwrap_err().to_string();
-        assert!(e.contains("the limit is 4096"), "{e}");
+        let pre = Visit {
+            prefetch: true,
+            ..visit()
+        };
+        assert_eq!(
+            c.finish(demo("http://localhost/"), &pre).unwrap(),
+            Err(Ignored::Prefetch)
+        );
+        let dnt = Visit {
+            do_not_track: true,
+            ..visit()
+        };
+        assert!(
+            c.finish(demo("http://localhost/"), &dnt).unwrap().is_ok(),
+            "demo ignores DNT"
+        );
+        let strict = RawEvent::pageview(SiteRef::Id("strict".into()), "https://strict.example/");
+        assert_eq!(c.finish(strict, &dnt).unwrap(), Err(Ignored::DoNotTrack));
+        // A server-side tracker's `ua` overrides the header.
+        let mut raw = demo("http://localhost/");
+        raw.user_agent = Some("curl/8.0".into());
+        assert_eq!(c.finish(raw, &visit()).unwrap(), Err(Ignored::Bot));
+    }
+
+    #[test]
+    fn errors_name_what_is_wrong() {
+        let search = |q: &str| {
+            let mut r = demo("http://localhost/");
+            r.kind = RawKind::Search {
+                query: q.into(),
+                result_count: None,
+                category: None,
+            };
+            r
+        };
+        let action = |n: &str| {
+            let mut r = demo("http://localhost/");
+            r.kind = RawKind::Action {
+                name: n.into(),
+                target: None,
+            };
+            r
+        };
+        let cases = [
+            (demo("not a url"), "is not a valid URL"),
+            (demo("ftp://localhost/x"), "must start with http"),
+            (
+                demo("http://evil.example/x"),
+                "host \"evil.example\" does not belong to site demo",
+            ),
+            (
+                demo(&format!("http://localhost/{}", "a".repeat(MAX_URL_BYTES))),
+                "the limit is 4096",
+            ),
+            (search("   "), "non-empty query"),
+            (
+                search(&"x".repeat(MAX_TEXT_CHARS + 1)),
+                "query is 1001 characters",
+            ),
+            (search("a\u{0}b"), "control characters"),
+            (action("contact/phone!"), "action name"),
+            (action(""), "action name"),
+        ];
+        for (raw, msg) in cases {
+            let e = finish(raw).unwrap_err().to_string();
+            assert!(e.contains(msg), "expected {msg:?} in {e:?}");
+        }
+        let foreign = Visit {
+            origin_host: Some("evil.example".into()),
+            ..visit()
+        };
+        let e = collector()
+            .finish(demo("http://localhost/"), &foreign)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("origin \"evil.example\""), "{e}");
     }
 }

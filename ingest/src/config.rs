@@ -16,6 +16,8 @@ pub struct IngestConfig {
     pub kafka: KafkaConfig,
     /// How events are delivered to the broker.
     pub producer: ProducerConfig,
+    /// Request and field limits.
+    pub limits: LimitsConfig,
     /// The site registry: which sites may send, from which hostnames.
     pub sites: Vec<SiteConfig>,
     /// Logging.
@@ -77,6 +79,43 @@ impl Default for ProducerConfig {
     }
 }
 
+/// The `[limits]` section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Most events in one request (native array, Matomo bulk); more gets 413.
+    /// Default 100.
+    pub max_events_per_request: usize,
+    /// Events one visitor may send per minute before getting 429; 0 turns the limit
+    /// off. Default 120.
+    pub visitor_events_per_minute: u32,
+    /// A client timestamp further than this from the server clock is not kept.
+    /// Default 300 s.
+    pub max_clock_skew_s: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_events_per_request: 100,
+            visitor_events_per_minute: 120,
+            max_clock_skew_s: 300,
+        }
+    }
+}
+
+/// What a site wants done with Do-Not-Track (`DNT: 1`) and Global Privacy Control
+/// (`Sec-GPC: 1`) signals.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DntPolicy {
+    /// Count the visit anyway: Luister keeps no personal data (default).
+    #[default]
+    Ignore,
+    /// Drop events from browsers that send either signal (counted in metrics only).
+    Respect,
+}
+
 /// One `[[sites]]` entry.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -85,13 +124,64 @@ pub struct SiteConfig {
     pub id: SiteId,
     /// Hostnames whose pages belong to the site (`www.utrecht.nl`, `localhost`).
     pub hostnames: Vec<String>,
-    /// The site-search query parameter kept in URLs. Default `q`.
+    /// The Matomo `idsite` that Matomo trackers of this site send.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matomo_idsite: Option<String>,
+    /// The domain (`d`) that Plausible trackers of this site send.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plausible_domain: Option<String>,
+    /// The site-search query parameter kept in URLs and read by the tracker.
+    /// Default `q`.
     #[serde(default = "default_search_param")]
     pub search_param: String,
+    /// Further query parameters kept in URLs (besides `utm_*` and `search_param`).
+    #[serde(default)]
+    pub allowed_query_params: Vec<String>,
+    /// CSS selectors whose clicks the tracker reports as `contact:*` actions, as
+    /// `{ selector = "…", action = "contact:chat" }`.
+    #[serde(default)]
+    pub contact_selectors: Vec<ContactSelector>,
+    /// IANA time zone of the site's audience. Default `Europe/Amsterdam`.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// Do-Not-Track / Global Privacy Control handling. Default `ignore`.
+    #[serde(default)]
+    pub dnt: DntPolicy,
+}
+
+/// A configured contact element for the tracker.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ContactSelector {
+    /// CSS selector, e.g. `#chat-start` or `a.afspraak`.
+    pub selector: String,
+    /// Action name reported on click, e.g. `contact:chat`.
+    pub action: String,
 }
 
 fn default_search_param() -> String {
     "q".into()
+}
+
+fn default_timezone() -> String {
+    "Europe/Amsterdam".into()
+}
+
+impl SiteConfig {
+    /// A site with the defaults for everything but its id and hostnames.
+    pub fn new(id: SiteId, hostnames: &[&str]) -> Self {
+        Self {
+            id,
+            hostnames: hostnames.iter().map(|h| (*h).to_owned()).collect(),
+            matomo_idsite: None,
+            plausible_domain: None,
+            search_param: default_search_param(),
+            allowed_query_params: Vec::new(),
+            contact_selectors: Vec::new(),
+            timezone: default_timezone(),
+            dnt: DntPolicy::Ignore,
+        }
+    }
 }
 
 impl IngestConfig {
@@ -113,13 +203,37 @@ impl IngestConfig {
         if self.sites.is_empty() {
             return Err("no [[sites]] configured: the collector would reject every event".into());
         }
-        let mut seen = std::collections::HashSet::new();
+        if self.limits.max_events_per_request == 0 {
+            return Err("limits.max_events_per_request must be at least 1".into());
+        }
+        let mut ids = std::collections::HashSet::new();
+        let mut matomo = std::collections::HashSet::new();
+        let mut plausible = std::collections::HashSet::new();
         for s in &self.sites {
-            if !seen.insert(s.id.as_str()) {
+            if !ids.insert(s.id.as_str()) {
                 return Err(format!("site {} is configured twice", s.id));
             }
             if s.hostnames.is_empty() {
                 return Err(format!("site {} has no hostnames", s.id));
+            }
+            if let Some(m) = &s.matomo_idsite {
+                if !matomo.insert(m.as_str()) {
+                    return Err(format!("matomo_idsite {m:?} is used by two sites"));
+                }
+            }
+            if let Some(p) = &s.plausible_domain {
+                if !plausible.insert(p.to_ascii_lowercase()) {
+                    return Err(format!("plausible_domain {p:?} is used by two sites"));
+                }
+            }
+            if s.timezone.parse::<chrono_tz::Tz>().is_err() {
+                return Err(format!(
+                    "site {}: timezone {:?} is not an IANA time zone",
+                    s.id, s.timezone
+                ));
+            }
+            if s.search_param.is_empty() {
+                return Err(format!("site {}: search_param is empty", s.id));
             }
         }
         Ok(())

@@ -18,6 +18,22 @@ pub enum IngestError {
         /// The configured limit.
         limit: usize,
     },
+    /// More events in one request than `limits.max_events_per_request`.
+    #[error("{count} events in one request; the limit is {limit}")]
+    TooManyEvents {
+        /// Events sent.
+        count: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// One event of several was bad; the message names which.
+    #[error("event {index}: {source}")]
+    AtIndex {
+        /// Position in the request, from 0.
+        index: usize,
+        /// What was wrong with it.
+        source: Box<IngestError>,
+    },
     /// The event names a site that is not in the registry.
     #[error("site {0:?} is not registered with this collector")]
     UnknownSite(String),
@@ -28,6 +44,20 @@ pub enum IngestError {
         site: String,
         /// The host of the page URL.
         host: String,
+    },
+    /// A browser request from a page whose origin is not one of the site's hostnames.
+    #[error("origin {origin:?} is not one of the hostnames of site {site}")]
+    ForeignOrigin {
+        /// The site named in the event.
+        site: String,
+        /// The `Origin` header's host.
+        origin: String,
+    },
+    /// The visitor sent more events than `limits.visitor_events_per_minute`.
+    #[error("too many events from this visitor; retry after {retry_after_s} s")]
+    RateLimited {
+        /// Seconds for the `Retry-After` header.
+        retry_after_s: u64,
     },
     /// The broker did not take the event; the client should retry later.
     #[error("events cannot be stored right now ({reason}); retry after {retry_after_s} s")]
@@ -40,9 +70,24 @@ pub enum IngestError {
 }
 
 impl IngestError {
+    /// Marks the error as belonging to event `index` of a request.
+    pub fn at_index(self, index: usize) -> Self {
+        match self {
+            e @ (IngestError::Unavailable { .. } | IngestError::RateLimited { .. }) => e,
+            e => IngestError::AtIndex {
+                index,
+                source: Box::new(e),
+            },
+        }
+    }
+
     /// A short, bounded label for the rejection metric.
     pub fn reason(&self) -> &'static str {
         match self {
+            IngestError::AtIndex { source, .. } => source.reason(),
+            IngestError::TooManyEvents { .. } => "too_many_events",
+            IngestError::ForeignOrigin { .. } => "foreign_origin",
+            IngestError::RateLimited { .. } => "rate_limited",
             IngestError::BadRequest(_) => "bad_request",
             IngestError::TooLarge { .. } => "too_large",
             IngestError::UnknownSite(_) => "unknown_site",
@@ -51,8 +96,13 @@ impl IngestError {
         }
     }
 
-    fn status(&self) -> StatusCode {
+    /// The HTTP status for this error.
+    pub fn status(&self) -> StatusCode {
         match self {
+            IngestError::AtIndex { source, .. } => source.status(),
+            IngestError::TooManyEvents { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            IngestError::ForeignOrigin { .. } => StatusCode::FORBIDDEN,
+            IngestError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             IngestError::BadRequest(_) => StatusCode::BAD_REQUEST,
             IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             IngestError::UnknownSite(_) => StatusCode::NOT_FOUND,
@@ -66,7 +116,9 @@ impl IntoResponse for IngestError {
     fn into_response(self) -> Response {
         let status = self.status();
         let mut resp = (status, Json(json!({ "error": self.to_string() }))).into_response();
-        if let IngestError::Unavailable { retry_after_s, .. } = self {
+        if let IngestError::Unavailable { retry_after_s, .. }
+        | IngestError::RateLimited { retry_after_s } = self
+        {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
         }

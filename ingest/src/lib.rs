@@ -1,19 +1,25 @@
 //! `luister-ingest`, the collector: the HTTP front door of Luister.
 //!
-//! A request is parsed and checked against the site registry ([`collect`]), the visitor
-//! is reduced to a daily-salted keyed hash ([`visitor`]), and the event goes to Kafka
-//! ([`sink`]). The answer is 202 only after the broker acknowledged the event, and 503
+//! A request in any of the supported protocols ([`protocol`]) is parsed into raw events,
+//! which are checked against the site registry, scrubbed of personal data ([`scrub`])
+//! and completed ([`collect`]); the visitor is reduced to a daily-salted keyed hash
+//! ([`visitor`]) and a coarse device and browser ([`agent`]); and the event goes to
+//! Kafka ([`sink`]). The answer is 202 only after the broker acknowledged the event, and 503
 //! with `Retry-After` when it cannot, so nothing a client was told is accepted is lost.
 //!
 //! - [`config`]: the `ingest.toml` structure.
-//! - [`routes`]: `POST /v1/events`.
+//! - [`routes`]: `POST /v1/events`, `/matomo.php`, `/piwik.php`, `POST /api/event`.
+//! - [`limiter`]: the per-visitor rate limit.
 //! - [`error`]: every rejection and its HTTP status.
 //! - [`metrics`]: Prometheus metric names and handles.
 
+pub mod agent;
 pub mod collect;
 pub mod config;
 pub mod error;
+pub mod limiter;
 pub mod metrics;
+pub mod protocol;
 pub mod routes;
 pub mod scrub;
 pub mod sink;
@@ -31,8 +37,9 @@ use prometheus::Registry;
 
 use luister_service::ops::{HttpMetrics, ReadyCheck};
 
-use crate::collect::Sites;
+use crate::collect::Collector;
 use crate::config::IngestConfig;
+use crate::limiter::VisitorLimiter;
 use crate::metrics::IngestMetrics;
 use crate::sink::{EventSink, KafkaSink};
 use crate::visitor::Salter;
@@ -41,10 +48,10 @@ use crate::visitor::Salter;
 pub struct App {
     /// The configuration the service started with.
     pub config: IngestConfig,
-    /// The site registry.
-    pub sites: Sites,
-    /// The daily visitor salt.
-    pub salter: Salter,
+    /// The site registry and the event pipeline up to Kafka.
+    pub collector: Collector,
+    /// The per-visitor rate limit, unless turned off.
+    pub limiter: Option<VisitorLimiter>,
     /// Where accepted events go.
     pub sink: Arc<dyn EventSink>,
     /// The collector's metrics.
@@ -63,8 +70,8 @@ impl App {
             .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
             .unwrap_or(0);
         Arc::new(Self {
-            sites: Sites::new(&config.sites),
-            salter: Salter::new(now_ms),
+            collector: Collector::new(&config.sites, config.limits.clone(), Salter::new(now_ms)),
+            limiter: VisitorLimiter::new(config.limits.visitor_events_per_minute),
             metrics,
             sink,
             config,
@@ -104,6 +111,7 @@ pub async fn serve(
         })
     };
     let app = App::new(config, kafka_sink.clone(), metrics);
+    tokio::spawn(forget_idle_visitors(app.clone()));
     let router: Router = routes::router(app).merge(luister_service::ops::router(registry, ready));
     let router = http_metrics.layer(router);
     axum::serve(
@@ -116,6 +124,17 @@ pub async fn serve(
     tracing::info!("draining the producer queue");
     tokio::task::spawn_blocking(move || kafka_sink.flush(Duration::from_secs(10))).await?;
     Ok(())
+}
+
+/// Drops rate-limit state of visitors who went quiet, once a minute.
+async fn forget_idle_visitors(app: Arc<App>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        if let Some(l) = &app.limiter {
+            l.forget_idle();
+        }
+    }
 }
 
 /// Creates the events topic when missing, retrying until the broker answers.

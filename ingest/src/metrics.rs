@@ -6,6 +6,8 @@ use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Regist
 pub const EVENTS_ACCEPTED_TOTAL: &str = "luister_ingest_events_accepted_total";
 /// Events refused, by reason.
 pub const EVENTS_REJECTED_TOTAL: &str = "luister_ingest_events_rejected_total";
+/// Events answered but not forwarded (bots, prefetches, Do-Not-Track), by reason.
+pub const EVENTS_IGNORED_TOTAL: &str = "luister_ingest_events_ignored_total";
 /// Time from handing an event to the producer until the broker acknowledged it.
 pub const DELIVERY_SECONDS: &str = "luister_ingest_delivery_seconds";
 /// Messages in the producer's local queue, not yet acknowledged.
@@ -20,6 +22,8 @@ pub struct IngestMetrics {
     pub accepted: IntCounterVec,
     /// See [`EVENTS_REJECTED_TOTAL`].
     pub rejected: IntCounterVec,
+    /// See [`EVENTS_IGNORED_TOTAL`].
+    pub ignored: IntCounterVec,
     /// See [`DELIVERY_SECONDS`].
     pub delivery: Histogram,
     /// See [`PRODUCER_QUEUE_MESSAGES`].
@@ -45,6 +49,13 @@ impl IngestMetrics {
             ),
             &["reason"],
         )?;
+        let ignored = IntCounterVec::new(
+            Opts::new(
+                EVENTS_IGNORED_TOTAL,
+                "Events answered but not forwarded, by reason.",
+            ),
+            &["reason"],
+        )?;
         let delivery = Histogram::with_opts(
             HistogramOpts::new(
                 DELIVERY_SECONDS,
@@ -64,12 +75,14 @@ impl IngestMetrics {
         )?;
         registry.register(Box::new(accepted.clone()))?;
         registry.register(Box::new(rejected.clone()))?;
+        registry.register(Box::new(ignored.clone()))?;
         registry.register(Box::new(delivery.clone()))?;
         registry.register(Box::new(queue.clone()))?;
         registry.register(Box::new(broker_up.clone()))?;
         Ok(Self {
             accepted,
             rejected,
+            ignored,
             delivery,
             queue,
             broker_up,

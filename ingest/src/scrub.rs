@@ -25,9 +25,8 @@ static EMAIL: LazyLock<Regex> =
 static IBAN: LazyLock<Regex> = LazyLock::new(|| {
     rx(r"(?i)\b[a-z]{2}\d{2}(?:[a-z0-9]{11,30}|(?: [a-z0-9]{4}){2,7}(?: [a-z0-9]{1,3})?)\b")
 });
-static PHONE: LazyLock<Regex> = LazyLock::new(|| {
-    rx(r"(?:\+31|\b0031|\b0)(?:[ .\-]?\(0\))?[ .\-]?\d(?:[ .\-]?\d){8}\b")
-});
+static PHONE: LazyLock<Regex> =
+    LazyLock::new(|| rx(r"(?:\+31|\b0031|\b0)(?:[ .\-]?\(0\))?[ .\-]?\d(?:[ .\-]?\d){8}\b"));
 static BSN: LazyLock<Regex> = LazyLock::new(|| rx(r"\b\d(?:[ .\-]?\d){8}\b"));
 static POSTCODE: LazyLock<Regex> = LazyLock::new(|| rx(r"\b([1-9]\d{3})( ?)([A-Za-z]{2})\b"));
 
@@ -38,7 +37,9 @@ fn rx(pattern: &str) -> Regex {
 }
 
 /// Lowercase words that can follow a 4-digit number in ordinary Dutch text.
-const NOT_POSTCODE_WORDS: &[&str] = &["en", "de", "te", "na", "al", "ze", "we", "je", "er", "ga", "ja", "zo", "me", "wa", "ha"];
+const NOT_POSTCODE_WORDS: &[&str] = &[
+    "en", "de", "te", "na", "al", "ze", "we", "je", "er", "ga", "ja", "zo", "me", "wa", "ha",
+];
 
 /// Replaces personal data in free text (see the module documentation).
 pub fn scrub_text(text: &str) -> String {
@@ -70,7 +71,8 @@ pub fn scrub_text(text: &str) -> String {
 
 fn is_postcode(space: &str, letters: &str) -> bool {
     let upper = letters.to_ascii_uppercase();
-    if upper.bytes().any(|b| b"FIOQUY".contains(&b)) || matches!(upper.as_str(), "SA" | "SD" | "SS") {
+    if upper.bytes().any(|b| b"FIOQUY".contains(&b)) || matches!(upper.as_str(), "SA" | "SD" | "SS")
+    {
         return false;
     }
     let lower_word = letters.bytes().all(|b| b.is_ascii_lowercase()) && !space.is_empty();
@@ -114,7 +116,11 @@ pub fn iban_valid(candidate: &str) -> bool {
             b'A'..=b'Z' => u32::from(b - b'A') + 10,
             _ => return false,
         };
-        rem = if v >= 10 { (rem * 100 + v) % 97 } else { (rem * 10 + v) % 97 };
+        rem = if v >= 10 {
+            (rem * 100 + v) % 97
+        } else {
+            (rem * 10 + v) % 97
+        };
     }
     rem == 1
 }
@@ -160,7 +166,10 @@ mod tests {
     fn personal_data_is_replaced() {
         let cases = [
             // e-mail
-            ("mail jan.jansen+test@gemeente-utrecht.nl graag", "mail [email] graag"),
+            (
+                "mail jan.jansen+test@gemeente-utrecht.nl graag",
+                "mail [email] graag",
+            ),
             ("J.DE.VRIES@EXAMPLE.COM", "[email]"),
             // BSN (111222333 and 123456782 pass the elfproef)
             ("bsn 111222333", "bsn [bsn]"),
@@ -168,7 +177,10 @@ mod tests {
             ("123 456 782 aanvraag", "[bsn] aanvraag"),
             // IBAN, any case, with or without spaces
             ("NL91ABNA0417164300", "[iban]"),
-            ("rekening nl91 abna 0417 1643 00 betalen", "rekening [iban] betalen"),
+            (
+                "rekening nl91 abna 0417 1643 00 betalen",
+                "rekening [iban] betalen",
+            ),
             ("DE89 3704 0044 0532 0130 00", "[iban]"),
             // phone numbers
             ("bel 06-12345678", "bel [phone]"),
@@ -224,9 +236,16 @@ mod tests {
     fn urls_are_scrubbed_in_path_and_query() {
         let mut u = url::Url::parse("https://www.gemeente.nl/zoeken/jan%40example.nl?q=bsn+111222333&utm_source=06-12345678").unwrap();
         scrub_url(&mut u);
-        assert_eq!(u.as_str(), "https://www.gemeente.nl/zoeken/[email]?q=bsn+%5Bbsn%5D&utm_source=%5Bphone%5D");
-        let mut plain = url::Url::parse("https://www.gemeente.nl/werk-en-inkomen/bijstand").unwrap();
+        assert_eq!(
+            u.as_str(),
+            "https://www.gemeente.nl/zoeken/[email]?q=bsn+%5Bbsn%5D&utm_source=%5Bphone%5D"
+        );
+        let mut plain =
+            url::Url::parse("https://www.gemeente.nl/werk-en-inkomen/bijstand").unwrap();
         scrub_url(&mut plain);
-        assert_eq!(plain.as_str(), "https://www.gemeente.nl/werk-en-inkomen/bijstand");
+        assert_eq!(
+            plain.as_str(),
+            "https://www.gemeente.nl/werk-en-inkomen/bijstand"
+        );
     }
 }

@@ -35,6 +35,30 @@ pub struct EventRow {
     pub url: String,
     /// The URL's path.
     pub path: String,
+    /// Client clock, seconds since the epoch; 0 when not sent.
+    pub client_ts: u32,
+    /// Referrer (origin only when external).
+    pub referrer: String,
+    /// Page title.
+    pub title: String,
+    /// `mobile`, `tablet`, `desktop` or `unknown`.
+    pub device: String,
+    /// Browser family.
+    pub browser: String,
+    /// Screen width; 0 when not sent.
+    pub screen_width: u32,
+    /// Language tag.
+    pub language: String,
+    /// Site-search query.
+    pub search_query: String,
+    /// Site-search result count; -1 when unknown or not a search.
+    pub search_results: i64,
+    /// Site-search category.
+    pub search_category: String,
+    /// Action name.
+    pub action_name: String,
+    /// Action target.
+    pub action_target: String,
     /// Source topic.
     pub kafka_topic: String,
     /// Source partition.
@@ -68,18 +92,63 @@ pub fn to_row(event: &Event, origin: &Origin, tz: Tz) -> EventRow {
                 .ok()
         })
         .unwrap_or(0);
-    let EventData::Pageview { url } = &event.data;
-    let path = url::Url::parse(url)
+    let path = url::Url::parse(&event.url)
         .map(|u| u.path().to_owned())
         .unwrap_or_default();
+    let (
+        mut title,
+        mut search_query,
+        mut search_results,
+        mut search_category,
+        mut action_name,
+        mut action_target,
+    ) = (
+        String::new(),
+        String::new(),
+        -1i64,
+        String::new(),
+        String::new(),
+        String::new(),
+    );
+    match &event.data {
+        EventData::Pageview { title: t } => title = t.clone().unwrap_or_default(),
+        EventData::Search {
+            query,
+            result_count,
+            category,
+        } => {
+            search_query = query.clone();
+            search_results = result_count.map_or(-1, i64::from);
+            search_category = category.clone().unwrap_or_default();
+        }
+        EventData::Action { name, target } => {
+            action_name = name.clone();
+            action_target = target.clone().unwrap_or_default();
+        }
+    }
     EventRow {
         site: event.site.to_string(),
         day,
         ts: u32::try_from(secs).unwrap_or(0),
         kind: event.data.type_name().to_owned(),
         visitor: event.visitor.to_string(),
-        url: url.clone(),
+        url: event.url.clone(),
         path,
+        client_ts: event
+            .client_ts_ms
+            .and_then(|ms| u32::try_from(ms.div_euclid(1000)).ok())
+            .unwrap_or(0),
+        referrer: event.referrer.clone().unwrap_or_default(),
+        title,
+        device: event.device.as_str().to_owned(),
+        browser: event.browser.clone(),
+        screen_width: event.screen_width.unwrap_or(0),
+        language: event.language.clone().unwrap_or_default(),
+        search_query,
+        search_results,
+        search_category,
+        action_name,
+        action_target,
         kafka_topic: origin.topic.clone(),
         kafka_partition: u32::try_from(origin.partition).unwrap_or(0),
         kafka_offset: u64::try_from(origin.offset).unwrap_or(0),
@@ -158,7 +227,7 @@ impl Watermarks {
 
 #[cfg(test)]
 mod tests {
-    use luister_schema::{SiteId, VisitorKey, SCHEMA_VERSION};
+    use luister_schema::{Device, SiteId, VisitorKey, SCHEMA_VERSION};
 
     use super::*;
 
@@ -167,9 +236,60 @@ mod tests {
             v: SCHEMA_VERSION,
             site: SiteId::parse("demo").unwrap(),
             ts_ms,
+            client_ts_ms: None,
             visitor: VisitorKey::from_u64(42),
-            data: EventData::Pageview { url: url.into() },
+            url: url.into(),
+            referrer: None,
+            device: Device::Mobile,
+            browser: "Safari".into(),
+            screen_width: Some(390),
+            language: None,
+            data: EventData::Pageview {
+                title: Some("Bijstand".into()),
+            },
         }
+    }
+
+    #[test]
+    fn search_and_action_fields_get_their_columns() {
+        let search = Event {
+            data: EventData::Search {
+                query: "kwijtschelding".into(),
+                result_count: Some(0),
+                category: None,
+            },
+            ..event(0, "http://localhost/zoeken")
+        };
+        let row = to_row(&search, &origin(), chrono_tz::UTC);
+        assert_eq!(
+            (
+                row.kind.as_str(),
+                row.search_query.as_str(),
+                row.search_results
+            ),
+            ("search", "kwijtschelding", 0)
+        );
+        let action = Event {
+            data: EventData::Action {
+                name: "contact:phone".into(),
+                target: Some("tel:14030".into()),
+            },
+            ..event(0, "http://localhost/contact")
+        };
+        let row = to_row(&action, &origin(), chrono_tz::UTC);
+        assert_eq!(
+            (
+                row.action_name.as_str(),
+                row.action_target.as_str(),
+                row.search_results
+            ),
+            ("contact:phone", "tel:14030", -1)
+        );
+        let pv = to_row(&event(0, "http://localhost/"), &origin(), chrono_tz::UTC);
+        assert_eq!(
+            (pv.title.as_str(), pv.device.as_str(), pv.screen_width),
+            ("Bijstand", "mobile", 390)
+        );
     }
 
     fn origin() -> Origin {

@@ -7,7 +7,8 @@
 //! cookie: only the keyed, daily-salted [`VisitorKey`].
 //!
 //! - [`SiteId`]: a validated site identifier (`demo`, `gemeente-utrecht`).
-//! - [`Event`] / [`EventData`]: one event with its schema version [`SCHEMA_VERSION`].
+//! - [`Event`] / [`EventData`]: one event (page view, site search or action) with its
+//!   schema version [`SCHEMA_VERSION`]; [`Device`] is its device class.
 
 use std::fmt;
 
@@ -131,8 +132,10 @@ impl fmt::Display for VisitorKey {
 }
 
 /// One event as it travels on [`EVENTS_TOPIC`].
+///
 /// Unknown fields are ignored when reading, so a newer collector may add optional
-/// fields without a new schema version.
+/// fields without a new schema version. Everything textual has been scrubbed of
+/// personal data by the collector.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// Schema version, always [`SCHEMA_VERSION`] when written by this build.
@@ -141,11 +144,63 @@ pub struct Event {
     pub site: SiteId,
     /// When the collector received the event, in milliseconds since the Unix epoch (UTC).
     pub ts_ms: i64,
+    /// The client's own clock, when it sent one within the allowed skew.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ts_ms: Option<i64>,
     /// The cookieless, daily-rotating visitor key.
     pub visitor: VisitorKey,
+    /// The page the event happened on (scrubbed; only allow-listed query parameters).
+    pub url: String,
+    /// Where the visitor came from: the scrubbed URL for internal referrers, only the
+    /// origin (`https://www.google.com/`) for external ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<String>,
+    /// Device class derived from the user agent.
+    #[serde(default)]
+    pub device: Device,
+    /// Coarse browser family (`Chrome`, `Firefox`, `Safari`, …, `other`).
+    #[serde(default = "other")]
+    pub browser: String,
+    /// Screen width in CSS pixels, when sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub screen_width: Option<u32>,
+    /// Primary language tag of the browser (`nl`, `en-gb`), when sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
     /// What happened.
     #[serde(flatten)]
     pub data: EventData,
+}
+
+fn other() -> String {
+    "other".into()
+}
+
+/// Device class: only these three and `unknown`, never a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Device {
+    /// Phones.
+    Mobile,
+    /// Tablets.
+    Tablet,
+    /// Desktops and laptops.
+    Desktop,
+    /// Could not be told.
+    #[default]
+    Unknown,
+}
+
+impl Device {
+    /// The class as written in the `device` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Device::Mobile => "mobile",
+            Device::Tablet => "tablet",
+            Device::Desktop => "desktop",
+            Device::Unknown => "unknown",
+        }
+    }
 }
 
 /// The kind of event and the fields that belong to it.
@@ -154,8 +209,29 @@ pub struct Event {
 pub enum EventData {
     /// A page was viewed.
     Pageview {
-        /// The scrubbed page URL (no disallowed query parameters).
-        url: String,
+        /// The page title.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+    },
+    /// The site's own search was used.
+    Search {
+        /// The search terms as typed (scrubbed).
+        query: String,
+        /// How many results the site showed, when known; 0 is a zero-result search.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        result_count: Option<u32>,
+        /// The search category or filter, when the site has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        category: Option<String>,
+    },
+    /// Something the visitor did: `contact:phone`, `contact:form`, `contact:chat`,
+    /// `download`, `outlink`, or a name the site chose.
+    Action {
+        /// The action name, lowercase.
+        name: String,
+        /// What it was done on: a link, file or form (scrubbed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<String>,
     },
 }
 
@@ -164,6 +240,8 @@ impl EventData {
     pub fn type_name(&self) -> &'static str {
         match self {
             EventData::Pageview { .. } => "pageview",
+            EventData::Search { .. } => "search",
+            EventData::Action { .. } => "action",
         }
     }
 }
@@ -201,11 +279,43 @@ mod tests {
             v: SCHEMA_VERSION,
             site: SiteId::parse("demo").unwrap(),
             ts_ms: 1_764_000_000_123,
+            client_ts_ms: None,
             visitor: VisitorKey::from_u64(0x00ab_cdef_0123_4567),
-            data: EventData::Pageview {
-                url: "http://localhost/x".into(),
-            },
+            url: "http://localhost/x".into(),
+            referrer: None,
+            device: Device::Desktop,
+            browser: "Firefox".into(),
+            screen_width: Some(1280),
+            language: Some("nl".into()),
+            data: EventData::Pageview { title: None },
         }
+    }
+
+    #[test]
+    fn search_and_action_events_round_trip() {
+        for data in [
+            EventData::Search {
+                query: "kwijtschelding".into(),
+                result_count: Some(0),
+                category: None,
+            },
+            EventData::Action {
+                name: "contact:phone".into(),
+                target: Some("tel:14030".into()),
+            },
+        ] {
+            let e = Event { data, ..pageview() };
+            assert_eq!(Event::from_json(&e.to_json()).unwrap(), e);
+        }
+    }
+
+    #[test]
+    fn minimal_event_reads_with_defaults() {
+        let json = br#"{"v":1,"site":"demo","ts_ms":1,"visitor":"0000000000000001","url":"http://localhost/","type":"pageview"}"#;
+        let e = Event::from_json(json).unwrap();
+        assert_eq!(e.device, Device::Unknown);
+        assert_eq!(e.browser, "other");
+        assert_eq!(e.data, EventData::Pageview { title: None });
     }
 
     #[test]
@@ -234,7 +344,8 @@ mod tests {
             &b"not json"[..],
             br#"{"v":1,"site":"demo","ts_ms":1,"type":"pageview","url":"x"}"#,
             br#"{"v":1,"site":"Bad Site","ts_ms":1,"visitor":"0000000000000001","type":"pageview","url":"x"}"#,
-            br#"{"v":1,"site":"demo","ts_ms":1,"visitor":"0000000000000001","type":"teleport"}"#,
+            br#"{"v":1,"site":"demo","ts_ms":1,"visitor":"0000000000000001","url":"x","type":"teleport"}"#,
+            br#"{"v":1,"site":"demo","ts_ms":1,"visitor":"0000000000000001","url":"x","type":"search"}"#,
         ] {
             assert!(
                 matches!(Event::from_json(bad), Err(SchemaError::InvalidEvent(_))),

@@ -33,11 +33,18 @@ pub struct Migration {
 }
 
 /// Every migration, in order. A unit test checks that this lists each file.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_events.sql",
-    sql: include_str!("../migrations/0001_events.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_events.sql",
+        sql: include_str!("../migrations/0001_events.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_event_details.sql",
+        sql: include_str!("../migrations/0002_event_details.sql"),
+    },
+];
 
 const LOCK_TABLE: &str = "schema_migrations_lock";
 
@@ -146,7 +153,22 @@ async fn apply_pending(store: &Store) -> Result<(), StoreError> {
             "applying migration"
         );
         for stmt in m.statements() {
-            store.client().query(&stmt).execute().await?;
+            match store
+                .client()
+                .query(&stmt)
+                .execute()
+                .await
+                .map_err(StoreError::from)
+            {
+                Ok(()) => {}
+                Err(e) if already_applied(&stmt, &e) => {
+                    tracing::info!(
+                        version = m.version,
+                        "columns already added by an interrupted earlier run"
+                    );
+                }
+                Err(e) => return Err(e),
+            }
         }
         store
             .client()
@@ -197,6 +219,13 @@ async fn acquire_lock(store: &Store, config: &ClickHouseConfig) -> Result<(), St
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// ClickHouse 18.16 has no `ADD COLUMN IF NOT EXISTS`: an `ALTER … ADD COLUMN` that
+/// fails because the column exists was applied by an earlier, interrupted run.
+fn already_applied(stmt: &str, e: &StoreError) -> bool {
+    let adds = stmt.to_uppercase().contains("ADD COLUMN");
+    matches!(e, StoreError::Server { code: 44 | 15, message } if adds && message.contains("already exists"))
 }
 
 /// "Table already exists" or "is creating or attaching right now".
@@ -259,6 +288,27 @@ mod tests {
                 "SELECT 2".to_owned()
             ]
         );
+    }
+
+    #[test]
+    fn only_existing_columns_count_as_applied() {
+        let exists = StoreError::Server {
+            code: 44,
+            message: "Cannot add column b: column with this name already exists".into(),
+        };
+        assert!(already_applied(
+            "ALTER TABLE t ADD COLUMN b String",
+            &exists
+        ));
+        assert!(!already_applied("CREATE TABLE t (b String)", &exists));
+        let other = StoreError::Server {
+            code: 62,
+            message: "Syntax error".into(),
+        };
+        assert!(!already_applied(
+            "ALTER TABLE t ADD COLUMN b String",
+            &other
+        ));
     }
 
     #[test]

@@ -35,11 +35,10 @@ impl Pipeline {
 
         let ingest = luister_ingest::config::IngestConfig {
             kafka: scratch.kafka(),
-            sites: vec![luister_ingest::config::SiteConfig {
-                id: SiteId::parse("demo").unwrap(),
-                hostnames: vec!["localhost".into()],
-                search_param: "q".into(),
-            }],
+            sites: vec![luister_ingest::config::SiteConfig::new(
+                SiteId::parse("demo").unwrap(),
+                &["localhost"],
+            )],
             ..Default::default()
         };
         let ingest = Running::start(move |l, s| luister_ingest::serve(ingest, l, s)).await;

@@ -17,10 +17,11 @@ pub async fn start_ingest_with(
 ) -> Running {
     let mut config = IngestConfig {
         kafka,
-        sites: vec![SiteConfig {
-            id: SiteId::parse("demo").unwrap(),
-            hostnames: vec!["localhost".into()],
-            search_param: "q".into(),
+        sites: vec![{
+            let mut s = SiteConfig::new(SiteId::parse("demo").unwrap(), &["localhost"]);
+            s.matomo_idsite = Some("1".into());
+            s.plausible_domain = Some("localhost".into());
+            s
         }],
         ..IngestConfig::default()
     };

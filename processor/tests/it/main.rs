@@ -182,9 +182,11 @@ async fn two_processors_starting_at_once_migrate_the_database_once() {
         start_processor(&scratch, "g1")
     );
     let db = &scratch.database;
+    let applied = luister_store::migrations::MIGRATIONS.len() as u64;
     assert_eq!(
         count(&format!("SELECT count() FROM {db}.schema_migrations")).await,
-        1
+        applied,
+        "each migration recorded once"
     );
     assert_eq!(
         count(&format!("SELECT count() FROM system.tables WHERE database = '{db}' AND name = 'schema_migrations_lock'")).await,

@@ -1,0 +1,282 @@
+//! The Matomo Tracking API, so a site that runs a Matomo tracker can point it at
+//! Luister unchanged.
+//!
+//! Read: `idsite`, `rec` (must be 1), `url`, `action_name` (title), `urlref`,
+//! `search`/`search_cat`/`search_count` (site search), `e_c`/`e_a`/`e_n` (events: the
+//! action is `e_c:e_a`, the target `e_n`; `e_v` is ignored), `link` (outlink),
+//! `download`, `res` (`1280x720`), `lang`, `ua` (user agent of a server-side tracker),
+//! `cdt` (client time: Unix seconds or `YYYY-MM-DD HH:MM:SS` UTC) and `send_image`.
+//! `ping=1` heartbeats carry no event. Matomo's visitor ids (`_id`, `cid`, `uid`) and
+//! all other parameters are ignored: identity stays cookieless.
+//!
+//! Bulk requests are `{"requests": ["?idsite=1&rec=1&url=…", …]}`.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+use crate::collect::{truncate, RawEvent, RawKind, SiteRef};
+use crate::error::IngestError;
+
+/// One parsed Matomo request: an event, or a heartbeat that carries none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// A tracked event.
+    Event(Box<RawEvent>),
+    /// `ping=1`: nothing to store.
+    Ping,
+}
+
+/// Whether the tracker wants the 1×1 GIF (default) or an empty 204.
+pub fn wants_image(query: &str) -> bool {
+    params(query).get("send_image").map(String::as_str) != Some("0")
+}
+
+fn params(query: &str) -> HashMap<String, String> {
+    let query = query.strip_prefix('?').unwrap_or(query);
+    let mut out = HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        out.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+    }
+    out
+}
+
+/// Parses one request's parameters (a query string or form body).
+pub fn parse(query: &str, accept_language: Option<&str>) -> Result<Request, IngestError> {
+    let p = params(query);
+    let get = |k: &str| {
+        p.get(k)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    if get("rec").as_deref() != Some("1") {
+        return Err(IngestError::BadRequest(
+            "rec=1 is missing: Matomo tracking requests must carry rec=1".into(),
+        ));
+    }
+    let idsite =
+        get("idsite").ok_or_else(|| IngestError::BadRequest("idsite is missing".into()))?;
+    if get("ping").as_deref() == Some("1") {
+        return Ok(Request::Ping);
+    }
+    let url = get("url").ok_or_else(|| IngestError::BadRequest("url is missing".into()))?;
+    let kind = if let Some(query) = get("search") {
+        RawKind::Search {
+            query,
+            category: get("search_cat"),
+            result_count: match get("search_count") {
+                None => None,
+                Some(c) => Some(c.parse::<u32>().map_err(|_| {
+                    IngestError::BadRequest(format!(
+                        "search_count {:?} is not a whole number",
+                        truncate(&c, 20)
+                    ))
+                })?),
+            },
+        }
+    } else if let Some(category) = get("e_c") {
+        let name = match get("e_a") {
+            Some(a) => format!("{category}:{a}"),
+            None => category,
+        };
+        RawKind::Action {
+            name,
+            target: get("e_n"),
+        }
+    } else if let Some(link) = get("link") {
+        RawKind::Action {
+            name: "outlink".into(),
+            target: Some(link),
+        }
+    } else if let Some(file) = get("download") {
+        RawKind::Action {
+            name: "download".into(),
+            target: Some(file),
+        }
+    } else {
+        RawKind::Pageview {
+            title: get("action_name"),
+        }
+    };
+    let screen_width = match get("res") {
+        None => None,
+        Some(res) => Some(
+            res.split(['x', 'X'])
+                .next()
+                .and_then(|w| w.trim().parse::<u32>().ok())
+                .ok_or_else(|| {
+                    IngestError::BadRequest(format!(
+                        "res {:?} is not WIDTHxHEIGHT",
+                        truncate(&res, 20)
+                    ))
+                })?,
+        ),
+    };
+    Ok(Request::Event(Box::new(RawEvent {
+        site: SiteRef::Matomo(idsite),
+        url,
+        referrer: get("urlref"),
+        screen_width,
+        language: get("lang").or_else(|| accept_language.map(str::to_owned)),
+        client_ts_ms: get("cdt").and_then(|c| client_time(&c)),
+        user_agent: get("ua"),
+        kind,
+    })))
+}
+
+fn client_time(cdt: &str) -> Option<i64> {
+    if let Ok(secs) = cdt.parse::<i64>() {
+        return secs.checked_mul(1000);
+    }
+    chrono::NaiveDateTime::parse_from_str(cdt, "%Y-%m-%d %H:%M:%S")
+        .ok()
+        .map(|t| t.and_utc().timestamp_millis())
+}
+
+#[derive(Debug, Deserialize)]
+struct Bulk {
+    requests: Vec<String>,
+}
+
+/// Parses a bulk body into the individual request query strings.
+pub fn parse_bulk(body: &[u8], max_events: usize) -> Result<Vec<String>, IngestError> {
+    let bulk: Bulk = serde_json::from_slice(body).map_err(|e| {
+        IngestError::BadRequest(format!(
+            "bulk body is not {{\"requests\": [\"?idsite=…\", …]}}: {e}"
+        ))
+    })?;
+    if bulk.requests.len() > max_events {
+        return Err(IngestError::TooManyEvents {
+            count: bulk.requests.len(),
+            limit: max_events,
+        });
+    }
+    Ok(bulk
+        .requests
+        .into_iter()
+        .map(|r| match r.split_once('?') {
+            Some((_, q)) => q.to_owned(),
+            None => r,
+        })
+        .collect())
+}
+
+/// True when a POST body is a bulk request rather than form parameters.
+pub fn is_bulk(body: &[u8]) -> bool {
+    body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(q: &str) -> RawEvent {
+        match parse(q, None).unwrap() {
+            Request::Event(e) => *e,
+            Request::Ping => panic!("ping"),
+        }
+    }
+
+    #[test]
+    fn pageview_with_the_parameters_a_tracker_sends() {
+        let e = event("idsite=1&rec=1&action_name=Bijzondere%20bijstand&url=https%3A%2F%2Fwww.gemeente.nl%2Fbijstand&urlref=https%3A%2F%2Fwww.google.com%2F&_id=abcdef0123456789&uid=jan&res=1920x1080&lang=nl&h=14&m=3&s=20&ua=Mozilla%2F5.0&cdt=1764000000&send_image=0");
+        assert_eq!(e.site, SiteRef::Matomo("1".into()));
+        assert_eq!(e.url, "https://www.gemeente.nl/bijstand");
+        assert_eq!(e.referrer.as_deref(), Some("https://www.google.com/"));
+        assert_eq!(
+            e.kind,
+            RawKind::Pageview {
+                title: Some("Bijzondere bijstand".into())
+            }
+        );
+        assert_eq!(e.screen_width, Some(1920));
+        assert_eq!(e.language.as_deref(), Some("nl"));
+        assert_eq!(e.user_agent.as_deref(), Some("Mozilla/5.0"));
+        assert_eq!(e.client_ts_ms, Some(1_764_000_000_000));
+        assert!(!wants_image("idsite=1&send_image=0"));
+        assert!(wants_image("idsite=1"));
+    }
+
+    #[test]
+    fn search_events_outlinks_and_downloads() {
+        let s = event("?idsite=1&rec=1&url=http://x/&search=kwijtschelding&search_cat=belastingen&search_count=0");
+        assert_eq!(
+            s.kind,
+            RawKind::Search {
+                query: "kwijtschelding".into(),
+                category: Some("belastingen".into()),
+                result_count: Some(0)
+            }
+        );
+        let ev = event("idsite=1&rec=1&url=http://x/&e_c=contact&e_a=phone&e_n=tel:14030&e_v=1");
+        assert_eq!(
+            ev.kind,
+            RawKind::Action {
+                name: "contact:phone".into(),
+                target: Some("tel:14030".into())
+            }
+        );
+        let out = event("idsite=1&rec=1&url=http://x/&link=https://www.nibud.nl/");
+        assert_eq!(
+            out.kind,
+            RawKind::Action {
+                name: "outlink".into(),
+                target: Some("https://www.nibud.nl/".into())
+            }
+        );
+        let dl = event("idsite=1&rec=1&url=http://x/&download=http://x/formulier.pdf");
+        assert_eq!(
+            dl.kind,
+            RawKind::Action {
+                name: "download".into(),
+                target: Some("http://x/formulier.pdf".into())
+            }
+        );
+        assert_eq!(parse("idsite=1&rec=1&ping=1", None).unwrap(), Request::Ping);
+        assert_eq!(event("idsite=1&rec=1&url=http://x/").language, None);
+        assert!(matches!(
+            parse("idsite=1&rec=1&url=http://x/", Some("nl-NL")).unwrap(),
+            Request::Event(e) if e.language.as_deref() == Some("nl-NL")
+        ));
+    }
+
+    #[test]
+    fn garbage_parameters_get_a_message() {
+        for (q, msg) in [
+            ("", "rec=1 is missing"),
+            ("idsite=1&url=http://x/", "rec=1 is missing"),
+            ("rec=1&url=http://x/", "idsite is missing"),
+            ("idsite=1&rec=1", "url is missing"),
+            (
+                "idsite=1&rec=1&url=http://x/&search=a&search_count=many",
+                "search_count \"many\"",
+            ),
+            ("idsite=1&rec=1&url=http://x/&res=big", "res \"big\""),
+            ("idsite=%FF%FE&rec=1&url=%E0%A4%A", "url"),
+        ] {
+            match parse(q, None) {
+                Err(e) => assert!(e.to_string().contains(msg), "{q} -> {e}"),
+                Ok(r) => assert!(msg == "url" && matches!(r, Request::Event(_)), "{q} parsed"),
+            }
+        }
+    }
+
+    #[test]
+    fn bulk_bodies_split_into_requests() {
+        let body = br#"{"requests":["?idsite=1&rec=1&url=http://x/a","idsite=1&rec=1&url=http://x/b","https://stats.example/matomo.php?idsite=1&rec=1&url=http://x/c"],"token_auth":"x"}"#;
+        assert!(is_bulk(body));
+        let reqs = parse_bulk(body, 10).unwrap();
+        assert_eq!(reqs.len(), 3);
+        assert!(reqs.iter().all(|r| r.starts_with("idsite=1")));
+        assert!(parse_bulk(br#"{"requests":"x"}"#, 10)
+            .unwrap_err()
+            .to_string()
+            .contains("bulk body"));
+        assert!(matches!(
+            parse_bulk(body, 2),
+            Err(IngestError::TooManyEvents { count: 3, limit: 2 })
+        ));
+        assert!(!is_bulk(b"idsite=1&rec=1"));
+    }
+}

@@ -1,0 +1,137 @@
+//! The Plausible events API (`POST /api/event`), so a site running Plausible's script
+//! can point it at Luister.
+//!
+//! Read: `n` (event name), `u` (URL), `d` (domain, comma-separated for several), `r`
+//! (referrer), `w` (screen width) and `p`/`props` (properties, an object or a JSON
+//! string). `pageview` is a page view; `Outbound Link: Click` and `File Download`
+//! become `outlink` and `download` with the property `url` as target; `search` with
+//! properties `query`, `results` and `category` is a site search; any other name is an
+//! action of that name.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::collect::{RawEvent, RawKind, SiteRef};
+use crate::error::IngestError;
+
+#[derive(Debug, Deserialize)]
+struct Plausible {
+    #[serde(alias = "name")]
+    n: String,
+    #[serde(alias = "url")]
+    u: String,
+    #[serde(alias = "domain")]
+    d: String,
+    #[serde(default, alias = "referrer")]
+    r: Option<String>,
+    #[serde(default, alias = "screen_width")]
+    w: Option<u32>,
+    #[serde(default, alias = "props")]
+    p: Option<Value>,
+}
+
+/// Parses a Plausible event body.
+pub fn parse(body: &[u8]) -> Result<RawEvent, IngestError> {
+    let e: Plausible = serde_json::from_slice(body)
+        .map_err(|err| IngestError::BadRequest(format!("body is not a Plausible event: {err}")))?;
+    let props = match e.p {
+        Some(Value::String(s)) => serde_json::from_str(&s).unwrap_or(Value::Null),
+        Some(v) => v,
+        None => Value::Null,
+    };
+    let prop = |k: &str| match props.get(k) {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let kind = match e.n.as_str() {
+        "pageview" => RawKind::Pageview { title: None },
+        "Outbound Link: Click" => RawKind::Action {
+            name: "outlink".into(),
+            target: prop("url"),
+        },
+        "File Download" => RawKind::Action {
+            name: "download".into(),
+            target: prop("url"),
+        },
+        "search" | "Search" => RawKind::Search {
+            query: prop("query").ok_or_else(|| {
+                IngestError::BadRequest("a search event needs the property \"query\"".into())
+            })?,
+            result_count: prop("results").and_then(|r| r.parse().ok()),
+            category: prop("category"),
+        },
+        other => RawKind::Action {
+            name: other.to_owned(),
+            target: prop("url").or_else(|| prop("target")),
+        },
+    };
+    Ok(RawEvent {
+        site: SiteRef::Plausible(e.d),
+        url: e.u,
+        referrer: e.r,
+        screen_width: e.w,
+        language: None,
+        client_ts_ms: None,
+        user_agent: None,
+        kind,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_script_s_bodies_parse() {
+        let pv = parse(br#"{"n":"pageview","u":"https://www.gemeente.nl/bijstand","d":"gemeente.nl","r":null,"w":1280}"#).unwrap();
+        assert_eq!(pv.site, SiteRef::Plausible("gemeente.nl".into()));
+        assert_eq!(pv.kind, RawKind::Pageview { title: None });
+        assert_eq!(pv.screen_width, Some(1280));
+        let out = parse(br#"{"n":"Outbound Link: Click","u":"https://www.gemeente.nl/","d":"gemeente.nl","p":"{\"url\":\"https://www.nibud.nl/\"}"}"#).unwrap();
+        assert_eq!(
+            out.kind,
+            RawKind::Action {
+                name: "outlink".into(),
+                target: Some("https://www.nibud.nl/".into())
+            }
+        );
+        let s = parse(br#"{"name":"search","url":"https://www.gemeente.nl/zoeken","domain":"gemeente.nl","props":{"query":"voedselbank","results":0}}"#).unwrap();
+        assert_eq!(
+            s.kind,
+            RawKind::Search {
+                query: "voedselbank".into(),
+                result_count: Some(0),
+                category: None
+            }
+        );
+        let c = parse(br#"{"n":"contact:chat","u":"https://www.gemeente.nl/","d":"gemeente.nl"}"#)
+            .unwrap();
+        assert_eq!(
+            c.kind,
+            RawKind::Action {
+                name: "contact:chat".into(),
+                target: None
+            }
+        );
+    }
+
+    #[test]
+    fn bad_bodies_say_what_is_wrong() {
+        for (b, msg) in [
+            (&b"nope"[..], "not a Plausible event"),
+            (br#"{"n":"pageview","d":"x"}"#, "missing field `u`"),
+            (
+                br#"{"n":"search","u":"https://x/","d":"x"}"#,
+                "property \"query\"",
+            ),
+            (
+                br#"{"n":"pageview","u":"https://x/","d":"x","w":"wide"}"#,
+                "invalid type",
+            ),
+        ] {
+            let e = parse(b).unwrap_err().to_string();
+            assert!(e.contains(msg), "{e}");
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! `GET|POST /matomo.php` and `/piwik.php`: the Matomo Tracking API.
+//!
+//! A single request is answered as Matomo does: a 1×1 transparent GIF (200), or 204
+//! when the tracker sent `send_image=0`. A bulk request (`{"requests": […]}`) is
+//! answered `{"status":"success","tracked":n,"invalid":m,"invalid_indices":[…]}`; here
+//! `errors` also says what was wrong with each invalid request.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use super::{count_ignored, deliver, read, rejected, send, visit_of, Incoming};
+use crate::collect::RawEvent;
+use crate::error::IngestError;
+use crate::protocol::matomo::{self, Request as MatomoRequest};
+use crate::App;
+
+/// The 43-byte transparent 1×1 GIF Matomo answers with.
+pub const GIF: &[u8] = &[
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0xff, 0xff, 0xff,
+    0x00, 0x00, 0x00, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+];
+
+pub(crate) async fn get_track(State(app): State<Arc<App>>, request: Request<Body>) -> Response {
+    match read(&app, request).await {
+        Ok(req) => {
+            let params = req.query.clone();
+            single(&app, &req, &params).await
+        }
+        Err(e) => rejected(&app, e).into_response(),
+    }
+}
+
+pub(crate) async fn post_track(State(app): State<Arc<App>>, request: Request<Body>) -> Response {
+    let req = match read(&app, request).await {
+        Ok(r) => r,
+        Err(e) => return rejected(&app, e).into_response(),
+    };
+    if matomo::is_bulk(&req.body) {
+        return bulk(&app, &req).await;
+    }
+    let body = match std::str::from_utf8(&req.body) {
+        Ok(b) => b.trim().to_owned(),
+        Err(e) => {
+            return rejected(
+                &app,
+                IngestError::BadRequest(format!("body is not valid UTF-8: {e}")),
+            )
+            .into_response()
+        }
+    };
+    // Matomo reads parameters from the query string and the form body together.
+    let params = [req.query.as_str(), body.as_str()]
+        .iter()
+        .filter(|p| !p.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join("&");
+    single(&app, &req, &params).await
+}
+
+async fn single(app: &App, req: &Incoming, params: &str) -> Response {
+    let accept_language = req
+        .headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    let result = async {
+        match matomo::parse(params, accept_language)? {
+            MatomoRequest::Ping => Ok(()),
+            MatomoRequest::Event(raw) => deliver(app, vec![*raw], &visit_of(app, req))
+                .await
+                .map(|_| ()),
+        }
+    }
+    .await;
+    match result {
+        Ok(()) if matomo::wants_image(params) => {
+            ([(header::CONTENT_TYPE, "image/gif")], GIF).into_response()
+        }
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => rejected(app, e).into_response(),
+    }
+}
+
+async fn bulk(app: &App, req: &Incoming) -> Response {
+    let requests = match matomo::parse_bulk(&req.body, app.config.limits.max_events_per_request) {
+        Ok(r) => r,
+        Err(e) => return rejected(app, e).into_response(),
+    };
+    let accept_language = req
+        .headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    let visit = visit_of(app, req);
+    let mut events = Vec::new();
+    let mut invalid: Vec<(usize, String)> = Vec::new();
+    for (i, params) in requests.iter().enumerate() {
+        let raw: Result<Option<RawEvent>, IngestError> =
+            match matomo::parse(params, accept_language) {
+                Ok(MatomoRequest::Event(raw)) => Ok(Some(*raw)),
+                Ok(MatomoRequest::Ping) => Ok(None),
+                Err(e) => Err(e),
+            };
+        match raw.and_then(|r| r.map(|r| app.collector.finish(r, &visit)).transpose()) {
+            Ok(Some(Ok(event))) => events.push(event),
+            Ok(Some(Err(why))) => count_ignored(app, why),
+            Ok(None) => {}
+            Err(e) => {
+                let e = rejected(app, e);
+                invalid.push((i, e.to_string()));
+            }
+        }
+    }
+    if let Err(e) = send(app, &events).await {
+        return rejected(app, e).into_response();
+    }
+    Json(json!({
+        "status": "success",
+        "tracked": events.len(),
+        "invalid": invalid.len(),
+        "invalid_indices": invalid.iter().map(|(i, _)| i).collect::<Vec<_>>(),
+        "errors": invalid.iter().map(|(i, e)| json!({"index": i, "error": e})).collect::<Vec<_>>(),
+    }))
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{Request, StatusCode};
+
+    use luister_schema::{Event, EventData};
+
+    use super::GIF;
+    use crate::routes::test_support::{app, call, FIREFOX};
+
+    #[tokio::test]
+    async fn get_is_answered_with_the_gif_or_204() {
+        let (app, sink) = app();
+        let q = "idsite=1&rec=1&url=http%3A%2F%2Flocalhost%2Fbijstand&action_name=Bijstand&_id=0123456789abcdef";
+        for path in ["/matomo.php", "/piwik.php"] {
+            let a = call(
+                &app,
+                Request::get(format!("{path}?{q}"))
+                    .header("user-agent", FIREFOX)
+                    .body("".into())
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+            assert_eq!(a.headers["content-type"], "image/gif");
+            assert_eq!(a.body, GIF);
+        }
+        let a = call(
+            &app,
+            Request::get(format!("/matomo.php?{q}&send_image=0"))
+                .header("user-agent", FIREFOX)
+                .body("".into())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::NO_CONTENT);
+        let sent = sink.sent.lock().unwrap();
+        assert_eq!(sent.len(), 3);
+        let e = Event::from_json(&sent[0].1).unwrap();
+        assert_eq!(
+            e.data,
+            EventData::Pageview {
+                title: Some("Bijstand".into())
+            }
+        );
+        assert!(
+            !String::from_utf8_lossy(&sent[0].1).contains("0123456789abcdef"),
+            "Matomo visitor ids are dropped"
+        );
+    }
+
+    #[tokio::test]
+    async fn post_form_body_and_bulk() {
+        let (app, sink) = app();
+        let form = Request::post("/matomo.php")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("user-agent", FIREFOX)
+            .body("idsite=1&rec=1&url=http%3A%2F%2Flocalhost%2Fz&search=kwijtschelding&search_count=0&send_image=0".into())
+            .unwrap();
+        assert_eq!(call(&app, form).await.status, StatusCode::NO_CONTENT);
+        let bulk = r#"{"requests":["?idsite=1&rec=1&url=http%3A%2F%2Flocalhost%2Fa","?idsite=9&rec=1&url=http%3A%2F%2Flocalhost%2Fb","?idsite=1&rec=1&url=http%3A%2F%2Flocalhost%2Fc&e_c=contact&e_a=form"]}"#;
+        let a = call(
+            &app,
+            Request::post("/matomo.php")
+                .header("user-agent", FIREFOX)
+                .body(bulk.into())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::OK);
+        let json: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
+        assert_eq!(json["tracked"], 2);
+        assert_eq!(json["invalid"], 1);
+        assert_eq!(json["invalid_indices"][0], 1);
+        assert!(
+            json["errors"][0]["error"]
+                .as_str()
+                .unwrap()
+                .contains("matomo idsite 9"),
+            "{json}"
+        );
+        assert_eq!(sink.sent.lock().unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn garbage_matomo_parameters_get_400_with_a_message() {
+        let (app, sink) = app();
+        for (q, msg) in [
+            ("", "rec=1 is missing"),
+            ("idsite=1&rec=1", "url is missing"),
+            (
+                "idsite=1&rec=1&url=javascript%3Aalert(1)",
+                "must start with http",
+            ),
+            (
+                "idsite=1&rec=1&url=http%3A%2F%2Flocalhost%2F&res=%FF%FF",
+                "res",
+            ),
+            (
+                "idsite=1&rec=1&url=http%3A%2F%2Flocalhost%2F&search_count=-1&search=x",
+                "search_count",
+            ),
+        ] {
+            let a = call(
+                &app,
+                Request::get(format!("/matomo.php?{q}"))
+                    .header("user-agent", FIREFOX)
+                    .body("".into())
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!(a.status, StatusCode::BAD_REQUEST, "{q}: {}", a.text());
+            assert!(a.text().contains(msg), "{q}: {}", a.text());
+        }
+        assert!(sink.sent.lock().unwrap().is_empty());
+    }
+}

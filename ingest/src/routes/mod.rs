@@ -1,0 +1,254 @@
+//! The collector's HTTP routes, one module per way in, and what they share: reading
+//! the request's visitor facts ([`visit_of`]) and delivering finished events to the
+//! broker ([`deliver`]).
+//!
+//! - `POST /v1/events`: [`native`]
+//! - `GET|POST /matomo.php`, `/piwik.php`: [`matomo`]
+//! - `POST /api/event`: [`plausible`]
+
+pub mod matomo;
+pub mod native;
+pub mod plausible;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request};
+use axum::http::{header, HeaderMap};
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::task::JoinSet;
+
+use luister_schema::Event;
+
+use crate::collect::{Ignored, RawEvent, Visit};
+use crate::error::IngestError;
+use crate::sink::SinkError;
+use crate::App;
+
+/// The routes of the collector (without the operational ones).
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/v1/events", post(native::post_events))
+        .route(
+            "/matomo.php",
+            get(matomo::get_track).post(matomo::post_track),
+        )
+        .route(
+            "/piwik.php",
+            get(matomo::get_track).post(matomo::post_track),
+        )
+        .route("/api/event", post(plausible::post_event))
+        .with_state(app)
+}
+
+/// The request's headers and body, read within the size limit.
+pub(crate) struct Incoming {
+    pub headers: HeaderMap,
+    pub query: String,
+    pub body: axum::body::Bytes,
+    pub peer: Option<IpAddr>,
+}
+
+pub(crate) async fn read(app: &App, request: Request<Body>) -> Result<Incoming, IngestError> {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let (parts, body) = request.into_parts();
+    let limit = app.config.http.max_body_bytes;
+    let body = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| IngestError::TooLarge { limit })?;
+    Ok(Incoming {
+        query: parts.uri.query().unwrap_or_default().to_owned(),
+        headers: parts.headers,
+        body,
+        peer,
+    })
+}
+
+/// The facts about the visitor the request carries (used, then dropped).
+pub(crate) fn visit_of<'a>(app: &App, req: &'a Incoming) -> Visit<'a> {
+    let header = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok());
+    let prefetch = ["purpose", "sec-purpose", "x-purpose", "x-moz"]
+        .iter()
+        .filter_map(|h| header(h))
+        .any(|v| v.contains("prefetch") || v.contains("prerender") || v.contains("preview"));
+    Visit {
+        ip: client_ip(&req.headers, &app.config.http.client_ip_header, req.peer),
+        user_agent: header(header::USER_AGENT.as_str()).unwrap_or_default(),
+        do_not_track: header("dnt") == Some("1") || header("sec-gpc") == Some("1"),
+        prefetch,
+        origin_host: header(header::ORIGIN.as_str())
+            .filter(|o| *o != "null")
+            .and_then(|o| url::Url::parse(o).ok())
+            .and_then(|u| u.host_str().map(str::to_owned)),
+        now_ms: now_ms(),
+    }
+}
+
+/// How many events of a request were stored and how many ignored.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Delivered {
+    pub accepted: usize,
+    pub ignored: usize,
+}
+
+/// Finishes every raw event (all must be valid), then [`send`]s them.
+pub(crate) async fn deliver(
+    app: &App,
+    raws: Vec<RawEvent>,
+    visit: &Visit<'_>,
+) -> Result<Delivered, IngestError> {
+    let mut events: Vec<Event> = Vec::with_capacity(raws.len());
+    let mut ignored = 0;
+    let many = raws.len() > 1;
+    for (i, raw) in raws.into_iter().enumerate() {
+        match app.collector.finish(raw, visit) {
+            Ok(Ok(e)) => events.push(e),
+            Ok(Err(why)) => {
+                ignored += 1;
+                count_ignored(app, why);
+            }
+            Err(e) if many => return Err(e.at_index(i)),
+            Err(e) => return Err(e),
+        }
+    }
+    send(app, &events).await?;
+    Ok(Delivered {
+        accepted: events.len(),
+        ignored,
+    })
+}
+
+/// Checks the per-visitor rate, sends every event, and waits until the broker
+/// acknowledged each one. Any failure fails the whole request with 503.
+pub(crate) async fn send(app: &App, events: &[Event]) -> Result<(), IngestError> {
+    if let Some(limiter) = &app.limiter {
+        for e in events {
+            limiter.check(e.visitor.as_u64())?;
+        }
+    }
+    let mut sends = JoinSet::new();
+    for e in events {
+        let sink = app.sink.clone();
+        let key = e.visitor.to_string();
+        let payload = e.to_json();
+        sends.spawn(async move { sink.send(&key, payload).await });
+    }
+    let mut failure = None;
+    while let Some(result) = sends.join_next().await {
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(SinkError::Unavailable(reason))) => failure = Some(reason),
+            Err(join) => failure = Some(format!("delivery task failed: {join}")),
+        }
+    }
+    if let Some(reason) = failure {
+        return Err(IngestError::Unavailable {
+            reason,
+            retry_after_s: app.config.producer.retry_after_s,
+        });
+    }
+    for e in events {
+        app.metrics
+            .accepted
+            .with_label_values(&[e.data.type_name()])
+            .inc();
+    }
+    Ok(())
+}
+
+pub(crate) fn count_ignored(app: &App, why: Ignored) {
+    app.metrics.ignored.with_label_values(&[why.as_str()]).inc();
+}
+
+/// Counts a rejection and hands the error back.
+pub(crate) fn rejected(app: &App, e: IngestError) -> IngestError {
+    app.metrics.rejected.with_label_values(&[e.reason()]).inc();
+    e
+}
+
+/// The client address: the last entry of the configured proxy header, else the peer.
+fn client_ip(headers: &HeaderMap, header_name: &str, peer: Option<IpAddr>) -> IpAddr {
+    let from_header = (!header_name.is_empty())
+        .then(|| headers.get(header_name))
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|v| v.trim().parse::<IpAddr>().ok());
+    from_header
+        .or(peer)
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! A collector app over an in-memory sink, and a request helper.
+
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    use luister_schema::SiteId;
+
+    use super::*;
+    use crate::config::{IngestConfig, SiteConfig};
+    use crate::sink::memory::MemorySink;
+
+    pub const FIREFOX: &str =
+        "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+
+    pub fn app() -> (Arc<App>, Arc<MemorySink>) {
+        let mut site = SiteConfig::new(SiteId::parse("demo").unwrap(), &["localhost"]);
+        site.matomo_idsite = Some("1".into());
+        site.plausible_domain = Some("localhost".into());
+        let mut config = IngestConfig {
+            sites: vec![site],
+            ..IngestConfig::default()
+        };
+        config.http.max_body_bytes = 4096;
+        config.http.client_ip_header = "x-forwarded-for".into();
+        config.limits.max_events_per_request = 5;
+        config.limits.visitor_events_per_minute = 10;
+        let sink = Arc::new(MemorySink::default());
+        let metrics = crate::metrics::IngestMetrics::new(&prometheus::Registry::new()).unwrap();
+        (App::new(config, sink.clone(), metrics), sink)
+    }
+
+    pub struct Answer {
+        pub status: StatusCode,
+        pub headers: HeaderMap,
+        pub body: Vec<u8>,
+    }
+
+    impl Answer {
+        pub fn text(&self) -> String {
+            String::from_utf8_lossy(&self.body).into_owned()
+        }
+    }
+
+    pub async fn call(app: &Arc<App>, req: Request<Body>) -> Answer {
+        let resp = router(app.clone()).oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap()
+            .to_vec();
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! `POST /api/event`: Plausible's events API, answered 202 `ok` like Plausible.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::{deliver, read, rejected, visit_of};
+use crate::protocol::plausible;
+use crate::App;
+
+pub(crate) async fn post_event(State(app): State<Arc<App>>, request: Request<Body>) -> Response {
+    let result = async {
+        let req = read(&app, request).await?;
+        let raw = plausible::parse(&req.body)?;
+        let visit = visit_of(&app, &req);
+        deliver(&app, vec![raw], &visit).await
+    }
+    .await;
+    match result {
+        Ok(_) => (StatusCode::ACCEPTED, "ok").into_response(),
+        Err(e) => rejected(&app, e).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{Request, StatusCode};
+
+    use luister_schema::{Event, EventData};
+
+    use crate::routes::test_support::{app, call, FIREFOX};
+
+    #[tokio::test]
+    async fn plausible_pageview_is_answered_202_and_produced() {
+        let (app, sink) = app();
+        let req = Request::post("/api/event")
+            .header("content-type", "text/plain")
+            .header("user-agent", FIREFOX)
+            .body(r#"{"n":"pageview","u":"http://localhost/schulden","d":"localhost","r":"https://duckduckgo.com/?q=x","w":390}"#.into())
+            .unwrap();
+        let a = call(&app, req).await;
+        assert_eq!((a.status, a.text().as_str()), (StatusCode::ACCEPTED, "ok"));
+        let e = Event::from_json(&sink.sent.lock().unwrap()[0].1).unwrap();
+        assert_eq!(e.url, "http://localhost/schulden");
+        assert_eq!(e.referrer.as_deref(), Some("https://duckduckgo.com/"));
+        assert_eq!(e.data, EventData::Pageview { title: None });
+    }
+
+    #[tokio::test]
+    async fn unknown_domain_is_refused_with_its_name() {
+        let (app, _) = app();
+        let req = Request::post("/api/event")
+            .header("user-agent", FIREFOX)
+            .body(r#"{"n":"pageview","u":"http://localhost/","d":"nergens.nl"}"#.into())
+            .unwrap();
+        let a = call(&app, req).await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND);
+        assert!(
+            a.text().contains("plausible domain nergens.nl"),
+            "{}",
+            a.text()
+        );
+    }
+}
