@@ -178,6 +178,11 @@ impl Collector {
         }
     }
 
+    /// The visitor salts.
+    pub fn salter(&self) -> &Salter {
+        &self.salter
+    }
+
     /// The limits in force.
     pub fn limits(&self) -> &LimitsConfig {
         &self.limits
@@ -276,7 +281,11 @@ impl Collector {
             .filter(|t| (t - visit.now_ms).abs() <= skew_ms);
         let visitor = self
             .salter
-            .visitor_key(&site.id, visit.ip, user_agent, visit.now_ms);
+            .visitor_key(&site.id, visit.ip, user_agent, visit.now_ms)
+            .ok_or_else(|| IngestError::Unavailable {
+                reason: "the visitor salt of today is not loaded yet".into(),
+                retry_after_s: 5,
+            })?;
         Ok(Ok(Event {
             v: SCHEMA_VERSION,
             site: site.id.clone(),
@@ -445,7 +454,7 @@ mod tests {
         site.allowed_query_params = vec!["page".into()];
         let mut strict = SiteConfig::new(SiteId::parse("strict").unwrap(), &["strict.example"]);
         strict.dnt = DntPolicy::Respect;
-        Collector::new(&[site, strict], LimitsConfig::default(), Salter::new(0))
+        Collector::new(&[site, strict], LimitsConfig::default(), Salter::local())
     }
 
     fn visit() -> Visit<'static> {

@@ -18,6 +18,8 @@ pub struct IngestConfig {
     pub producer: ProducerConfig,
     /// Request and field limits.
     pub limits: LimitsConfig,
+    /// How visitors are kept apart without personal data.
+    pub privacy: PrivacyConfig,
     /// The site registry: which sites may send, from which hostnames.
     pub sites: Vec<SiteConfig>,
     /// Logging.
@@ -76,6 +78,22 @@ impl Default for ProducerConfig {
             compression: "lz4".into(),
             retry_after_s: 5,
         }
+    }
+}
+
+/// The `[privacy]` section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivacyConfig {
+    /// Share the daily visitor salt between collector replicas through the Kafka
+    /// topic `kafka.salt_topic` (default `true`). With `false` each process makes its
+    /// own salt: fine for a single collector.
+    pub shared_salt: bool,
+}
+
+impl Default for PrivacyConfig {
+    fn default() -> Self {
+        Self { shared_salt: true }
     }
 }
 

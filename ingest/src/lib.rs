@@ -21,6 +21,7 @@ pub mod limiter;
 pub mod metrics;
 pub mod protocol;
 pub mod routes;
+pub mod salt;
 pub mod scrub;
 pub mod sink;
 pub mod visitor;
@@ -65,12 +66,13 @@ impl App {
         sink: Arc<dyn EventSink>,
         metrics: IngestMetrics,
     ) -> Arc<Self> {
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-            .unwrap_or(0);
+        let salter = if config.privacy.shared_salt {
+            Salter::shared()
+        } else {
+            Salter::local()
+        };
         Arc::new(Self {
-            collector: Collector::new(&config.sites, config.limits.clone(), Salter::new(now_ms)),
+            collector: Collector::new(&config.sites, config.limits.clone(), salter),
             limiter: VisitorLimiter::new(config.limits.visitor_events_per_minute),
             metrics,
             sink,
@@ -96,22 +98,35 @@ pub async fn serve(
     );
     let topic_ready = Arc::new(AtomicBool::new(false));
     tokio::spawn(create_topic(config.kafka.clone(), topic_ready.clone()));
+    let salts = if config.privacy.shared_salt {
+        Some(salt::KafkaSalts::new(&config.kafka).map_err(anyhow::Error::msg)?)
+    } else {
+        None
+    };
 
+    let app = App::new(config, kafka_sink.clone(), metrics);
+    tokio::spawn(forget_idle_visitors(app.clone()));
+    if let Some(salts) = salts {
+        tokio::spawn(maintain_salts(salts, app.clone()));
+    }
     let ready: ReadyCheck = {
         let sink = kafka_sink.clone();
+        let app = app.clone();
         Arc::new(move || {
             let sink = sink.clone();
             let topic_ready = topic_ready.clone();
+            let app = app.clone();
             Box::pin(async move {
                 if !topic_ready.load(Ordering::SeqCst) {
                     return Err("the events topic has not been created yet".to_owned());
+                }
+                if !app.collector.salter().has(salt::day_of(now_ms())) {
+                    return Err("today's visitor salt is not loaded yet".to_owned());
                 }
                 sink.check().await.map_err(|e| e.to_string())
             })
         })
     };
-    let app = App::new(config, kafka_sink.clone(), metrics);
-    tokio::spawn(forget_idle_visitors(app.clone()));
     let router: Router = routes::router(app).merge(luister_service::ops::router(registry, ready));
     let router = http_metrics.layer(router);
     axum::serve(
@@ -124,6 +139,45 @@ pub async fn serve(
     tracing::info!("draining the producer queue");
     tokio::task::spawn_blocking(move || kafka_sink.flush(Duration::from_secs(10))).await?;
     Ok(())
+}
+
+/// Keeps today's shared salt loaded, prepares tomorrow's in the last ten minutes of
+/// the day, and destroys older ones, checking every 20 seconds.
+async fn maintain_salts(salts: salt::KafkaSalts, app: Arc<App>) {
+    let salter = app.collector.salter();
+    let mut topic_ready = false;
+    loop {
+        let now = now_ms();
+        let today = salt::day_of(now);
+        let result: Result<(), String> = async {
+            if !topic_ready {
+                salts.ensure_topic().await?;
+                topic_ready = true;
+            }
+            if !salter.has(today) {
+                salter.install(today, salts.salt_for(today).await?);
+                tracing::info!(day = today, "visitor salt of today loaded");
+            }
+            salter.retain_from(today);
+            if now.rem_euclid(salt::DAY_MS) > salt::DAY_MS - 10 * 60_000 && !salter.has(today + 1) {
+                salter.install(today + 1, salts.salt_for(today + 1).await?);
+            }
+            salts.destroy_before(today).await
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "visitor salt upkeep failed; retrying");
+        }
+        let wait = if salter.has(today) { 20_000 } else { 1_000 };
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 /// Drops rate-limit state of visitors who went quiet, once a minute.

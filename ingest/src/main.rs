@@ -1,14 +1,22 @@
 //! `luister-ingest [--config FILE]`: the HTTP collector.
+//! `luister-ingest scrub`: reads lines on stdin and prints each one scrubbed of
+//! personal data, so a privacy officer can try the scrubber on their own examples.
+
+use std::io::{BufRead, Write};
 
 use anyhow::Context;
 use luister_ingest::config::IngestConfig;
 use luister_service::config::{load, Args};
 
+const USAGE: &str = "usage: luister-ingest [--config FILE]   (run the collector)\n       luister-ingest scrub              (scrub lines from stdin)";
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse(std::env::args().skip(1))?;
-    if let Some(extra) = args.rest.first() {
-        anyhow::bail!("unknown argument {extra:?}; usage: luister-ingest [--config FILE]");
+    let args = Args::parse(std::env::args().skip(1)).context(USAGE)?;
+    match args.rest.first().map(String::as_str) {
+        None => {}
+        Some("scrub") => return scrub_stdin(),
+        Some(other) => anyhow::bail!("unknown argument {other:?}\n{USAGE}"),
     }
     let config: IngestConfig = load(args.config.as_deref())?;
     config.validate().map_err(anyhow::Error::msg)?;
@@ -18,4 +26,15 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {} (http.listen)", config.http.listen))?;
     tracing::info!(addr = %listener.local_addr()?, "luister-ingest listening");
     luister_ingest::serve(config, listener, luister_service::shutdown_signal()).await
+}
+
+fn scrub_stdin() -> anyhow::Result<()> {
+    let stdin = std::io::stdin();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for line in stdin.lock().lines() {
+        let line = line.context("stdin is not valid UTF-8 text")?;
+        writeln!(out, "{}", luister_ingest::scrub::scrub_text(&line))?;
+    }
+    out.flush()?;
+    Ok(())
 }

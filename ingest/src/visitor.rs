@@ -1,44 +1,86 @@
 //! The cookieless visitor key: HMAC-SHA256 of (site, IP address, user agent) under a
-//! random salt that is replaced every UTC day, truncated to 64 bits.
+//! random salt of the current UTC day, truncated to 64 bits.
 //!
-//! The salt lives only in this process's memory and is overwritten when the day
-//! changes, so yesterday's keys cannot be recomputed from an IP address and user agent.
-//! (Sharing one salt between several collector replicas is a later step; until then
-//! each replica has its own, which can only over-count visitors across replicas.)
-//! The IP address and user agent are used here and nowhere else.
+//! The salt is either shared by all collector replicas through Kafka ([`crate::salt`],
+//! the default) or, with `privacy.shared_salt = false`, made by this process alone
+//! (enough for a single collector; several would then count a visitor once each).
+//! Either way only today's and tomorrow's salts are in memory, and older ones are
+//! overwritten, so yesterday's keys cannot be recomputed from an IP address and user
+//! agent. The IP address and user agent are used here and nowhere else.
 
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::RwLock;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use luister_schema::{SiteId, VisitorKey};
 
-const DAY_MS: i64 = 86_400_000;
+use crate::salt::day_of;
 
-/// The daily salt and the hashing around it.
+/// The salts in memory and the hashing around them.
 pub struct Salter {
-    current: Mutex<(i64, [u8; 32])>,
+    /// (day, salt) pairs: today and possibly tomorrow.
+    salts: RwLock<Vec<(i64, [u8; 32])>>,
+    /// Make a salt locally when the day has none (not shared between replicas).
+    local: bool,
 }
 
 impl Salter {
-    /// A salter with a fresh random salt for the day of `now_ms`.
-    pub fn new(now_ms: i64) -> Self {
+    /// Salts made by this process on demand, one per day.
+    pub fn local() -> Self {
         Self {
-            current: Mutex::new((now_ms.div_euclid(DAY_MS), random_salt())),
+            salts: RwLock::new(Vec::new()),
+            local: true,
         }
     }
 
-    /// The visitor key for this site, address and user agent at `now_ms`.
+    /// Salts installed from the shared salt topic ([`Salter::install`]).
+    pub fn shared() -> Self {
+        Self {
+            salts: RwLock::new(Vec::new()),
+            local: false,
+        }
+    }
+
+    /// Installs the salt of `day`.
+    pub fn install(&self, day: i64, salt: [u8; 32]) {
+        let mut salts = self.salts.write().unwrap_or_else(|p| p.into_inner());
+        salts.retain(|(d, _)| *d != day);
+        salts.push((day, salt));
+    }
+
+    /// Forgets (overwrites) every salt of a day before `day`.
+    pub fn retain_from(&self, day: i64) {
+        let mut salts = self.salts.write().unwrap_or_else(|p| p.into_inner());
+        for (d, s) in salts.iter_mut() {
+            if *d < day {
+                *s = [0; 32];
+            }
+        }
+        salts.retain(|(d, _)| *d >= day);
+    }
+
+    /// Whether the salt of `day` is in memory.
+    pub fn has(&self, day: i64) -> bool {
+        self.salts
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .any(|(d, _)| *d == day)
+    }
+
+    /// The visitor key for this site, address and user agent at `now_ms`, or `None`
+    /// when the day's shared salt has not been loaded yet.
     pub fn visitor_key(
         &self,
         site: &SiteId,
         ip: IpAddr,
         user_agent: &str,
         now_ms: i64,
-    ) -> VisitorKey {
-        let salt = self.salt_for(now_ms.div_euclid(DAY_MS));
+    ) -> Option<VisitorKey> {
+        let day = day_of(now_ms);
+        let salt = self.salt_for(day)?;
         #[allow(clippy::expect_used)]
         let mut mac =
             Hmac::<Sha256>::new_from_slice(&salt).expect("HMAC accepts keys of any length");
@@ -53,30 +95,35 @@ impl Salter {
         let digest = mac.finalize().into_bytes();
         let mut first = [0u8; 8];
         first.copy_from_slice(&digest[..8]);
-        VisitorKey::from_u64(u64::from_be_bytes(first))
+        Some(VisitorKey::from_u64(u64::from_be_bytes(first)))
     }
 
-    fn salt_for(&self, day: i64) -> [u8; 32] {
-        let mut guard = self.current.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.0 != day {
-            *guard = (day, random_salt());
+    fn salt_for(&self, day: i64) -> Option<[u8; 32]> {
+        let found = self
+            .salts
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|(d, _)| *d == day)
+            .map(|(_, s)| *s);
+        if found.is_some() || !self.local {
+            return found;
         }
-        guard.1
+        let mut salt = [0u8; 32];
+        if let Err(e) = getrandom::fill(&mut salt) {
+            // Without randomness the keys would be linkable; refuse to run.
+            panic!("no operating-system randomness for the visitor salt: {e}");
+        }
+        self.retain_from(day);
+        self.install(day, salt);
+        self.salt_for(day)
     }
-}
-
-fn random_salt() -> [u8; 32] {
-    let mut salt = [0u8; 32];
-    if let Err(e) = getrandom::fill(&mut salt) {
-        // Without randomness the keys would be linkable; refuse to run.
-        panic!("no operating-system randomness for the visitor salt: {e}");
-    }
-    salt
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::salt::DAY_MS;
 
     fn site(s: &str) -> SiteId {
         SiteId::parse(s).unwrap()
@@ -84,7 +131,7 @@ mod tests {
 
     #[test]
     fn same_visitor_same_day_gets_the_same_key() {
-        let s = Salter::new(0);
+        let s = Salter::local();
         let ip: IpAddr = "192.0.2.10".parse().unwrap();
         let a = s.visitor_key(&site("demo"), ip, "Firefox", 1000);
         let b = s.visitor_key(&site("demo"), ip, "Firefox", DAY_MS - 1);
@@ -93,7 +140,7 @@ mod tests {
 
     #[test]
     fn key_differs_per_site_address_agent_and_day() {
-        let s = Salter::new(0);
+        let s = Salter::local();
         let ip: IpAddr = "192.0.2.10".parse().unwrap();
         let base = s.visitor_key(&site("demo"), ip, "Firefox", 1000);
         assert_ne!(base, s.visitor_key(&site("other"), ip, "Firefox", 1000));
@@ -114,10 +161,36 @@ mod tests {
     }
 
     #[test]
-    fn two_processes_do_not_share_a_salt() {
+    fn yesterday_cannot_be_recomputed_once_the_day_changed() {
+        let s = Salter::local();
+        let ip: IpAddr = "192.0.2.10".parse().unwrap();
+        let yesterday = s.visitor_key(&site("demo"), ip, "x", 1000);
+        s.visitor_key(&site("demo"), ip, "x", DAY_MS + 1000);
+        assert!(!s.has(0), "yesterday's salt is gone");
+        assert_ne!(
+            yesterday,
+            s.visitor_key(&site("demo"), ip, "x", 1000),
+            "a new salt, not the old one"
+        );
+    }
+
+    #[test]
+    fn shared_salts_give_the_same_keys_in_every_replica() {
+        let (a, b) = (Salter::shared(), Salter::shared());
         let ip: IpAddr = "2001:db8::1".parse().unwrap();
-        let a = Salter::new(0).visitor_key(&site("demo"), ip, "x", 5);
-        let b = Salter::new(0).visitor_key(&site("demo"), ip, "x", 5);
-        assert_ne!(a, b);
+        assert_eq!(
+            a.visitor_key(&site("demo"), ip, "x", 5),
+            None,
+            "no salt loaded yet"
+        );
+        a.install(0, [7; 32]);
+        b.install(0, [7; 32]);
+        assert!(a.visitor_key(&site("demo"), ip, "x", 5).is_some());
+        assert_eq!(
+            a.visitor_key(&site("demo"), ip, "x", 5),
+            b.visitor_key(&site("demo"), ip, "x", 5)
+        );
+        a.retain_from(1);
+        assert!(!a.has(0));
     }
 }

@@ -23,6 +23,9 @@ pub struct KafkaConfig {
     pub topic: String,
     /// The dead-letter topic. Default `luister.events.dlq.v1`.
     pub dead_letter_topic: String,
+    /// The topic holding the collectors' shared daily visitor salt (one partition,
+    /// records older than the current day deleted). Default `luister.salts.v1`.
+    pub salt_topic: String,
     /// Partitions for topics this service creates. Default 6.
     pub partitions: i32,
     /// Replication factor for topics this service creates. Default 1 (use 3 in
@@ -39,6 +42,7 @@ impl Default for KafkaConfig {
             brokers: "127.0.0.1:9092".into(),
             topic: luister_schema::EVENTS_TOPIC.into(),
             dead_letter_topic: luister_schema::DEAD_LETTER_TOPIC.into(),
+            salt_topic: "luister.salts.v1".into(),
             partitions: 6,
             replication_factor: 1,
             properties: BTreeMap::new(),
@@ -84,8 +88,35 @@ impl KafkaConfig {
     }
 }
 
-/// Creates the named topics when they do not exist yet.
+/// Creates the named topics when they do not exist yet, with `kafka.partitions`.
 pub async fn ensure_topics(config: &KafkaConfig, topics: &[&str]) -> Result<(), String> {
+    let specs: Vec<TopicSpec<'_>> = topics
+        .iter()
+        .map(|t| TopicSpec {
+            name: t,
+            partitions: config.partitions,
+            settings: &[],
+        })
+        .collect();
+    ensure_topic_specs(config, &specs).await
+}
+
+/// A topic to create: name, partitions and topic-level settings.
+#[derive(Debug, Clone, Copy)]
+pub struct TopicSpec<'a> {
+    /// Topic name.
+    pub name: &'a str,
+    /// Number of partitions.
+    pub partitions: i32,
+    /// Topic settings such as `("retention.ms", "172800000")`.
+    pub settings: &'a [(&'a str, &'a str)],
+}
+
+/// Creates the topics when they do not exist yet (existing topics are left as they are).
+pub async fn ensure_topic_specs(
+    config: &KafkaConfig,
+    topics: &[TopicSpec<'_>],
+) -> Result<(), String> {
     let admin: AdminClient<DefaultClientContext> = config
         .client_config()
         .create()
@@ -93,11 +124,15 @@ pub async fn ensure_topics(config: &KafkaConfig, topics: &[&str]) -> Result<(), 
     let new: Vec<NewTopic<'_>> = topics
         .iter()
         .map(|t| {
-            NewTopic::new(
-                t,
-                config.partitions,
+            let mut n = NewTopic::new(
+                t.name,
+                t.partitions,
                 TopicReplication::Fixed(config.replication_factor),
-            )
+            );
+            for (k, v) in t.settings {
+                n = n.set(k, v);
+            }
+            n
         })
         .collect();
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
@@ -108,7 +143,7 @@ pub async fn ensure_topics(config: &KafkaConfig, topics: &[&str]) -> Result<(), 
     for r in results {
         match r {
             Ok(topic) => {
-                tracing::info!(topic, partitions = config.partitions, "created Kafka topic")
+                tracing::info!(topic, "created Kafka topic")
             }
             Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
             Err((topic, code)) => return Err(format!("creating topic {topic} failed: {code}")),

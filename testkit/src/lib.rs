@@ -45,6 +45,8 @@ pub struct Scratch {
     pub topic: String,
     /// The dead-letter topic.
     pub dlq: String,
+    /// The visitor-salt topic.
+    pub salts: String,
     /// The ClickHouse database.
     pub database: String,
 }
@@ -55,6 +57,7 @@ impl Scratch {
         Self {
             topic: unique(&format!("it.{name}.events")),
             dlq: unique(&format!("it.{name}.dlq")),
+            salts: unique(&format!("it.{name}.salts")),
             database: unique(&format!("it_{name}")),
         }
     }
@@ -65,6 +68,7 @@ impl Scratch {
             brokers: kafka_brokers(),
             topic: self.topic.clone(),
             dead_letter_topic: self.dlq.clone(),
+            salt_topic: self.salts.clone(),
             partitions: 3,
             ..KafkaConfig::default()
         }
@@ -75,10 +79,16 @@ impl Scratch {
         let admin: AdminClient<DefaultClientContext> =
             client_config().create().expect("admin client");
         let _ = admin
-            .delete_topics(&[&self.topic, &self.dlq], &AdminOptions::new())
+            .delete_topics(&[&self.topic, &self.dlq, &self.salts], &AdminOptions::new())
             .await;
         let _ = clickhouse(&format!("DROP DATABASE IF EXISTS {}", self.database)).await;
     }
+}
+
+/// Deletes a topic (errors ignored: it may not exist).
+pub async fn delete_topic(topic: &str) {
+    let admin: AdminClient<DefaultClientContext> = client_config().create().expect("admin client");
+    let _ = admin.delete_topics(&[topic], &AdminOptions::new()).await;
 }
 
 fn client_config() -> ClientConfig {

@@ -16,10 +16,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::routing::{get, post};
 use axum::Router;
 use tokio::task::JoinSet;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use luister_schema::Event;
 
@@ -42,6 +43,24 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/api/event", post(plausible::post_event))
         .with_state(app)
+}
+
+/// Cross-origin access for browsers, only from pages on a registered site's
+/// hostnames. It wraps the whole service (outside the router) so that preflight
+/// `OPTIONS` requests are answered before routing.
+pub fn cors(app: Arc<App>) -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, _| {
+            origin
+                .to_str()
+                .ok()
+                .and_then(|o| url::Url::parse(o).ok())
+                .and_then(|u| u.host_str().map(|h| app.collector.is_known_host(h)))
+                .unwrap_or(false)
+        }))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::CONTENT_TYPE])
+        .max_age(std::time::Duration::from_secs(86_400))
 }
 
 /// The request's headers and body, read within the size limit.
@@ -216,6 +235,7 @@ pub(crate) mod test_support {
             sites: vec![site],
             ..IngestConfig::default()
         };
+        config.privacy.shared_salt = false;
         config.http.max_body_bytes = 4096;
         config.http.client_ip_header = "x-forwarded-for".into();
         config.limits.max_events_per_request = 5;
@@ -238,7 +258,8 @@ pub(crate) mod test_support {
     }
 
     pub async fn call(app: &Arc<App>, req: Request<Body>) -> Answer {
-        let resp = router(app.clone()).oneshot(req).await.unwrap();
+        let service = tower::Layer::layer(&cors(app.clone()), router(app.clone()));
+        let resp = service.oneshot(req).await.unwrap();
         let status = resp.status();
         let headers = resp.headers().clone();
         let body = axum::body::to_bytes(resp.into_body(), 1 << 20)

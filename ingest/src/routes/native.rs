@@ -170,6 +170,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn cors_is_granted_only_to_registered_origins() {
+        let (app, _) = app();
+        let preflight = |origin: &str| {
+            Request::options("/v1/events")
+                .header("origin", origin)
+                .header("access-control-request-method", "POST")
+                .header("access-control-request-headers", "content-type")
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        let ok = call(&app, preflight("http://localhost:8000")).await;
+        assert_eq!(
+            ok.headers["access-control-allow-origin"],
+            "http://localhost:8000"
+        );
+        let other = call(&app, preflight("https://evil.example")).await;
+        assert!(!other.headers.contains_key("access-control-allow-origin"));
+    }
+
+    #[tokio::test]
     async fn malformed_requests_get_4xx_with_a_message() {
         let (app, sink) = app();
         let huge = format!(

@@ -215,3 +215,82 @@ where
     }
     out
 }
+
+#[tokio::test]
+async fn two_replicas_share_the_salt_and_old_salts_are_destroyed() {
+    let scratch = Scratch::new("ingest_salt");
+    let (a, b) = tokio::join!(start_ingest(scratch.kafka()), start_ingest(scratch.kafka()));
+    a.wait_ready(Duration::from_secs(30)).await;
+    b.wait_ready(Duration::from_secs(30)).await;
+    let client = reqwest::Client::new();
+    for replica in [&a, &b] {
+        let r = client
+            .post(replica.url("/v1/events"))
+            .header("x-forwarded-for", "198.51.100.23")
+            .body(r#"{"site":"demo","type":"pageview","url":"http://localhost/"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202);
+    }
+    let got = consume(&scratch.topic, 2, Duration::from_secs(20)).await;
+    assert_eq!(got.len(), 2);
+    assert_eq!(
+        got[0].key, got[1].key,
+        "both replicas computed the same visitor key"
+    );
+
+    // Yesterday's salt disappears from the topic once today's exists.
+    let mut kafka = scratch.kafka();
+    kafka.salt_topic = luister_testkit::unique("it.salt_destroy");
+    let salts = luister_ingest::salt::KafkaSalts::new(&kafka).unwrap();
+    salts.ensure_topic().await.unwrap();
+    let today = luister_ingest::salt::day_of(chrono_now_ms());
+    let (s_yesterday, s_today) = (
+        salts.salt_for(today - 1).await.unwrap(),
+        salts.salt_for(today).await.unwrap(),
+    );
+    assert_ne!(s_yesterday, s_today);
+    salts.destroy_before(today).await.unwrap();
+    let left = consume(&kafka.salt_topic, 10, Duration::from_secs(5)).await;
+    assert!(!left.is_empty());
+    assert!(
+        left.iter().all(|m| m.key == today.to_string()),
+        "only today's salt is left: {:?}",
+        left.iter().map(|m| &m.key).collect::<Vec<_>>()
+    );
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
+    scratch.cleanup().await;
+    luister_testkit::delete_topic(&kafka.salt_topic).await;
+}
+
+#[test]
+fn scrub_command_scrubs_each_line_of_stdin() {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_luister-ingest"))
+        .arg("scrub")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"bel 06-12345678\nbsn 111222333\nbijstand 2025\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "bel [phone]\nbsn [bsn]\nbijstand 2025\n"
+    );
+}
+
+fn chrono_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
