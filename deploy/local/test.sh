@@ -44,10 +44,27 @@ cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
 log "cargo test (unit and integration tests)"
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$LOG_DIR/cargo-test.log"
 
-log "replaying migrations and every query the services sent on a current ClickHouse (chdb)"
+log "broker outage test (stops and restarts the local Kafka broker, so it runs alone)"
+cargo test --locked -p luister-ingest --test outage -- --ignored 2>&1 | tee -a "$LOG_DIR/cargo-test.log"
+
 venv="$LUISTER_HOME/venv"
 [[ -x $venv/bin/python ]] || python3 -m venv "$venv"
-"$venv/bin/python" -c "import chdb" 2>/dev/null || "$venv/bin/pip" install -q chdb
+"$venv/bin/python" -c "import chdb, jsonschema" 2>/dev/null || "$venv/bin/pip" install -q chdb jsonschema
+
+log "JSON Schemas: valid, and their examples conform"
+"$venv/bin/python" - schema/json/*.schema.json <<'PY'
+import json, sys
+from jsonschema import Draft202012Validator
+for path in sys.argv[1:]:
+    schema = json.load(open(path))
+    Draft202012Validator.check_schema(schema)
+    v = Draft202012Validator(schema)
+    for example in schema.get("examples", []):
+        v.validate(example)
+    print(f"{path}: valid, {len(schema.get('examples', []))} examples conform")
+PY
+
+log "replaying migrations and every query the services sent on a current ClickHouse (chdb)"
 "$venv/bin/python" deploy/local/modern_clickhouse.py "$CLICKHOUSE_URL"
 
 passed=$(grep -oE 'test result: ok\. [0-9]+ passed' "$LOG_DIR/cargo-test.log" | awk '{s+=$4} END {print s+0}')

@@ -1,4 +1,5 @@
-//! Luister's own JSON events. The schema is documented in `schema/event.schema.json`.
+//! Luister's own JSON events, described by the JSON Schema
+//! `schema/json/collector-event.v1.schema.json` (a unit test keeps the two in step).
 //!
 //! ```json
 //! {"site":"demo","type":"pageview","url":"https://www.gemeente.nl/bijstand","referrer":"https://www.google.com/","title":"Bijstand","screen_width":1280,"language":"nl"}
@@ -144,6 +145,42 @@ mod tests {
             }
         );
         assert_eq!(many[1].client_ts_ms, Some(5));
+    }
+
+    const SCHEMA: &str = include_str!("../../../schema/json/collector-event.v1.schema.json");
+
+    #[test]
+    fn the_json_schema_examples_parse_and_its_fields_are_the_accepted_ones() {
+        let schema: serde_json::Value = serde_json::from_str(SCHEMA).unwrap();
+        for example in schema["examples"].as_array().unwrap() {
+            let body = serde_json::to_vec(example).unwrap();
+            assert!(parse(&body, 10).is_ok(), "{example}");
+        }
+        let props = schema["$defs"]["event"]["properties"].as_object().unwrap();
+        let mut all = serde_json::Map::new();
+        for name in props.keys() {
+            all.insert(name.clone(), serde_json::Value::Null);
+        }
+        for (k, v) in [
+            ("site", "demo"),
+            ("type", "action"),
+            ("url", "http://x/"),
+            ("name", "download"),
+            ("query", "q"),
+        ] {
+            all.insert(k.into(), v.into());
+        }
+        let body = serde_json::to_vec(&all).unwrap();
+        assert!(
+            parse(&body, 10).is_ok(),
+            "every schema property is accepted"
+        );
+        let mut extra = all.clone();
+        extra.insert("not_in_schema".into(), 1.into());
+        assert!(
+            parse(&serde_json::to_vec(&extra).unwrap(), 10).is_err(),
+            "no field beyond the schema"
+        );
     }
 
     #[test]
