@@ -12,7 +12,7 @@ EXTERNAL_CLICKHOUSE_URL=""; EXTERNAL_KAFKA_BROKERS=""
 CLICKHOUSE_URL="http://127.0.0.1:$CH_HTTP_PORT"; KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT"
 
 install_prerequisites
-apt_install python3-venv shellcheck
+apt_install python3-venv shellcheck chromium
 
 started=()
 cleanup() {
@@ -43,6 +43,9 @@ cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
 
 log "cargo test (unit and integration tests)"
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$LOG_DIR/cargo-test.log"
+
+log "tracker size: $(gzip -9c ingest/assets/t.js | wc -c) bytes gzipped (aim: under 2048)"
+(( $(gzip -9c ingest/assets/t.js | wc -c) < 2048 )) || die "ingest/assets/t.js is 2 KB or more gzipped"
 
 log "broker outage test (stops and restarts the local Kafka broker, so it runs alone)"
 cargo test --locked -p luister-ingest --test outage -- --ignored 2>&1 | tee -a "$LOG_DIR/cargo-test.log"

@@ -5,10 +5,12 @@
 //! - `POST /v1/events`: [`native`]
 //! - `GET|POST /matomo.php`, `/piwik.php`: [`matomo`]
 //! - `POST /api/event`: [`plausible`]
+//! - `GET /t.js`: [`tracker`]
 
 pub mod matomo;
 pub mod native;
 pub mod plausible;
+pub mod tracker;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -42,6 +44,7 @@ pub fn router(app: Arc<App>) -> Router {
             get(matomo::get_track).post(matomo::post_track),
         )
         .route("/api/event", post(plausible::post_event))
+        .route("/t.js", get(tracker::get_tracker))
         .with_state(app)
 }
 

@@ -30,3 +30,17 @@ pub async fn start_ingest_with(
     Running::start(move |listener, shutdown| luister_ingest::serve(config, listener, shutdown))
         .await
 }
+
+/// Serves `tests/fixtures/gemeente.html` (with the collector's address filled in) on
+/// every path of a loopback port, and returns its base URL.
+pub async fn serve_page(collector: &str) -> String {
+    let html = include_str!("../fixtures/gemeente.html").replace("@COLLECTOR@", collector);
+    let app = axum::Router::new().fallback(move || {
+        let html = html.clone();
+        async move { axum::response::Html(html) }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}

@@ -294,3 +294,90 @@ fn chrono_now_ms() -> i64 {
         .unwrap()
         .as_millis() as i64
 }
+
+/// The tracker in a real browser: a sample municipal page served on loopback, opened
+/// in headless Chromium (Debian's package), sends every kind of event to the topic.
+#[tokio::test]
+async fn tracker_in_headless_chromium_sends_page_views_searches_and_contacts() {
+    use luister_ingest::config::ContactSelector;
+
+    let scratch = Scratch::new("ingest_tracker");
+    let ingest = helpers::start_ingest_with(scratch.kafka(), |c| {
+        c.sites[0].hostnames.push("127.0.0.1".into());
+        c.sites[0].contact_selectors = vec![ContactSelector {
+            selector: "#chat".into(),
+            action: "contact:chat".into(),
+        }];
+    })
+    .await;
+    ingest.wait_ready(Duration::from_secs(30)).await;
+    let page = helpers::serve_page(&ingest.url("")).await;
+
+    let profile = std::env::temp_dir().join(luister_testkit::unique("chromium-profile"));
+    let chromium = std::env::var("LUISTER_TEST_CHROMIUM").unwrap_or_else(|_| "chromium".into());
+    let out = tokio::process::Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--virtual-time-budget=5000",
+            "--user-agent=Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(format!("{page}/hulp/schulden"))
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("cannot run {chromium} (deploy/local/test.sh installs Debian's chromium): {e}"));
+    let _ = std::fs::remove_dir_all(&profile);
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let got = consume(&scratch.topic, 7, Duration::from_secs(30)).await;
+    let events: Vec<Event> = got
+        .iter()
+        .map(|m| Event::from_json(m.payload.as_bytes()).unwrap())
+        .collect();
+    let kinds: Vec<String> = events
+        .iter()
+        .map(|e| match &e.data {
+            EventData::Pageview { .. } => format!("pageview {}", e.url.trim_start_matches(&page)),
+            EventData::Search {
+                query,
+                result_count,
+                ..
+            } => format!("search {query} {result_count:?}"),
+            EventData::Action { name, .. } => format!("action {name}"),
+        })
+        .collect();
+    for expected in [
+        "pageview /hulp/schulden",
+        "action contact:phone",
+        "action contact:chat",
+        "action download",
+        "action contact:form",
+        "pageview /zoeken?q=kwijtschelding",
+        "search kwijtschelding Some(0)",
+    ] {
+        assert!(
+            kinds.iter().any(|k| k == expected),
+            "{expected} missing from {kinds:?}"
+        );
+    }
+    let first = &events[0];
+    assert_eq!(first.browser, "Chrome");
+    assert!(
+        events.iter().all(|e| e.visitor == first.visitor),
+        "one visitor throughout"
+    );
+    ingest.stop().await.unwrap();
+    scratch.cleanup().await;
+}
