@@ -22,10 +22,11 @@ start_service api "$API_PORT" LUISTER_API_PORT
 start_prometheus
 
 today=$(date -u +%F)
+DEMO_UA="Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 log "sending demo traffic through the collector"
 for path in / /werk-en-inkomen/bijstand /schulden/schuldhulpverlening /afval/grofvuil; do
   curl -fsS -o /dev/null -X POST "http://127.0.0.1:$INGEST_PORT/v1/events" \
-    -H 'content-type: application/json' -A 'luister-demo/1.0' \
+    -H 'content-type: application/json' -A "$DEMO_UA" \
     -d "{\"site\":\"demo\",\"type\":\"pageview\",\"url\":\"http://localhost$path\"}" \
     || die "the collector refused the demo traffic; see $LOG_DIR/ingest.log"
 done
@@ -42,7 +43,9 @@ Luister is running.
   logs        $LOG_DIR
   configs     $CONF_DIR
 
-Send a page view:
-  curl -X POST http://127.0.0.1:$INGEST_PORT/v1/events -d '{"site":"demo","type":"pageview","url":"http://localhost/x"}'
+Send a page view (curl's own user agent is treated as a bot, so give a browser's):
+  curl -A 'Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0' -X POST http://127.0.0.1:$INGEST_PORT/v1/events \
+       -d '{"site":"demo","type":"pageview","url":"http://localhost/x"}'
+Tracker for a page on localhost: <script defer src="http://127.0.0.1:$INGEST_PORT/t.js?site=demo"></script>
 Stop everything: deploy/local/down.sh
 INFO

@@ -106,6 +106,7 @@ pub async fn serve(
 
     let app = App::new(config, kafka_sink.clone(), metrics);
     tokio::spawn(forget_idle_visitors(app.clone()));
+    tokio::spawn(watch_broker(kafka_sink.clone()));
     if let Some(salts) = salts {
         tokio::spawn(maintain_salts(salts, app.clone()));
     }
@@ -178,6 +179,14 @@ fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+/// Keeps `luister_ingest_broker_up` current between scrapes: checks every 10 s.
+async fn watch_broker(sink: Arc<KafkaSink>) {
+    loop {
+        let _ = sink.check().await;
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    }
 }
 
 /// Drops rate-limit state of visitors who went quiet, once a minute.

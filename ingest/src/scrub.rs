@@ -4,13 +4,17 @@
 //! - e-mail addresses → `[email]`
 //! - IBANs (2 letters, 2 check digits, 11–30 letters/digits, written compact or in
 //!   groups of four, any case) that pass the ISO 13616 mod-97 check → `[iban]`
+//! - full postcodes `1234 AB` / `1234ab` → the 4 digits only (`1234`). A lowercase pair
+//!   after a space that is a common Dutch word (`2024 en 2025`) is left alone, and
+//!   letter pairs postcodes never use (with F, I, O, Q, U, Y; SA, SD, SS) do not match.
 //! - Dutch phone numbers: `+31`/`0031`/`0` followed by 9 digits, with spaces, dots,
 //!   dashes or `(0)` between them → `[phone]`
 //! - BSNs: 9 digits, optionally grouped with dots, spaces or dashes, that pass the
 //!   elfproef → `[bsn]`
-//! - full postcodes `1234 AB` / `1234ab` → the 4 digits only (`1234`). A lowercase pair
-//!   after a space that is a common Dutch word (`2024 en 2025`) is left alone, and
-//!   letter pairs postcodes never use (with F, I, O, Q, U, Y; SA, SD, SS) do not match.
+//!
+//! Postcodes go before phone numbers and BSNs, so digits brought together by removing
+//! a postcode's letters are still caught. [`leak`] checks a scrubbed text (used by the
+//! fuzz target).
 //!
 //! Ordinary numbers stay: years, amounts, article numbers, `14 053`, 9-digit numbers
 //! that fail the elfproef. [`scrub_url`] applies the same to every path segment and
@@ -51,6 +55,13 @@ pub fn scrub_text(text: &str) -> String {
             c[0].to_owned()
         }
     });
+    let s = POSTCODE.replace_all(&s, |c: &Captures<'_>| {
+        if is_postcode(&c[2], &c[3]) {
+            c[1].to_owned()
+        } else {
+            c[0].to_owned()
+        }
+    });
     let s = PHONE.replace_all(&s, "[phone]");
     let s = BSN.replace_all(&s, |c: &Captures<'_>| {
         if elfproef(&c[0]) {
@@ -59,14 +70,22 @@ pub fn scrub_text(text: &str) -> String {
             c[0].to_owned()
         }
     });
-    let s = POSTCODE.replace_all(&s, |c: &Captures<'_>| {
-        if is_postcode(&c[2], &c[3]) {
-            c[1].to_owned()
-        } else {
-            c[0].to_owned()
-        }
-    });
     s.into_owned()
+}
+
+/// What kind of personal data is still in `text`, if any: an e-mail address, an IBAN
+/// passing mod-97 or a BSN passing the elfproef.
+pub fn leak(text: &str) -> Option<&'static str> {
+    if EMAIL.is_match(text) {
+        return Some("email");
+    }
+    if IBAN.find_iter(text).any(|m| iban_valid(m.as_str())) {
+        return Some("iban");
+    }
+    if BSN.find_iter(text).any(|m| elfproef(m.as_str())) {
+        return Some("bsn");
+    }
+    None
 }
 
 fn is_postcode(space: &str, letters: &str) -> bool {
@@ -217,6 +236,19 @@ mod tests {
         ] {
             assert_eq!(scrub_text(keep), keep);
         }
+    }
+
+    #[test]
+    fn nothing_leaks_after_scrubbing() {
+        for input in [
+            "1234 AB 56782 x",
+            "mail a@b.nl of NL91ABNA0417164300, bsn 111222333",
+            "3511AB111222333",
+        ] {
+            let out = scrub_text(input);
+            assert_eq!(leak(&out), None, "{input} -> {out}");
+        }
+        assert_eq!(leak("bsn 111222333"), Some("bsn"));
     }
 
     #[test]

@@ -65,6 +65,49 @@ async fn accepted_pageview_is_in_the_topic_without_ip_or_user_agent() {
 }
 
 #[tokio::test]
+async fn personal_data_is_scrubbed_before_it_reaches_the_topic() {
+    let scratch = Scratch::new("ingest_pii");
+    let ingest = start_ingest(scratch.kafka()).await;
+    ingest.wait_ready(Duration::from_secs(30)).await;
+    let body = r#"[
+        {"site":"demo","type":"search","url":"http://localhost/zoeken?q=bsn%20111222333","query":"schuldhulp bsn 1112.22.333 bel 06-12345678","category":"jan@example.nl"},
+        {"site":"demo","type":"pageview","url":"http://localhost/wonen/3511%20AB","title":"Rekening NL91 ABNA 0417 1643 00"},
+        {"site":"demo","type":"action","url":"http://localhost/contact","name":"contact:email","target":"mailto:jan@example.nl"}
+    ]"#;
+    let r = reqwest::Client::new()
+        .post(ingest.url("/v1/events"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+    let got = consume(&scratch.topic, 3, Duration::from_secs(20)).await;
+    assert_eq!(got.len(), 3);
+    let all: String = got
+        .iter()
+        .map(|m| m.payload.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    for secret in [
+        "111222333",
+        "1112.22.333",
+        "06-12345678",
+        "jan@example.nl",
+        "NL91",
+        "0417 1643",
+        "3511%20AB",
+        "3511 AB",
+    ] {
+        assert!(!all.contains(secret), "{secret} reached the topic: {all}");
+    }
+    for placeholder in ["[bsn]", "[phone]", "[email]", "[iban]", "/wonen/3511"] {
+        assert!(all.contains(placeholder), "{placeholder} missing: {all}");
+    }
+    ingest.stop().await.unwrap();
+    scratch.cleanup().await;
+}
+
+#[tokio::test]
 async fn every_event_answered_2xx_is_in_the_topic() {
     let scratch = Scratch::new("ingest_all");
     let ingest = start_ingest(scratch.kafka()).await;
