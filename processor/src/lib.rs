@@ -1,6 +1,7 @@
 //! `luister-processor`: reads events from Kafka and writes them to ClickHouse, each
 //! exactly once.
 //!
+//! - [`attribution`]: which themes of the taxonomy an event is about.
 //! - [`config`]: the `processor.toml` structure.
 //! - [`consumer`]: the consume → write → commit loop.
 //! - [`writer`]: rows, inserts and the offset watermarks that make replays harmless.
@@ -11,6 +12,7 @@
 //! the broker answer. While ClickHouse is down at start it waits and retries rather
 //! than exit.
 
+pub mod attribution;
 pub mod config;
 pub mod consumer;
 pub mod dead_letter;

@@ -7,8 +7,11 @@
 //! cookie: only the keyed, daily-salted [`VisitorKey`].
 //!
 //! - [`SiteId`]: a validated site identifier (`demo`, `gemeente-utrecht`).
+//! - [`taxonomy`]: the theme taxonomy file, parsed and checked.
 //! - [`Event`] / [`EventData`]: one event (page view, site search or action) with its
 //!   schema version [`SCHEMA_VERSION`]; [`Device`] is its device class.
+
+pub mod taxonomy;
 
 use std::fmt;
 
