@@ -20,6 +20,8 @@ pub struct ProcessorConfig {
     pub clickhouse: ClickHouseConfig,
     /// How events are turned into rows.
     pub processing: ProcessingConfig,
+    /// The theme taxonomy.
+    pub taxonomy: TaxonomyConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -84,6 +86,27 @@ impl Default for ProcessingConfig {
     fn default() -> Self {
         Self {
             timezone: "Europe/Amsterdam".into(),
+        }
+    }
+}
+
+/// The `[taxonomy]` section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TaxonomyConfig {
+    /// A taxonomy TOML file; empty (default) uses the built-in Dutch municipal
+    /// taxonomy (`processor/taxonomy/default.toml`).
+    pub file: String,
+    /// How often the file is checked for changes; it is reloaded without a restart.
+    /// Default 5 s.
+    pub reload_check_s: u64,
+}
+
+impl Default for TaxonomyConfig {
+    fn default() -> Self {
+        Self {
+            file: String::new(),
+            reload_check_s: 5,
         }
     }
 }

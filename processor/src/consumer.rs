@@ -23,6 +23,7 @@ use luister_store::{Store, StoreError};
 use crate::config::ProcessorConfig;
 use crate::dead_letter::DeadLetters;
 use crate::metrics::ProcessorMetrics;
+use crate::taxonomy::LiveTaxonomy;
 use crate::writer::{self, EventRow, Origin, Watermarks};
 
 /// Counts rebalances so the loop knows its cached watermarks may be stale.
@@ -58,6 +59,7 @@ pub struct Pipeline {
     metrics: ProcessorMetrics,
     config: ProcessorConfig,
     tz: Tz,
+    taxonomy: LiveTaxonomy,
     watermarks: Watermarks,
     seen_rebalances: u64,
 }
@@ -68,6 +70,7 @@ impl Pipeline {
         config: ProcessorConfig,
         store: Store,
         metrics: ProcessorMetrics,
+        taxonomy: LiveTaxonomy,
     ) -> anyhow::Result<Self> {
         let consumer: StreamConsumer<RebalanceCounter> = config
             .kafka
@@ -97,6 +100,7 @@ impl Pipeline {
             metrics,
             config,
             tz,
+            taxonomy,
             watermarks: Watermarks::default(),
             seen_rebalances: 0,
         })
@@ -171,6 +175,7 @@ impl Pipeline {
             return Ok(());
         }
         let mut rows: Vec<EventRow> = Vec::with_capacity(batch.len());
+        let matcher = self.taxonomy.matcher();
         let mut rejects: Vec<(&OwnedMessage, String, &'static str)> = Vec::new();
         for m in &batch {
             let origin = Origin {
@@ -179,7 +184,7 @@ impl Pipeline {
                 offset: m.offset(),
             };
             match Event::from_json(m.payload().unwrap_or_default()) {
-                Ok(event) => rows.push(writer::to_row(&event, &origin, self.tz)),
+                Ok(event) => rows.push(writer::to_row(&event, &origin, self.tz, &matcher)),
                 Err(e) => {
                     let reason = match e {
                         luister_schema::SchemaError::UnsupportedVersion { .. } => {

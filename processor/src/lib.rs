@@ -4,6 +4,7 @@
 //! - [`attribution`]: which themes of the taxonomy an event is about.
 //! - [`config`]: the `processor.toml` structure.
 //! - [`consumer`]: the consume → write → commit loop.
+//! - [`taxonomy`]: the taxonomy in use, reloaded when its file changes.
 //! - [`writer`]: rows, inserts and the offset watermarks that make replays harmless.
 //! - [`dead_letter`]: the dead-letter topic.
 //! - [`metrics`]: Prometheus metric names and handles.
@@ -17,6 +18,7 @@ pub mod config;
 pub mod consumer;
 pub mod dead_letter;
 pub mod metrics;
+pub mod taxonomy;
 pub mod writer;
 
 use std::future::Future;
@@ -50,6 +52,14 @@ pub async fn serve(
 
     let registry = Registry::new();
     let metrics = ProcessorMetrics::new(&registry)?;
+    let taxonomy_file =
+        (!config.taxonomy.file.is_empty()).then(|| std::path::PathBuf::from(&config.taxonomy.file));
+    let live =
+        taxonomy::LiveTaxonomy::load(taxonomy_file.as_deref()).map_err(anyhow::Error::msg)?;
+    if let Some(file) = taxonomy_file {
+        let every = Duration::from_secs(config.taxonomy.reload_check_s.max(1));
+        tokio::spawn(live.clone().watch(file, every, metrics.clone()));
+    }
     let store_cell: Arc<OnceCell<Store>> = Arc::new(OnceCell::new());
     let ready = readiness(&config, store_cell.clone())?;
     let ops = luister_service::ops::router(registry, ready);
@@ -73,7 +83,7 @@ pub async fn serve(
         _ = stop.wait_for(|s| *s) => return Ok(()),
     }
 
-    let pipeline = consumer::Pipeline::new(config, store, metrics)
+    let pipeline = consumer::Pipeline::new(config, store, metrics, live)
         .context("cannot create the Kafka consumer")?;
     let result = pipeline.run(stop_rx).await;
     http.await

@@ -1,14 +1,35 @@
 //! `luister-processor [--config FILE]`: consumes events and writes them to ClickHouse.
+//! `luister-processor classify [--taxonomy FILE]`: reads lines (search queries, URLs or
+//! page titles) on stdin and prints `{"input": …, "themes": […]}` per line.
+//! `luister-processor evaluate [--taxonomy FILE] LABELLED.tsv`: precision and recall of
+//! the taxonomy on a labelled set.
+
+use std::io::{BufRead, Write};
 
 use anyhow::Context;
+use luister_processor::attribution::{evaluate, Input, Matcher};
 use luister_processor::config::ProcessorConfig;
+use luister_processor::taxonomy::load_taxonomy;
 use luister_service::config::{load, Args};
+
+const USAGE: &str = "usage: luister-processor [--config FILE]\n       luister-processor classify [--taxonomy FILE] < lines\n       luister-processor evaluate [--taxonomy FILE] LABELLED.tsv";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse(std::env::args().skip(1))?;
-    if let Some(extra) = args.rest.first() {
-        anyhow::bail!("unknown argument {extra:?}; usage: luister-processor [--config FILE]");
+    let mut raw: Vec<String> = std::env::args().skip(1).collect();
+    let taxonomy = take_option(&mut raw, "--taxonomy")?;
+    let args = Args::parse(raw).context(USAGE)?;
+    match args.rest.first().map(String::as_str) {
+        None => {}
+        Some("classify") => return classify(taxonomy.as_deref()),
+        Some("evaluate") => {
+            let file = args.rest.get(1).context(USAGE)?;
+            return evaluate_file(taxonomy.as_deref(), file);
+        }
+        Some(other) => anyhow::bail!("unknown argument {other:?}\n{USAGE}"),
+    }
+    if taxonomy.is_some() {
+        anyhow::bail!("--taxonomy goes with classify or evaluate; the service reads [taxonomy] file from its configuration");
     }
     let config: ProcessorConfig = load(args.config.as_deref())?;
     config.validate().map_err(anyhow::Error::msg)?;
@@ -18,4 +39,65 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {} (http.listen)", config.http.listen))?;
     tracing::info!(addr = %listener.local_addr()?, "luister-processor metrics listening");
     luister_processor::serve(config, listener, luister_service::shutdown_signal()).await
+}
+
+fn take_option(args: &mut Vec<String>, name: &str) -> anyhow::Result<Option<String>> {
+    let Some(i) = args.iter().position(|a| a == name) else {
+        return Ok(None);
+    };
+    let value = args
+        .get(i + 1)
+        .cloned()
+        .with_context(|| format!("{name} needs a file name"))?;
+    args.drain(i..=i + 1);
+    Ok(Some(value))
+}
+
+fn matcher(file: Option<&str>) -> anyhow::Result<Matcher> {
+    let taxonomy = load_taxonomy(file.map(std::path::Path::new)).map_err(anyhow::Error::msg)?;
+    Matcher::new(&taxonomy).context("compiling the taxonomy")
+}
+
+fn classify(file: Option<&str>) -> anyhow::Result<()> {
+    let m = matcher(file)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for line in std::io::stdin().lock().lines() {
+        let line = line.context("stdin is not valid UTF-8 text")?;
+        let trimmed = line.trim();
+        let input = if trimmed.starts_with('/')
+            || trimmed.starts_with("http://")
+            || trimmed.starts_with("https://")
+        {
+            Input {
+                path: Some(trimmed),
+                ..Input::default()
+            }
+        } else {
+            Input {
+                query: Some(trimmed),
+                title: Some(trimmed),
+                ..Input::default()
+            }
+        };
+        let themes = m.classify(&input);
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({ "input": line, "themes": themes })
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn evaluate_file(file: Option<&str>, labelled: &str) -> anyhow::Result<()> {
+    let m = matcher(file)?;
+    let text =
+        std::fs::read_to_string(labelled).with_context(|| format!("cannot read {labelled}"))?;
+    let report = evaluate::evaluate(&m, &text).map_err(anyhow::Error::msg)?;
+    print!("{}", report.table());
+    for (input, want, got) in &report.misses {
+        println!("miss: {input:?} expected {want}, got {got}");
+    }
+    Ok(())
 }

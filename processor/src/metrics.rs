@@ -14,6 +14,8 @@ pub const DEAD_LETTERS_TOTAL: &str = "luister_processor_dead_letters_total";
 pub const INSERT_RETRIES_TOTAL: &str = "luister_processor_insert_retries_total";
 /// Duration of successful ClickHouse inserts.
 pub const INSERT_SECONDS: &str = "luister_processor_insert_seconds";
+/// Taxonomy reloads, by outcome (`ok`, `failed`).
+pub const TAXONOMY_RELOADS_TOTAL: &str = "luister_processor_taxonomy_reloads_total";
 /// Events per written batch.
 pub const BATCH_ROWS: &str = "luister_processor_batch_rows";
 
@@ -34,6 +36,8 @@ pub struct ProcessorMetrics {
     pub insert_seconds: Histogram,
     /// See [`BATCH_ROWS`].
     pub batch_rows: Histogram,
+    /// See [`TAXONOMY_RELOADS_TOTAL`].
+    pub taxonomy_reloads: IntCounterVec,
 }
 
 impl ProcessorMetrics {
@@ -71,7 +75,12 @@ impl ProcessorMetrics {
                     1.0, 10.0, 100.0, 1000.0, 5000.0, 10000.0, 20000.0, 50000.0, 100000.0,
                 ]),
             )?,
+            taxonomy_reloads: IntCounterVec::new(
+                Opts::new(TAXONOMY_RELOADS_TOTAL, "Taxonomy reloads, by outcome."),
+                &["outcome"],
+            )?,
         };
+        registry.register(Box::new(m.taxonomy_reloads.clone()))?;
         registry.register(Box::new(m.consumed.clone()))?;
         registry.register(Box::new(m.written.clone()))?;
         registry.register(Box::new(m.duplicates.clone()))?;

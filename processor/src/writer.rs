@@ -15,6 +15,8 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use luister_schema::{Event, EventData};
+
+use crate::attribution::{Input, Matcher};
 use luister_store::{Store, StoreError};
 
 /// One row of the `events` table.
@@ -59,6 +61,8 @@ pub struct EventRow {
     pub action_name: String,
     /// Action target.
     pub action_target: String,
+    /// Attributed themes with their ancestors.
+    pub themes: Vec<String>,
     /// Source topic.
     pub kafka_topic: String,
     /// Source partition.
@@ -78,8 +82,49 @@ pub struct Origin {
     pub offset: i64,
 }
 
-/// Turns a parsed event into its row.
-pub fn to_row(event: &Event, origin: &Origin, tz: Tz) -> EventRow {
+/// What the matcher looks at for an event: the page path and title of a page view, the
+/// query of a search, the page path and (for links and files) the target path of an
+/// action.
+pub fn attribution_input(event: &Event) -> Input<'_> {
+    match &event.data {
+        EventData::Pageview { title } => Input {
+            path: Some(&event.url),
+            title: title.as_deref(),
+            query: None,
+        },
+        EventData::Search { query, .. } => Input {
+            path: None,
+            title: None,
+            query: Some(query),
+        },
+        EventData::Action { .. } => Input {
+            path: Some(&event.url),
+            title: None,
+            query: None,
+        },
+    }
+}
+
+/// The matched themes, each followed by its ancestors (nearest first), each id once.
+pub fn with_ancestors(themes: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for t in themes {
+        let mut id: &str = t;
+        loop {
+            if !out.iter().any(|o| o == id) {
+                out.push(id.to_owned());
+            }
+            match id.rsplit_once('/') {
+                Some((parent, _)) => id = parent,
+                None => break,
+            }
+        }
+    }
+    out
+}
+
+/// Turns a parsed event into its row, with its themes.
+pub fn to_row(event: &Event, origin: &Origin, tz: Tz, matcher: &Matcher) -> EventRow {
     let secs = event.ts_ms.div_euclid(1000);
     let day = tz
         .timestamp_opt(secs, 0)
@@ -149,6 +194,7 @@ pub fn to_row(event: &Event, origin: &Origin, tz: Tz) -> EventRow {
         search_category,
         action_name,
         action_target,
+        themes: with_ancestors(&matcher.classify(&attribution_input(event))),
         kafka_topic: origin.topic.clone(),
         kafka_partition: u32::try_from(origin.partition).unwrap_or(0),
         kafka_offset: u64::try_from(origin.offset).unwrap_or(0),
@@ -231,6 +277,12 @@ mod tests {
 
     use super::*;
 
+    fn m() -> Matcher {
+        let t =
+            luister_schema::taxonomy::Taxonomy::parse(crate::taxonomy::DEFAULT_TAXONOMY).unwrap();
+        Matcher::new(&t).unwrap()
+    }
+
     fn event(ts_ms: i64, url: &str) -> Event {
         Event {
             v: SCHEMA_VERSION,
@@ -260,7 +312,7 @@ mod tests {
             },
             ..event(0, "http://localhost/zoeken")
         };
-        let row = to_row(&search, &origin(), chrono_tz::UTC);
+        let row = to_row(&search, &origin(), chrono_tz::UTC, &m());
         assert_eq!(
             (
                 row.kind.as_str(),
@@ -276,7 +328,7 @@ mod tests {
             },
             ..event(0, "http://localhost/contact")
         };
-        let row = to_row(&action, &origin(), chrono_tz::UTC);
+        let row = to_row(&action, &origin(), chrono_tz::UTC, &m());
         assert_eq!(
             (
                 row.action_name.as_str(),
@@ -285,7 +337,12 @@ mod tests {
             ),
             ("contact:phone", "tel:14030", -1)
         );
-        let pv = to_row(&event(0, "http://localhost/"), &origin(), chrono_tz::UTC);
+        let pv = to_row(
+            &event(0, "http://localhost/"),
+            &origin(),
+            chrono_tz::UTC,
+            &m(),
+        );
         assert_eq!(
             (pv.title.as_str(), pv.device.as_str(), pv.screen_width),
             ("Bijstand", "mobile", 390)
@@ -311,8 +368,14 @@ mod tests {
             &event(ts, "http://localhost/"),
             &origin(),
             chrono_tz::Europe::Amsterdam,
+            &m(),
         );
-        let utc = to_row(&event(ts, "http://localhost/"), &origin(), chrono_tz::UTC);
+        let utc = to_row(
+            &event(ts, "http://localhost/"),
+            &origin(),
+            chrono_tz::UTC,
+            &m(),
+        );
         let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
         let d = |y, m, dd| {
             chrono::NaiveDate::from_ymd_opt(y, m, dd)
@@ -331,6 +394,7 @@ mod tests {
             &event(0, "https://www.gemeente.nl/werk-en-inkomen/bijstand?q=x"),
             &origin(),
             chrono_tz::UTC,
+            &m(),
         );
         assert_eq!(row.path, "/werk-en-inkomen/bijstand");
         assert_eq!(
@@ -343,6 +407,31 @@ mod tests {
         );
         assert_eq!(row.visitor, "000000000000002a");
         assert_eq!(row.kind, "pageview");
+    }
+
+    #[test]
+    fn themes_come_with_their_ancestors() {
+        assert_eq!(
+            with_ancestors(&["schulden/beslag", "schulden/bewind", "armoede"]),
+            vec!["schulden/beslag", "schulden", "schulden/bewind", "armoede"]
+        );
+        let search = Event {
+            data: EventData::Search {
+                query: "kwijtscheldng".into(),
+                result_count: None,
+                category: None,
+            },
+            ..event(0, "http://localhost/zoeken")
+        };
+        let row = to_row(&search, &origin(), chrono_tz::UTC, &m());
+        assert_eq!(row.themes, vec!["armoede/kwijtschelding", "armoede"]);
+        let pv = to_row(
+            &event(0, "http://localhost/werk-en-inkomen/bijzondere-bijstand"),
+            &origin(),
+            chrono_tz::UTC,
+            &m(),
+        );
+        assert_eq!(pv.themes, vec!["inkomen/bijzondere-bijstand", "inkomen"]);
     }
 
     #[test]

@@ -44,6 +44,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0002_event_details.sql",
         sql: include_str!("../migrations/0002_event_details.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_themes.sql",
+        sql: include_str!("../migrations/0003_themes.sql"),
+    },
 ];
 
 const LOCK_TABLE: &str = "schema_migrations_lock";

@@ -4,10 +4,8 @@ use luister_schema::taxonomy::Taxonomy;
 
 use super::*;
 
-pub(crate) const DEFAULT: &str = include_str!("../../taxonomy/default.toml");
-
 fn default_matcher() -> Matcher {
-    Matcher::new(&Taxonomy::parse(DEFAULT).unwrap()).unwrap()
+    Matcher::new(&Taxonomy::parse(crate::taxonomy::DEFAULT_TAXONOMY).unwrap()).unwrap()
 }
 
 fn query(m: &Matcher, q: &str) -> Vec<String> {

@@ -197,3 +197,64 @@ async fn two_processors_starting_at_once_migrate_the_database_once() {
     b.stop().await.unwrap();
     scratch.cleanup().await;
 }
+
+#[tokio::test]
+async fn themes_are_attributed_and_land_in_the_theme_aggregates() {
+    let scratch = Scratch::new("proc_themes");
+    let processor = start_processor(&scratch, "g1").await;
+    let search = |visitor: u64, q: &str| {
+        format!(
+            r#"{{"v":1,"site":"demo","ts_ms":{},"visitor":"{visitor:016x}","url":"http://localhost/zoeken","type":"search","query":"{q}","result_count":0}}"#,
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis()
+        )
+    };
+    for (key, payload) in [
+        ("1", pageview(1, "/schulden/schuldhulpverlening")),
+        ("1", pageview(1, "/afval/grofvuil")),
+        ("2", search(2, "kwijtscheldng")),
+        ("3", search(3, "kwijtschelding aanvragen")),
+        ("3", pageview(3, "/contact")),
+    ] {
+        produce(&scratch.topic, key, payload.as_bytes()).await;
+    }
+    let db = &scratch.database;
+    assert_eq!(
+        wait_count(
+            &format!("SELECT count() FROM {db}.events"),
+            5,
+            Duration::from_secs(30)
+        )
+        .await,
+        5
+    );
+    assert_eq!(
+        luister_testkit::clickhouse(&format!(
+            "SELECT themes FROM {db}.events WHERE search_query = 'kwijtscheldng' FORMAT TSV"
+        ))
+        .await
+        .unwrap()
+        .trim(),
+        "['armoede/kwijtschelding','armoede']"
+    );
+    let per_theme =
+        |theme: &str| format!("SELECT sum(events) FROM {db}.theme_daily WHERE theme = '{theme}'");
+    assert_eq!(count(&per_theme("schulden")).await, 1);
+    assert_eq!(count(&per_theme("schulden/schuldhulpverlening")).await, 1);
+    assert_eq!(count(&per_theme("afval")).await, 1);
+    assert_eq!(count(&per_theme("armoede/kwijtschelding")).await, 2);
+    assert_eq!(count(&per_theme("armoede")).await, 2);
+    assert_eq!(
+        count(&format!("SELECT uniqMerge(visitors) FROM {db}.theme_daily WHERE theme = 'armoede' AND type = 'search'")).await,
+        2
+    );
+    assert_eq!(
+        count(&format!("SELECT countIf(empty(themes)) FROM {db}.events")).await,
+        1,
+        "/contact has no theme"
+    );
+    processor.stop().await.unwrap();
+    scratch.cleanup().await;
+}
