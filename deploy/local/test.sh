@@ -47,8 +47,9 @@ cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$LOG_DIR/cargo-test.l
 log "tracker size: $(gzip -9c ingest/assets/t.js | wc -c) bytes gzipped (aim: under 2048)"
 (( $(gzip -9c ingest/assets/t.js | wc -c) < 2048 )) || die "ingest/assets/t.js is 2 KB or more gzipped"
 
-log "broker outage test (stops and restarts the local Kafka broker, so it runs alone)"
+log "outage tests (they stop and restart the local broker and ClickHouse, so they run alone)"
 cargo test --locked -p luister-ingest --test outage -- --ignored 2>&1 | tee -a "$LOG_DIR/cargo-test.log"
+cargo test --locked -p luister-processor --test outage -- --ignored 2>&1 | tee -a "$LOG_DIR/cargo-test.log"
 
 venv="$LUISTER_HOME/venv"
 [[ -x $venv/bin/python ]] || python3 -m venv "$venv"

@@ -127,6 +127,38 @@ pub async fn produce(topic: &str, key: &str, payload: &[u8]) {
         .expect("produce");
 }
 
+/// Produces many messages with one producer and waits for every acknowledgement.
+pub async fn produce_many(topic: &str, messages: &[(String, String)]) {
+    let producer: FutureProducer = client_config()
+        .set("acks", "all")
+        .set("linger.ms", "5")
+        .create()
+        .expect("producer");
+    // send_result enqueues at once; the acknowledgements are awaited afterwards.
+    let mut pending = Vec::with_capacity(messages.len());
+    for (k, v) in messages {
+        let mut record = FutureRecord::to(topic).key(k).payload(v);
+        loop {
+            match producer.send_result(record) {
+                Ok(delivery) => {
+                    pending.push(delivery);
+                    break;
+                }
+                Err((_, r)) => {
+                    record = r;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+        }
+    }
+    for d in pending {
+        d.await
+            .expect("delivery")
+            .map_err(|(e, _)| e)
+            .expect("produce");
+    }
+}
+
 /// A message read back from a topic.
 #[derive(Debug, Clone)]
 pub struct Consumed {
