@@ -22,6 +22,12 @@ pub struct ProcessorConfig {
     pub processing: ProcessingConfig,
     /// The theme taxonomy.
     pub taxonomy: TaxonomyConfig,
+    /// How channels are told apart.
+    pub channels: ChannelsConfig,
+    /// Prometheus labels.
+    pub metrics: MetricsConfig,
+    /// How long raw events are kept.
+    pub retention: RetentionConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -88,6 +94,45 @@ impl Default for ProcessingConfig {
             timezone: "Europe/Amsterdam".into(),
         }
     }
+}
+
+/// The `[retention]` section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Raw events are kept at least this many days, then dropped by whole months;
+    /// aggregates are kept. 0 keeps them forever. Default 400.
+    pub raw_events_days: u32,
+    /// How often retention is checked. Default 3600 s.
+    pub check_interval_s: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            raw_events_days: 400,
+            check_interval_s: 3600,
+        }
+    }
+}
+
+/// The `[metrics]` section.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Sites that get their own `site` label on the per-theme counters; others are
+    /// counted as `other`, so a label value never comes from event data alone.
+    pub sites: Vec<String>,
+}
+
+/// The `[channels]` section.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChannelsConfig {
+    /// Hostnames of the municipality's partner organisations (social partners, debt
+    /// help organisations, libraries …); their referrals and `utm_source` count as
+    /// channel `partner`. Default empty.
+    pub partners: Vec<String>,
 }
 
 /// The `[taxonomy]` section.

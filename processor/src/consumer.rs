@@ -26,13 +26,30 @@ use crate::metrics::ProcessorMetrics;
 use crate::taxonomy::LiveTaxonomy;
 use crate::writer::{self, EventRow, Origin, Watermarks};
 
-/// Counts rebalances so the loop knows its cached watermarks may be stale.
-#[derive(Default)]
-pub struct RebalanceCounter(pub AtomicU64);
+/// What the consumer reports back: rebalances (so the loop knows its cached
+/// watermarks may be stale) and, from librdkafka's statistics, the lag per partition.
+pub struct ConsumerEvents {
+    rebalances: AtomicU64,
+    lag: prometheus::IntGaugeVec,
+    topic: String,
+}
 
-impl ClientContext for RebalanceCounter {}
+impl ClientContext for ConsumerEvents {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        if let Some(topic) = statistics.topics.get(&self.topic) {
+            for (partition, p) in &topic.partitions {
+                // librdkafka reports -1 for partitions this consumer does not fetch.
+                if *partition >= 0 && p.consumer_lag >= 0 {
+                    self.lag
+                        .with_label_values(&[&partition.to_string()])
+                        .set(p.consumer_lag);
+                }
+            }
+        }
+    }
+}
 
-impl ConsumerContext for RebalanceCounter {
+impl ConsumerContext for ConsumerEvents {
     fn post_rebalance(
         &self,
         _consumer: &rdkafka::consumer::BaseConsumer<Self>,
@@ -47,13 +64,13 @@ impl ConsumerContext for RebalanceCounter {
             }
             Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
         }
-        self.0.fetch_add(1, Ordering::SeqCst);
+        self.rebalances.fetch_add(1, Ordering::SeqCst);
     }
 }
 
 /// The consumer and what it writes with.
 pub struct Pipeline {
-    consumer: StreamConsumer<RebalanceCounter>,
+    consumer: StreamConsumer<ConsumerEvents>,
     store: Store,
     dead_letters: DeadLetters,
     metrics: ProcessorMetrics,
@@ -72,7 +89,7 @@ impl Pipeline {
         metrics: ProcessorMetrics,
         taxonomy: LiveTaxonomy,
     ) -> anyhow::Result<Self> {
-        let consumer: StreamConsumer<RebalanceCounter> = config
+        let consumer: StreamConsumer<ConsumerEvents> = config
             .kafka
             .client_config()
             .set("group.id", &config.consumer.group_id)
@@ -85,7 +102,12 @@ impl Pipeline {
                 config.consumer.session_timeout_ms.to_string(),
             )
             .set("enable.partition.eof", "false")
-            .create_with_context(RebalanceCounter::default())?;
+            .set("statistics.interval.ms", "10000")
+            .create_with_context(ConsumerEvents {
+                rebalances: AtomicU64::new(0),
+                lag: metrics.lag.clone(),
+                topic: config.kafka.topic.clone(),
+            })?;
         consumer.subscribe(&[&config.kafka.topic])?;
         let tz: Tz = config
             .processing
@@ -176,6 +198,11 @@ impl Pipeline {
         }
         let mut rows: Vec<EventRow> = Vec::with_capacity(batch.len());
         let matcher = self.taxonomy.matcher();
+        let ctx = writer::RowContext {
+            tz: self.tz,
+            matcher: &matcher,
+            partners: &self.config.channels.partners,
+        };
         let mut rejects: Vec<(&OwnedMessage, String, &'static str)> = Vec::new();
         for m in &batch {
             let origin = Origin {
@@ -184,7 +211,7 @@ impl Pipeline {
                 offset: m.offset(),
             };
             match Event::from_json(m.payload().unwrap_or_default()) {
-                Ok(event) => rows.push(writer::to_row(&event, &origin, self.tz, &matcher)),
+                Ok(event) => rows.push(writer::to_row(&event, &origin, &ctx)),
                 Err(e) => {
                     let reason = match e {
                         luister_schema::SchemaError::UnsupportedVersion { .. } => {
@@ -214,7 +241,7 @@ impl Pipeline {
     /// After a rebalance: forget cached watermarks and drop messages of partitions this
     /// consumer no longer owns (their new owner reads them from the committed offset).
     fn forget_partitions_we_lost(&mut self, batch: &mut Vec<OwnedMessage>) {
-        let now = self.consumer.context().0.load(Ordering::SeqCst);
+        let now = self.consumer.context().rebalances.load(Ordering::SeqCst);
         if now == self.seen_rebalances {
             return;
         }
@@ -262,6 +289,7 @@ impl Pipeline {
                 for r in &fresh {
                     self.watermarks
                         .advance(r.kafka_partition as i32, r.kafka_offset as i64);
+                    self.metrics.count_row(r, &self.config.metrics.sites);
                 }
                 Ok(fresh.len())
             }

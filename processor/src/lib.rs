@@ -2,8 +2,10 @@
 //! exactly once.
 //!
 //! - [`attribution`]: which themes of the taxonomy an event is about.
+//! - [`channel`]: where a visit came from (search, social, email, campaign, …).
 //! - [`config`]: the `processor.toml` structure.
 //! - [`consumer`]: the consume → write → commit loop.
+//! - [`retention`]: dropping raw events past their retention.
 //! - [`taxonomy`]: the taxonomy in use, reloaded when its file changes.
 //! - [`writer`]: rows, inserts and the offset watermarks that make replays harmless.
 //! - [`dead_letter`]: the dead-letter topic.
@@ -14,10 +16,12 @@
 //! than exit.
 
 pub mod attribution;
+pub mod channel;
 pub mod config;
 pub mod consumer;
 pub mod dead_letter;
 pub mod metrics;
+pub mod retention;
 pub mod taxonomy;
 pub mod writer;
 
@@ -78,6 +82,14 @@ pub async fn serve(
         _ = stop.wait_for(|s| *s) => return Ok(()),
     };
     let _ = store_cell.set(store.clone());
+    if config.retention.raw_events_days > 0 {
+        let every = Duration::from_secs(config.retention.check_interval_s.max(60));
+        tokio::spawn(retention::run(
+            store.clone(),
+            config.retention.raw_events_days,
+            every,
+        ));
+    }
     tokio::select! {
         () = create_topics(&config) => {},
         _ = stop.wait_for(|s| *s) => return Ok(()),

@@ -1,6 +1,10 @@
 //! The processor's Prometheus metrics.
 
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry};
+use prometheus::{
+    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+};
+
+use crate::writer::EventRow;
 
 /// Messages read from the events topic.
 pub const MESSAGES_CONSUMED_TOTAL: &str = "luister_processor_messages_consumed_total";
@@ -16,6 +20,14 @@ pub const INSERT_RETRIES_TOTAL: &str = "luister_processor_insert_retries_total";
 pub const INSERT_SECONDS: &str = "luister_processor_insert_seconds";
 /// Taxonomy reloads, by outcome (`ok`, `failed`).
 pub const TAXONOMY_RELOADS_TOTAL: &str = "luister_processor_taxonomy_reloads_total";
+/// Messages behind the end of each partition, from librdkafka's statistics.
+pub const CONSUMER_LAG: &str = "luister_processor_consumer_lag";
+/// Written events per site, top-level theme and type.
+pub const THEME_EVENTS_TOTAL: &str = "luister_processor_theme_events_total";
+/// Written zero-result searches per site and top-level theme.
+pub const ZERO_RESULT_SEARCHES_TOTAL: &str = "luister_processor_zero_result_searches_total";
+/// Written contact actions (`contact:*`) per site and top-level theme.
+pub const CONTACTS_TOTAL: &str = "luister_processor_contacts_total";
 /// Events per written batch.
 pub const BATCH_ROWS: &str = "luister_processor_batch_rows";
 
@@ -38,6 +50,14 @@ pub struct ProcessorMetrics {
     pub batch_rows: Histogram,
     /// See [`TAXONOMY_RELOADS_TOTAL`].
     pub taxonomy_reloads: IntCounterVec,
+    /// See [`CONSUMER_LAG`].
+    pub lag: IntGaugeVec,
+    /// See [`THEME_EVENTS_TOTAL`].
+    pub theme_events: IntCounterVec,
+    /// See [`ZERO_RESULT_SEARCHES_TOTAL`].
+    pub zero_results: IntCounterVec,
+    /// See [`CONTACTS_TOTAL`].
+    pub contacts: IntCounterVec,
 }
 
 impl ProcessorMetrics {
@@ -75,12 +95,41 @@ impl ProcessorMetrics {
                     1.0, 10.0, 100.0, 1000.0, 5000.0, 10000.0, 20000.0, 50000.0, 100000.0,
                 ]),
             )?,
+            lag: IntGaugeVec::new(
+                Opts::new(CONSUMER_LAG, "Messages behind the end of each partition."),
+                &["partition"],
+            )?,
+            theme_events: IntCounterVec::new(
+                Opts::new(
+                    THEME_EVENTS_TOTAL,
+                    "Written events per site, top-level theme and type.",
+                ),
+                &["site", "theme", "type"],
+            )?,
+            zero_results: IntCounterVec::new(
+                Opts::new(
+                    ZERO_RESULT_SEARCHES_TOTAL,
+                    "Written zero-result searches per site and top-level theme.",
+                ),
+                &["site", "theme"],
+            )?,
+            contacts: IntCounterVec::new(
+                Opts::new(
+                    CONTACTS_TOTAL,
+                    "Written contact actions per site and top-level theme.",
+                ),
+                &["site", "theme"],
+            )?,
             taxonomy_reloads: IntCounterVec::new(
                 Opts::new(TAXONOMY_RELOADS_TOTAL, "Taxonomy reloads, by outcome."),
                 &["outcome"],
             )?,
         };
         registry.register(Box::new(m.taxonomy_reloads.clone()))?;
+        registry.register(Box::new(m.lag.clone()))?;
+        registry.register(Box::new(m.theme_events.clone()))?;
+        registry.register(Box::new(m.zero_results.clone()))?;
+        registry.register(Box::new(m.contacts.clone()))?;
         registry.register(Box::new(m.consumed.clone()))?;
         registry.register(Box::new(m.written.clone()))?;
         registry.register(Box::new(m.duplicates.clone()))?;
@@ -89,5 +138,111 @@ impl ProcessorMetrics {
         registry.register(Box::new(m.insert_seconds.clone()))?;
         registry.register(Box::new(m.batch_rows.clone()))?;
         Ok(m)
+    }
+}
+
+impl ProcessorMetrics {
+    /// Counts a written row per site and top-level theme. Label values stay bounded:
+    /// sites not in `sites` count as `other`, themes are the taxonomy's top levels
+    /// (`none` without one), types are the three event types.
+    pub fn count_row(&self, row: &EventRow, sites: &[String]) {
+        let site = if sites.iter().any(|s| *s == row.site) {
+            row.site.as_str()
+        } else {
+            "other"
+        };
+        let mut tops: Vec<&str> = row
+            .themes
+            .iter()
+            .filter(|t| !t.contains('/'))
+            .map(String::as_str)
+            .collect();
+        if tops.is_empty() {
+            tops.push("none");
+        }
+        for theme in tops {
+            self.theme_events
+                .with_label_values(&[site, theme, row.kind.as_str()])
+                .inc();
+            if row.kind == "search" && row.search_results == 0 {
+                self.zero_results.with_label_values(&[site, theme]).inc();
+            }
+            if row.action_name.starts_with("contact:") {
+                self.contacts.with_label_values(&[site, theme]).inc();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_counted_per_site_and_top_level_theme_with_bounded_labels() {
+        let m = ProcessorMetrics::new(&Registry::new()).unwrap();
+        let mut row = EventRow {
+            site: "demo".into(),
+            day: 0,
+            ts: 0,
+            kind: "search".into(),
+            visitor: String::new(),
+            url: String::new(),
+            path: String::new(),
+            client_ts: 0,
+            referrer: String::new(),
+            title: String::new(),
+            device: String::new(),
+            browser: String::new(),
+            screen_width: 0,
+            language: String::new(),
+            search_query: "x".into(),
+            search_results: 0,
+            search_category: String::new(),
+            action_name: String::new(),
+            action_target: String::new(),
+            themes: vec![
+                "schulden/beslag".into(),
+                "schulden".into(),
+                "armoede".into(),
+            ],
+            channel: "direct".into(),
+            search_term: "x".into(),
+            kafka_topic: String::new(),
+            kafka_partition: 0,
+            kafka_offset: 0,
+        };
+        let sites = vec!["demo".to_owned()];
+        m.count_row(&row, &sites);
+        assert_eq!(
+            m.theme_events
+                .with_label_values(&["demo", "schulden", "search"])
+                .get(),
+            1
+        );
+        assert_eq!(
+            m.theme_events
+                .with_label_values(&["demo", "armoede", "search"])
+                .get(),
+            1
+        );
+        assert_eq!(
+            m.zero_results
+                .with_label_values(&["demo", "schulden"])
+                .get(),
+            1
+        );
+        row.site = "unlisted".into();
+        row.kind = "action".into();
+        row.action_name = "contact:phone".into();
+        row.themes.clear();
+        m.count_row(&row, &sites);
+        assert_eq!(m.contacts.with_label_values(&["other", "none"]).get(), 1);
+        assert_eq!(
+            m.theme_events
+                .with_label_values(&["other", "none", "action"])
+                .get(),
+            1
+        );
     }
 }

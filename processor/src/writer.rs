@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use luister_schema::{Event, EventData};
 
+use crate::attribution::normalize::{fold, words};
 use crate::attribution::{Input, Matcher};
+use crate::channel::channel;
 use luister_store::{Store, StoreError};
 
 /// One row of the `events` table.
@@ -63,6 +65,10 @@ pub struct EventRow {
     pub action_target: String,
     /// Attributed themes with their ancestors.
     pub themes: Vec<String>,
+    /// Channel (see [`crate::channel`]).
+    pub channel: String,
+    /// Normalised search term of a site search.
+    pub search_term: String,
     /// Source topic.
     pub kafka_topic: String,
     /// Source partition.
@@ -123,8 +129,25 @@ pub fn with_ancestors(themes: &[&str]) -> Vec<String> {
     out
 }
 
-/// Turns a parsed event into its row, with its themes.
-pub fn to_row(event: &Event, origin: &Origin, tz: Tz, matcher: &Matcher) -> EventRow {
+/// What turning events into rows needs besides the event.
+pub struct RowContext<'a> {
+    /// Calendar for the `day` column.
+    pub tz: Tz,
+    /// The taxonomy in use.
+    pub matcher: &'a Matcher,
+    /// Partner hostnames for the channel.
+    pub partners: &'a [String],
+}
+
+/// A search query as stored for counting: folded, single spaces.
+pub fn search_term(query: &str) -> String {
+    let folded = fold(query);
+    words(&folded).collect::<Vec<_>>().join(" ")
+}
+
+/// Turns a parsed event into its row, with its themes and channel.
+pub fn to_row(event: &Event, origin: &Origin, ctx: &RowContext<'_>) -> EventRow {
+    let (tz, matcher) = (ctx.tz, ctx.matcher);
     let secs = event.ts_ms.div_euclid(1000);
     let day = tz
         .timestamp_opt(secs, 0)
@@ -195,6 +218,11 @@ pub fn to_row(event: &Event, origin: &Origin, tz: Tz, matcher: &Matcher) -> Even
         action_name,
         action_target,
         themes: with_ancestors(&matcher.classify(&attribution_input(event))),
+        channel: channel(&event.url, event.referrer.as_deref(), ctx.partners).to_owned(),
+        search_term: match &event.data {
+            EventData::Search { query, .. } => search_term(query),
+            _ => String::new(),
+        },
         kafka_topic: origin.topic.clone(),
         kafka_partition: u32::try_from(origin.partition).unwrap_or(0),
         kafka_offset: u64::try_from(origin.offset).unwrap_or(0),
@@ -277,10 +305,39 @@ mod tests {
 
     use super::*;
 
-    fn m() -> Matcher {
-        let t =
-            luister_schema::taxonomy::Taxonomy::parse(crate::taxonomy::DEFAULT_TAXONOMY).unwrap();
-        Matcher::new(&t).unwrap()
+    fn m() -> &'static Matcher {
+        static M: std::sync::OnceLock<Matcher> = std::sync::OnceLock::new();
+        M.get_or_init(|| {
+            let t = luister_schema::taxonomy::Taxonomy::parse(crate::taxonomy::DEFAULT_TAXONOMY)
+                .unwrap();
+            Matcher::new(&t).unwrap()
+        })
+    }
+
+    fn ctx(tz: Tz) -> RowContext<'static> {
+        RowContext {
+            tz,
+            matcher: m(),
+            partners: &[],
+        }
+    }
+
+    #[test]
+    fn channel_and_search_term_are_filled_in() {
+        let search = Event {
+            data: EventData::Search {
+                query: "  Kwijtschelding   AANVRAGEN ".into(),
+                result_count: Some(0),
+                category: None,
+            },
+            referrer: Some("https://www.google.nl/".into()),
+            ..event(0, "http://localhost/zoeken")
+        };
+        let row = to_row(&search, &origin(), &ctx(chrono_tz::UTC));
+        assert_eq!(
+            (row.channel.as_str(), row.search_term.as_str()),
+            ("search", "kwijtschelding aanvragen")
+        );
     }
 
     fn event(ts_ms: i64, url: &str) -> Event {
@@ -312,7 +369,7 @@ mod tests {
             },
             ..event(0, "http://localhost/zoeken")
         };
-        let row = to_row(&search, &origin(), chrono_tz::UTC, &m());
+        let row = to_row(&search, &origin(), &ctx(chrono_tz::UTC));
         assert_eq!(
             (
                 row.kind.as_str(),
@@ -328,7 +385,7 @@ mod tests {
             },
             ..event(0, "http://localhost/contact")
         };
-        let row = to_row(&action, &origin(), chrono_tz::UTC, &m());
+        let row = to_row(&action, &origin(), &ctx(chrono_tz::UTC));
         assert_eq!(
             (
                 row.action_name.as_str(),
@@ -340,8 +397,7 @@ mod tests {
         let pv = to_row(
             &event(0, "http://localhost/"),
             &origin(),
-            chrono_tz::UTC,
-            &m(),
+            &ctx(chrono_tz::UTC),
         );
         assert_eq!(
             (pv.title.as_str(), pv.device.as_str(), pv.screen_width),
@@ -367,14 +423,12 @@ mod tests {
         let ams = to_row(
             &event(ts, "http://localhost/"),
             &origin(),
-            chrono_tz::Europe::Amsterdam,
-            &m(),
+            &ctx(chrono_tz::Europe::Amsterdam),
         );
         let utc = to_row(
             &event(ts, "http://localhost/"),
             &origin(),
-            chrono_tz::UTC,
-            &m(),
+            &ctx(chrono_tz::UTC),
         );
         let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
         let d = |y, m, dd| {
@@ -393,8 +447,7 @@ mod tests {
         let row = to_row(
             &event(0, "https://www.gemeente.nl/werk-en-inkomen/bijstand?q=x"),
             &origin(),
-            chrono_tz::UTC,
-            &m(),
+            &ctx(chrono_tz::UTC),
         );
         assert_eq!(row.path, "/werk-en-inkomen/bijstand");
         assert_eq!(
@@ -423,13 +476,12 @@ mod tests {
             },
             ..event(0, "http://localhost/zoeken")
         };
-        let row = to_row(&search, &origin(), chrono_tz::UTC, &m());
+        let row = to_row(&search, &origin(), &ctx(chrono_tz::UTC));
         assert_eq!(row.themes, vec!["armoede/kwijtschelding", "armoede"]);
         let pv = to_row(
             &event(0, "http://localhost/werk-en-inkomen/bijzondere-bijstand"),
             &origin(),
-            chrono_tz::UTC,
-            &m(),
+            &ctx(chrono_tz::UTC),
         );
         assert_eq!(pv.themes, vec!["inkomen/bijzondere-bijstand", "inkomen"]);
     }

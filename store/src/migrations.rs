@@ -49,6 +49,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0003_themes.sql",
         sql: include_str!("../migrations/0003_themes.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_channels_and_search.sql",
+        sql: include_str!("../migrations/0004_channels_and_search.sql"),
+    },
 ];
 
 const LOCK_TABLE: &str = "schema_migrations_lock";

@@ -217,6 +217,7 @@ async fn themes_are_attributed_and_land_in_the_theme_aggregates() {
         ("2", search(2, "kwijtscheldng")),
         ("3", search(3, "kwijtschelding aanvragen")),
         ("3", pageview(3, "/contact")),
+        ("4", search(4, "Zwembad  OPENINGSTIJDEN")),
     ] {
         produce(&scratch.topic, key, payload.as_bytes()).await;
     }
@@ -224,11 +225,11 @@ async fn themes_are_attributed_and_land_in_the_theme_aggregates() {
     assert_eq!(
         wait_count(
             &format!("SELECT count() FROM {db}.events"),
-            5,
+            6,
             Duration::from_secs(30)
         )
         .await,
-        5
+        6
     );
     assert_eq!(
         luister_testkit::clickhouse(&format!(
@@ -252,8 +253,97 @@ async fn themes_are_attributed_and_land_in_the_theme_aggregates() {
     );
     assert_eq!(
         count(&format!("SELECT countIf(empty(themes)) FROM {db}.events")).await,
+        2,
+        "/contact and zwembad have no theme"
+    );
+    // Site search: normalised terms per theme, zero results, and unmatched terms.
+    let terms = luister_testkit::clickhouse(&format!(
+        "SELECT theme, term, sum(searches), sum(zero_results), uniqMerge(visitors) FROM {db}.search_terms_daily \
+         GROUP BY theme, term ORDER BY theme, term FORMAT TSV"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        terms,
+        "\tzwembad openingstijden\t1\t1\t1\n\
+         armoede\tkwijtschelding aanvragen\t1\t1\t1\n\
+         armoede\tkwijtscheldng\t1\t1\t1\n\
+         armoede/kwijtschelding\tkwijtschelding aanvragen\t1\t1\t1\n\
+         armoede/kwijtschelding\tkwijtscheldng\t1\t1\t1\n"
+    );
+    assert_eq!(
+        count(&format!(
+            "SELECT sum(events) FROM {db}.theme_channel_daily WHERE theme = 'afval' AND channel = 'direct' AND device = 'unknown'"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        metric(
+            &processor,
+            r#"luister_processor_theme_events_total{site="other",theme="armoede",type="search"}"#
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        metric(
+            &processor,
+            r#"luister_processor_zero_result_searches_total{site="other",theme="none"}"#
+        )
+        .await,
+        1
+    );
+    processor.stop().await.unwrap();
+    scratch.cleanup().await;
+}
+
+#[tokio::test]
+async fn retention_drops_old_raw_months_and_keeps_the_aggregates() {
+    let scratch = Scratch::new("proc_retention");
+    let processor = start_processor(&scratch, "g1").await;
+    let db = &scratch.database;
+    luister_testkit::clickhouse(&format!(
+        "INSERT INTO {db}.events (site, day, ts, type, visitor, url, path, kafka_topic, kafka_partition, kafka_offset) \
+         VALUES ('demo', '2020-01-15', toDateTime('2020-01-15 12:00:00'), 'pageview', 'a', 'u', '/', 'old', 0, 1)"
+    ))
+    .await
+    .unwrap();
+    produce(&scratch.topic, "k", pageview(1, "/x").as_bytes()).await;
+    assert_eq!(
+        wait_count(
+            &format!("SELECT count() FROM {db}.events"),
+            2,
+            Duration::from_secs(30)
+        )
+        .await,
+        2
+    );
+
+    let store = luister_store::Store::connect(&luister_store::ClickHouseConfig {
+        url: luister_testkit::clickhouse_url(),
+        database: db.clone(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dropped =
+        luister_processor::retention::run_once(&store, 400, chrono::Utc::now().date_naive())
+            .await
+            .unwrap();
+    assert_eq!(dropped, vec![202001]);
+    assert_eq!(
+        count(&format!("SELECT count() FROM {db}.events")).await,
         1,
-        "/contact has no theme"
+        "the recent event stays"
+    );
+    assert_eq!(
+        count(&format!(
+            "SELECT sum(events) FROM {db}.site_daily WHERE day = '2020-01-15'"
+        ))
+        .await,
+        1,
+        "aggregates are kept"
     );
     processor.stop().await.unwrap();
     scratch.cleanup().await;

@@ -1,0 +1,199 @@
+//! Where a visit came from, from the UTM parameters of the page URL and the referrer.
+//!
+//! UTM parameters win, because a site or campaign set them on purpose:
+//! `utm_medium` email/e-mail/newsletter/nieuwsbrief → `email`; a `utm_source` on the
+//! partner list or `utm_medium=partner` → `partner`; `utm_medium` social → `social`;
+//! any other `utm_*` → `campaign`. Without UTM, the referrer decides: a partner
+//! organisation's host → `partner`; a search engine → `search`; a social network or
+//! messenger → `social`; a webmail host → `email` (checked before search engines, so
+//! `mail.google.com` is not taken for Google search); the site itself → `internal`; any
+//! other site → `referral`; no referrer → `direct`.
+
+use url::Url;
+
+/// The channels, as stored.
+pub const CHANNELS: &[&str] = &[
+    "search", "social", "email", "campaign", "partner", "internal", "referral", "direct",
+];
+
+const SEARCH: &[&str] = &[
+    "google.",
+    "bing.com",
+    "duckduckgo.com",
+    "ecosia.org",
+    "yahoo.",
+    "startpage.com",
+    "qwant.com",
+    "baidu.com",
+    "yandex.",
+    "search.brave.com",
+];
+const SOCIAL: &[&str] = &[
+    "facebook.com",
+    "fb.com",
+    "instagram.com",
+    "linkedin.com",
+    "lnkd.in",
+    "twitter.com",
+    "x.com",
+    "t.co",
+    "youtube.com",
+    "tiktok.com",
+    "whatsapp.com",
+    "wa.me",
+    "reddit.com",
+    "nextdoor.nl",
+    "nextdoor.com",
+    "pinterest.",
+    "threads.net",
+    "bsky.app",
+    "mastodon.social",
+    "telegram.org",
+    "t.me",
+    "snapchat.com",
+];
+const WEBMAIL: &[&str] = &[
+    "mail.google.com",
+    "outlook.live.com",
+    "outlook.office.com",
+    "outlook.office365.com",
+    "mail.yahoo.com",
+    "webmail.",
+    "mail.ziggo.nl",
+    "mail.kpnmail.nl",
+];
+
+fn host_matches(host: &str, list: &[&str]) -> bool {
+    list.iter().any(|p| {
+        if p.ends_with('.') {
+            // "google." matches google.nl, www.google.com
+            host.starts_with(p) || host.contains(&format!(".{p}"))
+        } else {
+            host == *p || host.ends_with(&format!(".{p}"))
+        }
+    })
+}
+
+/// The channel of an event on `page_url` with `referrer` (see the module documentation).
+/// `partners` are hostnames of the municipality's partner organisations.
+pub fn channel(page_url: &str, referrer: Option<&str>, partners: &[String]) -> &'static str {
+    let page = Url::parse(page_url).ok();
+    let utm = |name: &str| -> Option<String> {
+        page.as_ref()?
+            .query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.to_lowercase())
+    };
+    let is_partner = |host: &str| {
+        partners
+            .iter()
+            .any(|p| host == p || host.ends_with(&format!(".{p}")))
+    };
+    let medium = utm("utm_medium");
+    let source = utm("utm_source");
+    if let Some(m) = medium.as_deref() {
+        if matches!(
+            m,
+            "email" | "e-mail" | "mail" | "newsletter" | "nieuwsbrief"
+        ) {
+            return "email";
+        }
+        if m == "partner" {
+            return "partner";
+        }
+        if matches!(
+            m,
+            "social" | "social-media" | "socialmedia" | "sociale media"
+        ) {
+            return "social";
+        }
+    }
+    if let Some(s) = source.as_deref() {
+        if is_partner(s) {
+            return "partner";
+        }
+    }
+    if medium.is_some() || source.is_some() || utm("utm_campaign").is_some() {
+        return "campaign";
+    }
+    let Some(ref_host) = referrer
+        .and_then(|r| Url::parse(r).ok())
+        .and_then(|u| u.host_str().map(str::to_lowercase))
+    else {
+        return "direct";
+    };
+    let page_host = page
+        .as_ref()
+        .and_then(|u| u.host_str())
+        .map(str::to_lowercase);
+    if page_host.as_deref() == Some(ref_host.as_str()) {
+        return "internal";
+    }
+    if is_partner(&ref_host) {
+        "partner"
+    } else if host_matches(&ref_host, WEBMAIL) {
+        "email"
+    } else if host_matches(&ref_host, SEARCH) {
+        "search"
+    } else if host_matches(&ref_host, SOCIAL) {
+        "social"
+    } else {
+        "referral"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channels_from_utm_and_referrer() {
+        let partners = vec!["humanitas.nl".to_owned(), "www.nibud.nl".to_owned()];
+        let page = "https://www.gemeente.nl/schulden";
+        let cases: &[(&str, Option<&str>, &str)] = &[
+            (page, None, "direct"),
+            (page, Some("https://www.google.nl/"), "search"),
+            (page, Some("https://duckduckgo.com/"), "search"),
+            (page, Some("https://www.bing.com/"), "search"),
+            (page, Some("https://l.facebook.com/"), "social"),
+            (page, Some("https://t.co/"), "social"),
+            (page, Some("https://mail.google.com/"), "email"),
+            (page, Some("https://www.humanitas.nl/"), "partner"),
+            (page, Some("https://www.gemeente.nl/zoeken?q=x"), "internal"),
+            (page, Some("https://www.nu.nl/"), "referral"),
+            (
+                "https://www.gemeente.nl/schulden?utm_medium=nieuwsbrief&utm_source=brief",
+                Some("https://www.google.nl/"),
+                "email",
+            ),
+            (
+                "https://www.gemeente.nl/schulden?utm_source=humanitas.nl",
+                None,
+                "partner",
+            ),
+            (
+                "https://www.gemeente.nl/schulden?utm_medium=social&utm_source=facebook",
+                None,
+                "social",
+            ),
+            (
+                "https://www.gemeente.nl/schulden?utm_campaign=geldzorgen-najaar&utm_medium=abri",
+                None,
+                "campaign",
+            ),
+            (
+                "https://www.gemeente.nl/schulden?utm_source=qr-brief",
+                None,
+                "campaign",
+            ),
+        ];
+        for (url, referrer, want) in cases {
+            assert_eq!(
+                channel(url, *referrer, &partners),
+                *want,
+                "{url} from {referrer:?}"
+            );
+            assert!(CHANNELS.contains(want));
+        }
+    }
+}
