@@ -146,7 +146,7 @@ impl ProcessorMetrics {
     /// sites not in `sites` count as `other`, themes are the taxonomy's top levels
     /// (`none` without one), types are the three event types.
     pub fn count_row(&self, row: &EventRow, sites: &[String]) {
-        let site = if sites.iter().any(|s| *s == row.site) {
+        let site = if sites.contains(&row.site) {
             row.site.as_str()
         } else {
             "other"
