@@ -7,7 +7,7 @@ use luister_service::telemetry::LogConfig;
 use luister_store::ClickHouseConfig;
 
 /// Everything `luister-processor` reads at start.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProcessorConfig {
     /// The listener for `/metrics`, `/healthz` and `/readyz`.
@@ -28,6 +28,10 @@ pub struct ProcessorConfig {
     pub metrics: MetricsConfig,
     /// How long raw events are kept.
     pub retention: RetentionConfig,
+    /// How visits are formed.
+    pub sessions: SessionsConfig,
+    /// What counts as a contact, per site (`site = "*"` for all).
+    pub goals: Vec<GoalConfig>,
     /// Logging.
     pub log: LogConfig,
 }
@@ -92,6 +96,73 @@ impl Default for ProcessingConfig {
     fn default() -> Self {
         Self {
             timezone: "Europe/Amsterdam".into(),
+        }
+    }
+}
+
+impl Default for ProcessorConfig {
+    fn default() -> Self {
+        Self {
+            http: HttpConfig::default(),
+            kafka: KafkaConfig::default(),
+            consumer: ConsumerConfig::default(),
+            clickhouse: ClickHouseConfig::default(),
+            processing: ProcessingConfig::default(),
+            taxonomy: TaxonomyConfig::default(),
+            channels: ChannelsConfig::default(),
+            metrics: MetricsConfig::default(),
+            retention: RetentionConfig::default(),
+            sessions: SessionsConfig::default(),
+            goals: vec![GoalConfig::default()],
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// The `[sessions]` section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionsConfig {
+    /// A visit ends after this long without an event. Default 1800 s.
+    pub inactivity_gap_s: u32,
+    /// How often sessions of recently active visitors are recomputed. Default 60 s.
+    pub interval_s: u64,
+}
+
+impl Default for SessionsConfig {
+    fn default() -> Self {
+        Self {
+            inactivity_gap_s: 1800,
+            interval_s: 60,
+        }
+    }
+}
+
+/// One `[[goals]]` entry: what counts as a contact.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoalConfig {
+    /// Site id, or `*` for every site.
+    pub site: String,
+    /// Action-name prefixes that are contacts. Default `["contact:"]`.
+    #[serde(default = "default_goal_actions")]
+    pub actions: Vec<String>,
+    /// Regular expressions on the page path of confirmation pages
+    /// (e.g. `^/contact/bedankt`). Default none.
+    #[serde(default)]
+    pub url_patterns: Vec<String>,
+}
+
+fn default_goal_actions() -> Vec<String> {
+    vec!["contact:".into()]
+}
+
+impl Default for GoalConfig {
+    fn default() -> Self {
+        Self {
+            site: "*".into(),
+            actions: default_goal_actions(),
+            url_patterns: Vec::new(),
         }
     }
 }
@@ -171,6 +242,19 @@ impl ProcessorConfig {
         // rows by default) so that it lands whole or not at all.
         if self.consumer.batch_max_rows == 0 || self.consumer.batch_max_rows > 500_000 {
             return Err("consumer.batch_max_rows must be between 1 and 500000".into());
+        }
+        for g in &self.goals {
+            for p in &g.url_patterns {
+                if let Err(e) = regex::Regex::new(p) {
+                    return Err(format!(
+                        "goals (site {}): url pattern {p:?} is not a valid regular expression: {e}",
+                        g.site
+                    ));
+                }
+            }
+        }
+        if self.sessions.inactivity_gap_s == 0 {
+            return Err("sessions.inactivity_gap_s must be at least 1".into());
         }
         if self.consumer.group_id.is_empty() {
             return Err("consumer.group_id is empty".into());

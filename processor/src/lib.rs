@@ -6,6 +6,7 @@
 //! - [`config`]: the `processor.toml` structure.
 //! - [`consumer`]: the consume → write → commit loop.
 //! - [`retention`]: dropping raw events past their retention.
+//! - [`sessions`]: visits and early contact, derived from the raw events.
 //! - [`taxonomy`]: the taxonomy in use, reloaded when its file changes.
 //! - [`writer`]: rows, inserts and the offset watermarks that make replays harmless.
 //! - [`dead_letter`]: the dead-letter topic.
@@ -22,6 +23,7 @@ pub mod consumer;
 pub mod dead_letter;
 pub mod metrics;
 pub mod retention;
+pub mod sessions;
 pub mod taxonomy;
 pub mod writer;
 
@@ -82,6 +84,16 @@ pub async fn serve(
         _ = stop.wait_for(|s| *s) => return Ok(()),
     };
     let _ = store_cell.set(store.clone());
+    {
+        let goals = sessions::Goals::new(&config.goals).context("compiling the goals")?;
+        let every = Duration::from_secs(config.sessions.interval_s.max(1));
+        tokio::spawn(sessions::run(
+            store.clone(),
+            config.sessions.inactivity_gap_s,
+            goals,
+            every,
+        ));
+    }
     if config.retention.raw_events_days > 0 {
         let every = Duration::from_secs(config.retention.check_interval_s.max(60));
         tokio::spawn(retention::run(

@@ -54,6 +54,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0004_channels_and_search.sql",
         sql: include_str!("../migrations/0004_channels_and_search.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_sessions.sql",
+        sql: include_str!("../migrations/0005_sessions.sql"),
+    },
 ];
 
 const LOCK_TABLE: &str = "schema_migrations_lock";

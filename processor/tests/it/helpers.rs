@@ -18,6 +18,7 @@ pub async fn start_processor(scratch: &Scratch, group: &str) -> Running {
         ..ProcessorConfig::default()
     };
     config.consumer.group_id = group.to_owned();
+    config.sessions.interval_s = 1;
     config.consumer.batch_max_wait_ms = 200;
     config.consumer.session_timeout_ms = 6000;
     let running = Running::start(move |listener, shutdown| {
@@ -80,4 +81,11 @@ pub async fn metric(running: &Running, name: &str) -> u64 {
                 .and_then(|v| v.trim().parse::<f64>().ok())
         })
         .unwrap_or(0.0) as u64
+}
+
+/// An event JSON at a given time (ms).
+pub fn event_at(visitor: u64, ts_ms: i64, kind: &str, path: &str, extra: &str) -> String {
+    format!(
+        r#"{{"v":1,"site":"demo","ts_ms":{ts_ms},"visitor":"{visitor:016x}","type":"{kind}","url":"http://localhost{path}"{extra}}}"#
+    )
 }

@@ -348,3 +348,129 @@ async fn retention_drops_old_raw_months_and_keeps_the_aggregates() {
     processor.stop().await.unwrap();
     scratch.cleanup().await;
 }
+
+#[tokio::test]
+async fn sessions_and_early_contact_for_scripted_visits_including_a_late_event() {
+    let scratch = Scratch::new("proc_sessions");
+    let processor = start_processor(&scratch, "g1").await;
+    let db = &scratch.database;
+    let base = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        - 2 * 3_600_000;
+    let s = 1000;
+    let visits = [
+        // A: searches debt help, then fills in the contact form 4 minutes later.
+        ("a", helpers::event_at(0xa, base, "pageview", "/", "")),
+        (
+            "a",
+            helpers::event_at(
+                0xa,
+                base + 60 * s,
+                "search",
+                "/zoeken",
+                r#","query":"schuldhulp","result_count":4"#,
+            ),
+        ),
+        (
+            "a",
+            helpers::event_at(
+                0xa,
+                base + 300 * s,
+                "action",
+                "/contact",
+                r#","name":"contact:form""#,
+            ),
+        ),
+        // B: reads about debts, no contact (yet).
+        (
+            "b",
+            helpers::event_at(0xb, base, "pageview", "/schulden/schuldhulpverlening", ""),
+        ),
+        // C: two visits about waste, 50 minutes apart.
+        (
+            "c",
+            helpers::event_at(0xc, base, "pageview", "/afval/grofvuil", ""),
+        ),
+        (
+            "c",
+            helpers::event_at(0xc, base + 3000 * s, "pageview", "/afval/grofvuil", ""),
+        ),
+    ];
+    for (k, v) in &visits {
+        produce(&scratch.topic, k, v.as_bytes()).await;
+    }
+    let live = format!("SELECT count() FROM {db}.sessions FINAL WHERE deleted = 0");
+    assert_eq!(
+        wait_count(&live, 4, Duration::from_secs(30)).await,
+        4,
+        "A, B and C's two visits"
+    );
+    let early = format!(
+        "SELECT count(), countIf(ct > 0), sumIf(ct - ft, ct > 0) FROM {db}.sessions FINAL \
+         ARRAY JOIN themes AS theme, theme_first_ts AS ft, theme_contact_ts AS ct \
+         WHERE deleted = 0 AND theme = 'schulden' FORMAT TSV"
+    );
+    let got = luister_testkit::clickhouse(&early).await.unwrap();
+    assert_eq!(
+        got.trim(),
+        "2\t1\t240",
+        "2 sessions touched schulden, A contacted 240 s after the first touch"
+    );
+
+    // B's phone click arrives late (and out of order): B's visit now has a contact too.
+    produce(
+        &scratch.topic,
+        "b",
+        helpers::event_at(
+            0xb,
+            base + 100 * s,
+            "action",
+            "/schulden",
+            r#","name":"contact:phone""#,
+        )
+        .as_bytes(),
+    )
+    .await;
+    let converted = wait_for(Duration::from_secs(30), || async {
+        let t = luister_testkit::clickhouse(&early).await.ok()?;
+        (t.trim() == "2\t2\t340").then_some(t)
+    })
+    .await;
+    assert!(
+        converted.is_some(),
+        "the late contact was not counted: {}",
+        luister_testkit::clickhouse(&early).await.unwrap()
+    );
+    assert_eq!(count(&live).await, 4, "no visit counted twice");
+    let c = luister_testkit::clickhouse(&format!(
+        "SELECT pageviews, contacts, entry_path FROM {db}.sessions FINAL WHERE deleted = 0 AND visitor = '{:016x}' ORDER BY start_ts FORMAT TSV",
+        0xc
+    ))
+    .await
+    .unwrap();
+    assert_eq!(c, "1\t0\t/afval/grofvuil\n1\t0\t/afval/grofvuil\n");
+
+    // A late page view between C's two visits joins them into one.
+    produce(
+        &scratch.topic,
+        "c",
+        helpers::event_at(0xc, base + 1500 * s, "pageview", "/afval", "").as_bytes(),
+    )
+    .await;
+    assert_eq!(
+        wait_count(&live, 3, Duration::from_secs(30)).await,
+        3,
+        "C's visits merged, the old one marked deleted"
+    );
+    let c = luister_testkit::clickhouse(&format!(
+        "SELECT pageviews, duration_s FROM {db}.sessions FINAL WHERE deleted = 0 AND visitor = '{:016x}' FORMAT TSV",
+        0xc
+    ))
+    .await
+    .unwrap();
+    assert_eq!(c, "3\t3000\n");
+    processor.stop().await.unwrap();
+    scratch.cleanup().await;
+}

@@ -1,0 +1,422 @@
+//! Sessions (visits) and early contact, derived from the raw events.
+//!
+//! Every `sessions.interval_s` the sessionizer finds the visitors whose events arrived
+//! since its last run (`inserted_at`), reads all their events of those days, splits them
+//! into sessions after `sessions.inactivity_gap_s` without an event, and writes the
+//! summaries. Because raw events are stored exactly once and sessions are recomputed
+//! from them as a whole, a crash, a replay, an out-of-order or a late event can never
+//! count a visit twice: the newest version of each session wins (ReplacingMergeTree),
+//! and sessions a late event merged into another are rewritten as deleted.
+//!
+//! A contact is an action whose name starts with one of the goal's action prefixes
+//! (default `contact:`) or a page view whose path matches one of its URL patterns (a
+//! confirmation page). Per theme the session touched, the summary keeps the first touch
+//! and the first contact at or after it: the early-contact figures.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use luister_store::{Store, StoreError};
+
+use crate::config::GoalConfig;
+
+/// An event as the sessionizer reads it.
+#[derive(Debug, Clone, clickhouse::Row, Deserialize)]
+pub struct SessionEvent {
+    /// Site.
+    pub site: String,
+    /// Day (days since the epoch).
+    pub day: u16,
+    /// Visitor key.
+    pub visitor: String,
+    /// Time, seconds.
+    pub ts: u32,
+    /// Event type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// URL path.
+    pub path: String,
+    /// Themes with ancestors.
+    pub themes: Vec<String>,
+    /// Channel.
+    pub channel: String,
+    /// Device class.
+    pub device: String,
+    /// Action name.
+    pub action_name: String,
+}
+
+/// One session summary row.
+#[derive(Debug, Clone, PartialEq, Eq, clickhouse::Row, Serialize, Deserialize)]
+pub struct SessionRow {
+    /// Site.
+    pub site: String,
+    /// Day.
+    pub day: u16,
+    /// Visitor key.
+    pub visitor: String,
+    /// `visitor-start_ts`.
+    pub session_id: String,
+    /// First event.
+    pub start_ts: u32,
+    /// Last event.
+    pub end_ts: u32,
+    /// end − start.
+    pub duration_s: u32,
+    /// Path of the first page.
+    pub entry_path: String,
+    /// First theme of the first event ('' if none).
+    pub entry_theme: String,
+    /// Channel of the first event.
+    pub channel: String,
+    /// Device of the first event.
+    pub device: String,
+    /// Page views.
+    pub pageviews: u32,
+    /// Site searches.
+    pub searches: u32,
+    /// Contacts (goal completions).
+    pub contacts: u32,
+    /// Time of the first contact, 0 when none.
+    pub first_contact_ts: u32,
+    /// Themes touched.
+    pub themes: Vec<String>,
+    /// First touch per theme.
+    pub theme_first_ts: Vec<u32>,
+    /// First contact at or after the first touch per theme, 0 when none.
+    pub theme_contact_ts: Vec<u32>,
+    /// 1 for a session that no longer exists (merged by a late event).
+    pub deleted: u8,
+    /// Newer wins.
+    pub version: u64,
+}
+
+/// A site's goals, compiled.
+pub struct Goals {
+    rules: Vec<(String, Vec<String>, Vec<Regex>)>,
+}
+
+impl Goals {
+    /// Compiles the configured goals (checked by the configuration's validation).
+    pub fn new(goals: &[GoalConfig]) -> Result<Self, regex::Error> {
+        let mut rules = Vec::new();
+        for g in goals {
+            let patterns = g
+                .url_patterns
+                .iter()
+                .map(|p| Regex::new(p))
+                .collect::<Result<_, _>>()?;
+            rules.push((g.site.clone(), g.actions.clone(), patterns));
+        }
+        Ok(Self { rules })
+    }
+
+    /// Whether `e` completes a goal of its site.
+    pub fn is_contact(&self, e: &SessionEvent) -> bool {
+        self.rules
+            .iter()
+            .filter(|(site, _, _)| site == "*" || *site == e.site)
+            .any(|(_, actions, patterns)| {
+                (e.kind == "action"
+                    && actions
+                        .iter()
+                        .any(|a| e.action_name.starts_with(a.as_str())))
+                    || (e.kind == "pageview" && patterns.iter().any(|p| p.is_match(&e.path)))
+            })
+    }
+}
+
+/// Splits one visitor's events of one day (sorted by time) into sessions.
+pub fn build(events: &[SessionEvent], gap_s: u32, goals: &Goals, version: u64) -> Vec<SessionRow> {
+    let mut out: Vec<SessionRow> = Vec::new();
+    let mut theme_index: HashMap<String, usize> = HashMap::new();
+    for e in events {
+        let new_session = out
+            .last()
+            .is_none_or(|s| e.ts.saturating_sub(s.end_ts) > gap_s);
+        if new_session {
+            theme_index.clear();
+            out.push(SessionRow {
+                site: e.site.clone(),
+                day: e.day,
+                visitor: e.visitor.clone(),
+                session_id: format!("{}-{}", e.visitor, e.ts),
+                start_ts: e.ts,
+                end_ts: e.ts,
+                duration_s: 0,
+                entry_path: e.path.clone(),
+                entry_theme: e.themes.first().cloned().unwrap_or_default(),
+                channel: e.channel.clone(),
+                device: e.device.clone(),
+                pageviews: 0,
+                searches: 0,
+                contacts: 0,
+                first_contact_ts: 0,
+                themes: Vec::new(),
+                theme_first_ts: Vec::new(),
+                theme_contact_ts: Vec::new(),
+                deleted: 0,
+                version,
+            });
+        }
+        let Some(s) = out.last_mut() else { continue };
+        s.end_ts = s.end_ts.max(e.ts);
+        s.duration_s = s.end_ts - s.start_ts;
+        match e.kind.as_str() {
+            "pageview" => s.pageviews += 1,
+            "search" => s.searches += 1,
+            _ => {}
+        }
+        for t in &e.themes {
+            if !theme_index.contains_key(t) {
+                theme_index.insert(t.clone(), s.themes.len());
+                s.themes.push(t.clone());
+                s.theme_first_ts.push(e.ts);
+                s.theme_contact_ts.push(0);
+            }
+        }
+        if goals.is_contact(e) {
+            s.contacts += 1;
+            if s.first_contact_ts == 0 {
+                s.first_contact_ts = e.ts;
+            }
+            for c in s.theme_contact_ts.iter_mut() {
+                if *c == 0 {
+                    *c = e.ts;
+                }
+            }
+        }
+    }
+    out
+}
+
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct ExistingSession {
+    site: String,
+    day: u16,
+    visitor: String,
+    session_id: String,
+}
+
+/// Recomputes the sessions of the visitors whose events arrived at or after `since`
+/// (seconds); returns how many session rows were written.
+pub async fn run_once(
+    store: &Store,
+    since: u32,
+    gap_s: u32,
+    goals: &Goals,
+) -> Result<usize, StoreError> {
+    let events: Vec<SessionEvent> = store
+        .client()
+        .query(
+            "SELECT site, day, visitor, ts, type, path, themes, channel, device, action_name FROM events \
+             WHERE (site, visitor, day) IN (SELECT site, visitor, day FROM events WHERE inserted_at >= toDateTime(?)) \
+             ORDER BY site, visitor, day, ts, kafka_partition, kafka_offset",
+        )
+        .bind(since)
+        .fetch_all()
+        .await?;
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let version = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let mut rows: Vec<SessionRow> = Vec::new();
+    let mut start = 0;
+    for i in 1..=events.len() {
+        let boundary = i == events.len()
+            || (
+                events[i].site.as_str(),
+                events[i].visitor.as_str(),
+                events[i].day,
+            ) != (
+                events[start].site.as_str(),
+                events[start].visitor.as_str(),
+                events[start].day,
+            );
+        if boundary {
+            rows.extend(build(&events[start..i], gap_s, goals, version));
+            start = i;
+        }
+    }
+    // Sessions written before that no longer exist (a late event joined them to another).
+    let existing: Vec<ExistingSession> = store
+        .client()
+        .query(
+            "SELECT site, day, visitor, session_id FROM sessions FINAL \
+             WHERE deleted = 0 AND (site, visitor, day) IN (SELECT site, visitor, day FROM events WHERE inserted_at >= toDateTime(?))",
+        )
+        .bind(since)
+        .fetch_all()
+        .await?;
+    let current: std::collections::HashSet<&str> =
+        rows.iter().map(|r| r.session_id.as_str()).collect();
+    let mut gone: BTreeMap<String, SessionRow> = BTreeMap::new();
+    for old in existing
+        .iter()
+        .filter(|o| !current.contains(o.session_id.as_str()))
+    {
+        gone.insert(
+            old.session_id.clone(),
+            SessionRow {
+                site: old.site.clone(),
+                day: old.day,
+                visitor: old.visitor.clone(),
+                session_id: old.session_id.clone(),
+                start_ts: 0,
+                end_ts: 0,
+                duration_s: 0,
+                entry_path: String::new(),
+                entry_theme: String::new(),
+                channel: String::new(),
+                device: String::new(),
+                pageviews: 0,
+                searches: 0,
+                contacts: 0,
+                first_contact_ts: 0,
+                themes: Vec::new(),
+                theme_first_ts: Vec::new(),
+                theme_contact_ts: Vec::new(),
+                deleted: 1,
+                version,
+            },
+        );
+    }
+    rows.extend(gone.into_values());
+    let mut insert = store.client().insert::<SessionRow>("sessions").await?;
+    for r in &rows {
+        insert.write(r).await?;
+    }
+    insert.end().await?;
+    Ok(rows.len())
+}
+
+/// Runs [`run_once`] every `every`. The first run looks back a day, so a restart
+/// recomputes what a crash may have left half-done.
+pub async fn run(store: Store, gap_s: u32, goals: Goals, every: Duration) {
+    let now = || {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as u32)
+            .unwrap_or(0)
+    };
+    let mut since = now().saturating_sub(86_400);
+    loop {
+        let started = now();
+        match run_once(&store, since, gap_s, &goals).await {
+            // Events inserted during the run are looked at again next time.
+            Ok(_) => since = started.saturating_sub(5),
+            Err(e) => tracing::warn!(error = %e, "sessionizer run failed; retrying"),
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(ts: u32, kind: &str, path: &str, themes: &[&str], action: &str) -> SessionEvent {
+        SessionEvent {
+            site: "demo".into(),
+            day: 1,
+            visitor: "v".into(),
+            ts,
+            kind: kind.into(),
+            path: path.into(),
+            themes: themes.iter().map(|t| (*t).to_owned()).collect(),
+            channel: if ts == 0 {
+                "search".into()
+            } else {
+                "internal".into()
+            },
+            device: "mobile".into(),
+            action_name: action.into(),
+        }
+    }
+
+    fn goals() -> Goals {
+        Goals::new(&[GoalConfig {
+            site: "*".into(),
+            actions: vec!["contact:".into()],
+            url_patterns: vec!["^/contact/bedankt".into()],
+        }])
+        .unwrap()
+    }
+
+    #[test]
+    fn a_visit_with_a_contact_after_touching_debt_help() {
+        let events = [
+            ev(0, "pageview", "/", &[], ""),
+            ev(
+                60,
+                "search",
+                "/zoeken",
+                &["schulden/schuldhulpverlening", "schulden"],
+                "",
+            ),
+            ev(120, "pageview", "/schulden", &["schulden"], ""),
+            ev(300, "action", "/schulden", &["schulden"], "contact:phone"),
+            ev(400, "pageview", "/afval", &["afval"], ""),
+        ];
+        let s = build(&events, 1800, &goals(), 7);
+        assert_eq!(s.len(), 1);
+        let s = &s[0];
+        assert_eq!((s.start_ts, s.end_ts, s.duration_s), (0, 400, 400));
+        assert_eq!(
+            (s.pageviews, s.searches, s.contacts, s.first_contact_ts),
+            (3, 1, 1, 300)
+        );
+        assert_eq!(
+            (
+                s.entry_path.as_str(),
+                s.entry_theme.as_str(),
+                s.channel.as_str()
+            ),
+            ("/", "", "search")
+        );
+        assert_eq!(
+            s.themes,
+            vec!["schulden/schuldhulpverlening", "schulden", "afval"]
+        );
+        assert_eq!(s.theme_first_ts, vec![60, 60, 400]);
+        assert_eq!(
+            s.theme_contact_ts,
+            vec![300, 300, 0],
+            "afval was touched after the contact"
+        );
+    }
+
+    #[test]
+    fn inactivity_splits_sessions_and_confirmation_pages_count_as_contact() {
+        let events = [
+            ev(
+                0,
+                "pageview",
+                "/bijstand",
+                &["inkomen/bijstand", "inkomen"],
+                "",
+            ),
+            ev(1000, "pageview", "/contact/bedankt", &[], ""),
+            ev(
+                1000 + 1801,
+                "pageview",
+                "/bijstand",
+                &["inkomen/bijstand", "inkomen"],
+                "",
+            ),
+        ];
+        let s = build(&events, 1800, &goals(), 1);
+        assert_eq!(s.len(), 2);
+        assert_eq!(
+            (s[0].contacts, s[0].theme_contact_ts.clone()),
+            (1, vec![1000, 1000])
+        );
+        assert_eq!((s[1].contacts, s[1].session_id.as_str()), (0, "v-2801"));
+    }
+}
