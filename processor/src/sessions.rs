@@ -11,7 +11,9 @@
 //! A contact is an action whose name starts with one of the goal's action prefixes
 //! (default `contact:`) or a page view whose path matches one of its URL patterns (a
 //! confirmation page). Per theme the session touched, the summary keeps the first touch
-//! and the first contact at or after it: the early-contact figures.
+//! and the first contact at or after it: the early-contact figures. Per site search it
+//! keeps what came next: another search (`refined`), a page or action (`clicked`), or
+//! the end of the visit (`left`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -47,6 +49,10 @@ pub struct SessionEvent {
     pub device: String,
     /// Action name.
     pub action_name: String,
+    /// Normalised search term.
+    pub search_term: String,
+    /// Search result count, -1 when unknown.
+    pub search_results: i64,
 }
 
 /// One session summary row.
@@ -92,6 +98,14 @@ pub struct SessionRow {
     pub deleted: u8,
     /// Newer wins.
     pub version: u64,
+    /// Normalised term of each site search, in order.
+    pub search_terms: Vec<String>,
+    /// First top-level theme of each search ('' for none).
+    pub search_themes: Vec<String>,
+    /// Result count of each search (-1 unknown).
+    pub search_results: Vec<i64>,
+    /// What followed each search: `refined`, `clicked` or `left`.
+    pub search_next: Vec<String>,
 }
 
 /// A site's goals, compiled.
@@ -160,9 +174,36 @@ pub fn build(events: &[SessionEvent], gap_s: u32, goals: &Goals, version: u64) -
                 theme_contact_ts: Vec::new(),
                 deleted: 0,
                 version,
+                search_terms: Vec::new(),
+                search_themes: Vec::new(),
+                search_results: Vec::new(),
+                search_next: Vec::new(),
             });
         }
         let Some(s) = out.last_mut() else { continue };
+        // The previous search of this visit learns what came after it.
+        if let Some(last) = s.search_next.last_mut() {
+            if last == "left" {
+                *last = if e.kind == "search" {
+                    "refined"
+                } else {
+                    "clicked"
+                }
+                .to_owned();
+            }
+        }
+        if e.kind == "search" {
+            s.search_terms.push(e.search_term.clone());
+            s.search_themes.push(
+                e.themes
+                    .iter()
+                    .find(|t| !t.contains('/'))
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+            s.search_results.push(e.search_results);
+            s.search_next.push("left".to_owned());
+        }
         s.end_ts = s.end_ts.max(e.ts);
         s.duration_s = s.end_ts - s.start_ts;
         match e.kind.as_str() {
@@ -212,7 +253,7 @@ pub async fn run_once(
     let events: Vec<SessionEvent> = store
         .client()
         .query(
-            "SELECT site, day, visitor, ts, type, path, themes, channel, device, action_name FROM events \
+            "SELECT site, day, visitor, ts, type, path, themes, channel, device, action_name, search_term, search_results FROM events \
              WHERE (site, visitor, day) IN (SELECT site, visitor, day FROM events WHERE inserted_at >= toDateTime(?)) \
              ORDER BY site, visitor, day, ts, kafka_partition, kafka_offset",
         )
@@ -284,6 +325,10 @@ pub async fn run_once(
                 theme_contact_ts: Vec::new(),
                 deleted: 1,
                 version,
+                search_terms: Vec::new(),
+                search_themes: Vec::new(),
+                search_results: Vec::new(),
+                search_next: Vec::new(),
             },
         );
     }
@@ -337,6 +382,12 @@ mod tests {
             },
             device: "mobile".into(),
             action_name: action.into(),
+            search_term: if kind == "search" {
+                path.trim_start_matches('/').into()
+            } else {
+                String::new()
+            },
+            search_results: if kind == "search" { 0 } else { -1 },
         }
     }
 
@@ -390,6 +441,41 @@ mod tests {
             vec![300, 300, 0],
             "afval was touched after the contact"
         );
+    }
+
+    #[test]
+    fn what_follows_each_search_is_recorded() {
+        let events = [
+            ev(0, "search", "/bijstnd", &[], ""),
+            ev(
+                10,
+                "search",
+                "/bijstand",
+                &["inkomen/bijstand", "inkomen"],
+                "",
+            ),
+            ev(
+                20,
+                "pageview",
+                "/bijstand",
+                &["inkomen/bijstand", "inkomen"],
+                "",
+            ),
+            ev(
+                30,
+                "search",
+                "/kwijtschelding",
+                &["armoede/kwijtschelding", "armoede"],
+                "",
+            ),
+        ];
+        let s = &build(&events, 1800, &goals(), 1)[0];
+        assert_eq!(
+            s.search_terms,
+            vec!["bijstnd", "bijstand", "kwijtschelding"]
+        );
+        assert_eq!(s.search_themes, vec!["", "inkomen", "armoede"]);
+        assert_eq!(s.search_next, vec!["refined", "clicked", "left"]);
     }
 
     #[test]

@@ -59,6 +59,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0005_sessions.sql",
         sql: include_str!("../migrations/0005_sessions.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_search_outcomes.sql",
+        sql: include_str!("../migrations/0006_search_outcomes.sql"),
+    },
 ];
 
 const LOCK_TABLE: &str = "schema_migrations_lock";

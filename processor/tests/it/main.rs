@@ -419,6 +419,17 @@ async fn sessions_and_early_contact_for_scripted_visits_including_a_late_event()
         "2 sessions touched schulden, A contacted 240 s after the first touch"
     );
 
+    let outcomes = luister_testkit::clickhouse(&format!(
+        "SELECT term, theme, next FROM {db}.sessions FINAL \
+         ARRAY JOIN search_terms AS term, search_themes AS theme, search_next AS next WHERE deleted = 0 FORMAT TSV"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        outcomes, "schuldhulp\tschulden\tclicked\n",
+        "A's search was followed by the contact form"
+    );
+
     // B's phone click arrives late (and out of order): B's visit now has a contact too.
     produce(
         &scratch.topic,
