@@ -32,11 +32,16 @@ async fn events_land_in_raw_and_daily_tables_once() {
     .await;
     assert_eq!(raw, 25, "events in ClickHouse");
     assert_eq!(
-        count(&format!(
-            "SELECT sum(events) FROM {db}.site_daily WHERE site = 'demo' AND type = 'pageview'"
-        ))
+        wait_count(
+            &format!(
+                "SELECT sum(events) FROM {db}.site_daily WHERE site = 'demo' AND type = 'pageview'"
+            ),
+            25,
+            Duration::from_secs(30)
+        )
         .await,
-        25
+        25,
+        "site_daily (visible a moment after the raw rows)"
     );
     assert_eq!(
         count(&format!("SELECT uniqExact(visitor) FROM {db}.events")).await,
@@ -112,7 +117,12 @@ async fn replaying_the_whole_topic_counts_nothing_twice() {
         35
     );
     assert_eq!(
-        count(&format!("SELECT sum(events) FROM {db}.site_daily")).await,
+        wait_count(
+            &format!("SELECT sum(events) FROM {db}.site_daily"),
+            35,
+            Duration::from_secs(30)
+        )
+        .await,
         35
     );
     second.stop().await.unwrap();
@@ -239,6 +249,35 @@ async fn themes_are_attributed_and_land_in_the_theme_aggregates() {
         .unwrap()
         .trim(),
         "['armoede/kwijtschelding','armoede']"
+    );
+    // The aggregates are filled inside the same INSERT but become visible a moment
+    // after the raw rows: wait for their totals before looking at the details.
+    assert_eq!(
+        wait_count(
+            &format!("SELECT sum(events) FROM {db}.theme_daily"),
+            7,
+            Duration::from_secs(30)
+        )
+        .await,
+        7
+    );
+    assert_eq!(
+        wait_count(
+            &format!("SELECT sum(searches) FROM {db}.search_terms_daily"),
+            5,
+            Duration::from_secs(30)
+        )
+        .await,
+        5
+    );
+    assert_eq!(
+        wait_count(
+            &format!("SELECT sum(events) FROM {db}.theme_channel_daily"),
+            7,
+            Duration::from_secs(30)
+        )
+        .await,
+        7
     );
     let per_theme =
         |theme: &str| format!("SELECT sum(events) FROM {db}.theme_daily WHERE theme = '{theme}'");
