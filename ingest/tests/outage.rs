@@ -15,16 +15,6 @@ use luister_ingest::config::{IngestConfig, SiteConfig};
 use luister_schema::{Event, SiteId};
 use luister_testkit::{consume, Running, Scratch};
 
-fn stack(command: &str) {
-    let lib = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/local/lib.sh");
-    let status = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(format!("source '{lib}' && {command}"))
-        .status()
-        .unwrap();
-    assert!(status.success(), "{command} failed");
-}
-
 #[derive(Default)]
 struct Tally {
     accepted: BTreeSet<String>,
@@ -86,13 +76,13 @@ async fn broker_outage_gives_503_then_recovers_and_loses_nothing() {
         tally.record(r);
     }
 
-    stack("stop_pid kafka");
+    luister_testkit::local_stack("stop_pid kafka");
     let down_until = Instant::now() + Duration::from_secs(6);
     while Instant::now() < down_until {
         let r = send().await;
         tally.record(r);
     }
-    stack("start_kafka");
+    luister_testkit::local_stack("start_kafka");
 
     let deadline = Instant::now() + Duration::from_secs(90);
     let mut recovered = false;

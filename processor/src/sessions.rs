@@ -56,7 +56,7 @@ pub struct SessionEvent {
 }
 
 /// One session summary row.
-#[derive(Debug, Clone, PartialEq, Eq, clickhouse::Row, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, clickhouse::Row, Serialize, Deserialize)]
 pub struct SessionRow {
     /// Site.
     pub site: String,
@@ -309,26 +309,9 @@ pub async fn run_once(
                 day: old.day,
                 visitor: old.visitor.clone(),
                 session_id: old.session_id.clone(),
-                start_ts: 0,
-                end_ts: 0,
-                duration_s: 0,
-                entry_path: String::new(),
-                entry_theme: String::new(),
-                channel: String::new(),
-                device: String::new(),
-                pageviews: 0,
-                searches: 0,
-                contacts: 0,
-                first_contact_ts: 0,
-                themes: Vec::new(),
-                theme_first_ts: Vec::new(),
-                theme_contact_ts: Vec::new(),
                 deleted: 1,
                 version,
-                search_terms: Vec::new(),
-                search_themes: Vec::new(),
-                search_results: Vec::new(),
-                search_next: Vec::new(),
+                ..SessionRow::default()
             },
         );
     }

@@ -14,16 +14,6 @@ use luister_processor::config::ProcessorConfig;
 use luister_store::ClickHouseConfig;
 use luister_testkit::{clickhouse, clickhouse_url, produce_many, wait_for, Running, Scratch};
 
-fn stack(command: &str) {
-    let lib = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/local/lib.sh");
-    let status = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(format!("source '{lib}' && {command}"))
-        .status()
-        .unwrap();
-    assert!(status.success(), "{command} failed");
-}
-
 fn events(from: usize, to: usize) -> Vec<(String, String)> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -74,7 +64,7 @@ async fn clickhouse_outage_is_waited_out_and_nothing_is_lost_or_doubled() {
     .await;
     assert!(first.is_some(), "the first 100 did not land");
 
-    stack("stop_pid clickhouse");
+    luister_testkit::local_stack("stop_pid clickhouse");
     produce_many(&scratch.topic, &events(100, 300)).await;
     tokio::time::sleep(Duration::from_secs(5)).await;
     let metrics = reqwest::get(processor.url("/metrics"))
@@ -98,7 +88,7 @@ async fn clickhouse_outage_is_waited_out_and_nothing_is_lost_or_doubled() {
         .status();
     assert_eq!(health, 200, "the processor is still alive");
 
-    stack("start_clickhouse");
+    luister_testkit::local_stack("start_clickhouse");
     let all = wait_for(Duration::from_secs(90), || async {
         (count(&db).await == Some(300)).then_some(())
     })

@@ -85,6 +85,18 @@ impl Scratch {
     }
 }
 
+/// Runs a function of `deploy/local/lib.sh` (for example `stop_pid kafka` or
+/// `start_clickhouse`) to stop or start a shared local server in an outage test.
+pub fn local_stack(command: &str) {
+    let lib = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/local/lib.sh");
+    let status = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("source '{lib}' && {command}"))
+        .status()
+        .expect("bash");
+    assert!(status.success(), "{command} failed");
+}
+
 /// Deletes a topic (errors ignored: it may not exist).
 pub async fn delete_topic(topic: &str) {
     let admin: AdminClient<DefaultClientContext> = client_config().create().expect("admin client");
