@@ -79,6 +79,8 @@ pub struct Pipeline {
     taxonomy: LiveTaxonomy,
     watermarks: Watermarks,
     seen_rebalances: u64,
+    /// Messages fetched while waiting for ClickHouse, for the next batch.
+    carried: Vec<OwnedMessage>,
 }
 
 impl Pipeline {
@@ -125,6 +127,7 @@ impl Pipeline {
             taxonomy,
             watermarks: Watermarks::default(),
             seen_rebalances: 0,
+            carried: Vec::new(),
         })
     }
 
@@ -155,11 +158,15 @@ impl Pipeline {
     }
 
     /// Waits for the first message, then gathers more until full or timed out.
-    async fn next_batch(&self) -> Vec<OwnedMessage> {
+    async fn next_batch(&mut self) -> Vec<OwnedMessage> {
         let c = &self.config.consumer;
-        let mut batch = Vec::new();
-        let mut bytes = 0usize;
-        let mut deadline: Option<Instant> = None;
+        let mut batch = std::mem::take(&mut self.carried);
+        let mut bytes: usize = batch
+            .iter()
+            .map(|m| m.payload().map_or(0, <[u8]>::len))
+            .sum();
+        let mut deadline: Option<Instant> = (!batch.is_empty())
+            .then(|| Instant::now() + Duration::from_millis(c.batch_max_wait_ms));
         while batch.len() < c.batch_max_rows && bytes < c.batch_max_bytes {
             let next = match deadline {
                 None => Ok(self.consumer.recv().await),
@@ -238,6 +245,61 @@ impl Pipeline {
         Ok(())
     }
 
+    /// Waits `backoff` with every assigned partition paused while still polling the
+    /// consumer, so the group keeps this member (no `max.poll.interval.ms` expiry during
+    /// a long ClickHouse outage) and rebalances are served. Messages that were already
+    /// fetched are kept for the next batch.
+    async fn wait_keeping_membership(
+        &mut self,
+        backoff: Duration,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
+        let assigned = self.consumer.assignment().ok();
+        if let Some(a) = &assigned {
+            if let Err(e) = self.consumer.pause(a) {
+                tracing::warn!(error = %e, "cannot pause partitions");
+            }
+        }
+        let deadline = Instant::now() + backoff;
+        let result = loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => break Ok(()),
+                m = self.consumer.recv() => match m {
+                    Ok(m) => self.carried.push(m.detach()),
+                    Err(e) => tracing::debug!(error = %e, "consumer error while waiting for ClickHouse"),
+                },
+                _ = shutdown.wait_for(|stop| *stop) => {
+                    break Err(anyhow::anyhow!("shutting down with a batch ClickHouse has not acknowledged; it is read again at the next start"));
+                }
+            }
+        };
+        if let Ok(now) = self.consumer.assignment() {
+            if let Err(e) = self.consumer.resume(&now) {
+                tracing::warn!(error = %e, "cannot resume partitions");
+            }
+        }
+        result
+    }
+
+    /// After a rebalance, keeps only the rows of partitions this consumer still owns.
+    fn keep_owned_rows(&mut self, mut rows: Vec<EventRow>) -> Vec<EventRow> {
+        let now = self.consumer.context().rebalances.load(Ordering::SeqCst);
+        if now == self.seen_rebalances {
+            return rows;
+        }
+        self.seen_rebalances = now;
+        self.watermarks.clear();
+        match self.consumer.assignment() {
+            Ok(owned) => rows.retain(|r| {
+                owned
+                    .find_partition(&r.kafka_topic, r.kafka_partition as i32)
+                    .is_some()
+            }),
+            Err(e) => tracing::warn!(error = %e, "cannot read the assignment"),
+        }
+        rows
+    }
+
     /// After a rebalance: forget cached watermarks and drop messages of partitions this
     /// consumer no longer owns (their new owner reads them from the committed offset).
     fn forget_partitions_we_lost(&mut self, batch: &mut Vec<OwnedMessage>) {
@@ -257,7 +319,7 @@ impl Pipeline {
     /// the error is not worth retrying, in which case the rows are dead-lettered.
     async fn write(
         &mut self,
-        rows: Vec<EventRow>,
+        mut rows: Vec<EventRow>,
         shutdown: &mut watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
         let topic = self.config.kafka.topic.clone();
@@ -304,11 +366,14 @@ impl Pipeline {
                     tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, rows = rows.len(), "ClickHouse write failed; retrying");
                     // Part of the insert may have landed: re-read the watermarks.
                     self.watermarks.clear();
-                    tokio::select! {
-                        () = tokio::time::sleep(backoff) => {},
-                        _ = shutdown.wait_for(|stop| *stop) => {
-                            anyhow::bail!("shutting down with a batch ClickHouse has not acknowledged; it is read again at the next start");
-                        }
+                    self.wait_keeping_membership(backoff, shutdown).await?;
+                    // Partitions taken away meanwhile belong to another processor now,
+                    // which reads them from the committed offset: do not write them.
+                    let before = self.seen_rebalances;
+                    let owned_rows = self.keep_owned_rows(rows);
+                    rows = owned_rows;
+                    if self.seen_rebalances != before {
+                        tracing::info!(rows = rows.len(), "rebalanced while waiting for ClickHouse; kept the rows of partitions still owned");
                     }
                     backoff = (backoff * 2).min(max_backoff);
                 }
