@@ -48,8 +48,8 @@ log "tracker size: $(gzip -9c ingest/assets/t.js | wc -c) bytes gzipped (aim: un
 (( $(gzip -9c ingest/assets/t.js | wc -c) < 2048 )) || die "ingest/assets/t.js is 2 KB or more gzipped"
 
 log "outage tests (they stop and restart the local broker and ClickHouse, so they run alone)"
-cargo test --locked -p luister-ingest --test outage -- --ignored 2>&1 | tee -a "$LOG_DIR/cargo-test.log"
-cargo test --locked -p luister-processor --test outage -- --ignored 2>&1 | tee -a "$LOG_DIR/cargo-test.log"
+cargo test --locked -p luister-ingest --test outage -- --ignored --test-threads=1 2>&1 | tee -a "$LOG_DIR/cargo-test.log"
+cargo test --locked -p luister-processor --test outage -- --ignored --test-threads=1 2>&1 | tee -a "$LOG_DIR/cargo-test.log"
 
 venv="$LUISTER_HOME/venv"
 [[ -x $venv/bin/python ]] || python3 -m venv "$venv"

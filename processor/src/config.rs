@@ -69,6 +69,9 @@ pub struct ConsumerConfig {
     pub session_timeout_ms: u64,
     /// Longest pause between retries of a failed write. Default 30 s.
     pub retry_backoff_max_s: u64,
+    /// Kafka's `max.poll.interval.ms`: a member that does not poll this long leaves the
+    /// group (the processor keeps polling while it waits for ClickHouse). Default 300000.
+    pub max_poll_interval_ms: u64,
 }
 
 impl Default for ConsumerConfig {
@@ -80,6 +83,7 @@ impl Default for ConsumerConfig {
             batch_max_wait_ms: 1000,
             session_timeout_ms: 30_000,
             retry_backoff_max_s: 30,
+            max_poll_interval_ms: 300_000,
         }
     }
 }
@@ -255,6 +259,11 @@ impl ProcessorConfig {
         }
         if self.sessions.inactivity_gap_s == 0 {
             return Err("sessions.inactivity_gap_s must be at least 1".into());
+        }
+        if self.consumer.max_poll_interval_ms < self.consumer.session_timeout_ms {
+            return Err(
+                "consumer.max_poll_interval_ms must be at least consumer.session_timeout_ms".into(),
+            );
         }
         if self.consumer.group_id.is_empty() {
             return Err("consumer.group_id is empty".into());

@@ -120,3 +120,74 @@ async fn clickhouse_outage_is_waited_out_and_nothing_is_lost_or_doubled() {
     processor.stop().await.unwrap();
     scratch.cleanup().await;
 }
+
+/// Two processors share the partitions; ClickHouse stays down longer than
+/// `max.poll.interval.ms`. Every event must still land exactly once. (The processors
+/// keep their group membership while they wait; this test also passed with the older
+/// behaviour of sleeping without polling, so it guards the outcome, not that detail.)
+#[tokio::test]
+#[ignore = "stops the shared ClickHouse; deploy/local/test.sh runs it alone"]
+async fn two_replicas_wait_out_a_long_outage_without_writing_anything_twice() {
+    let scratch = Scratch::new("proc_replicas_outage");
+    let make = || {
+        let mut config = ProcessorConfig {
+            kafka: scratch.kafka(),
+            clickhouse: ClickHouseConfig {
+                url: clickhouse_url(),
+                database: scratch.database.clone(),
+                ..ClickHouseConfig::default()
+            },
+            ..ProcessorConfig::default()
+        };
+        config.consumer.group_id = "replicas".into();
+        config.consumer.batch_max_wait_ms = 100;
+        config.consumer.retry_backoff_max_s = 1;
+        config.consumer.session_timeout_ms = 6000;
+        config.consumer.max_poll_interval_ms = 8000;
+        config
+    };
+    let (c1, c2) = (make(), make());
+    let a = Running::start(move |l, s| luister_processor::serve(c1, l, s)).await;
+    let b = Running::start(move |l, s| luister_processor::serve(c2, l, s)).await;
+    a.wait_ready(Duration::from_secs(60)).await;
+    b.wait_ready(Duration::from_secs(60)).await;
+    let db = scratch.database.clone();
+    produce_many(&scratch.topic, &events(0, 90)).await;
+    let first = wait_for(Duration::from_secs(30), || async {
+        (count(&db).await == Some(90)).then_some(())
+    })
+    .await;
+    assert!(
+        first.is_some(),
+        "the first 90 did not land: {:?}",
+        count(&db).await
+    );
+
+    luister_testkit::local_stack("stop_pid clickhouse");
+    produce_many(&scratch.topic, &events(90, 390)).await;
+    // Longer than max.poll.interval.ms (8 s).
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    luister_testkit::local_stack("start_clickhouse");
+
+    let all = wait_for(Duration::from_secs(90), || async {
+        (count(&db).await == Some(390)).then_some(())
+    })
+    .await;
+    assert!(
+        all.is_some(),
+        "not all events arrived: {:?}",
+        count(&db).await
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(count(&db).await, Some(390), "nothing written twice");
+    let daily: u64 = clickhouse(&format!("SELECT sum(events) FROM {db}.site_daily"))
+        .await
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(daily, 390);
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
+    scratch.cleanup().await;
+}
