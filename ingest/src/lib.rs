@@ -10,6 +10,7 @@
 //! - [`config`]: the `ingest.toml` structure.
 //! - [`routes`]: `POST /v1/events`, `/matomo.php`, `/piwik.php`, `POST /api/event`.
 //! - [`limiter`]: the per-visitor rate limit.
+//! - [`salt`]: the daily visitor salt shared through Kafka and destroyed after its day.
 //! - [`error`]: every rejection and its HTTP status.
 //! - [`metrics`]: Prometheus metric names and handles.
 
@@ -174,7 +175,8 @@ async fn maintain_salts(salts: salt::KafkaSalts, app: Arc<App>) {
     }
 }
 
-fn now_ms() -> i64 {
+/// Milliseconds since the Unix epoch, by the server clock.
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

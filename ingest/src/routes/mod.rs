@@ -14,7 +14,6 @@ pub mod tracker;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
@@ -108,7 +107,7 @@ pub(crate) fn visit_of<'a>(app: &App, req: &'a Incoming) -> Visit<'a> {
             .filter(|o| *o != "null")
             .and_then(|o| url::Url::parse(o).ok())
             .and_then(|u| u.host_str().map(str::to_owned)),
-        now_ms: now_ms(),
+        now_ms: crate::now_ms(),
     }
 }
 
@@ -205,13 +204,6 @@ fn client_ip(headers: &HeaderMap, header_name: &str, peer: Option<IpAddr>) -> Ip
     from_header
         .or(peer)
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 #[cfg(test)]
