@@ -29,6 +29,21 @@ fn events(from: usize, to: usize) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A processor on the scratch topic and database, writing small batches quickly.
+fn config(scratch: &Scratch) -> ProcessorConfig {
+    let mut config = ProcessorConfig {
+        kafka: scratch.kafka(),
+        clickhouse: ClickHouseConfig {
+            url: clickhouse_url(),
+            database: scratch.database.clone(),
+            ..ClickHouseConfig::default()
+        },
+        ..ProcessorConfig::default()
+    };
+    config.consumer.batch_max_wait_ms = 100;
+    config
+}
+
 async fn count(db: &str) -> Option<u64> {
     clickhouse(&format!("SELECT count() FROM {db}.events"))
         .await
@@ -42,16 +57,7 @@ async fn count(db: &str) -> Option<u64> {
 #[ignore = "stops the shared ClickHouse; deploy/local/test.sh runs it alone"]
 async fn clickhouse_outage_is_waited_out_and_nothing_is_lost_or_doubled() {
     let scratch = Scratch::new("proc_ch_outage");
-    let mut config = ProcessorConfig {
-        kafka: scratch.kafka(),
-        clickhouse: ClickHouseConfig {
-            url: clickhouse_url(),
-            database: scratch.database.clone(),
-            ..ClickHouseConfig::default()
-        },
-        ..ProcessorConfig::default()
-    };
-    config.consumer.batch_max_wait_ms = 100;
+    let mut config = config(&scratch);
     config.consumer.retry_backoff_max_s = 2;
     let processor = Running::start(move |l, s| luister_processor::serve(config, l, s)).await;
     processor.wait_ready(Duration::from_secs(60)).await;
@@ -130,17 +136,8 @@ async fn clickhouse_outage_is_waited_out_and_nothing_is_lost_or_doubled() {
 async fn two_replicas_wait_out_a_long_outage_without_writing_anything_twice() {
     let scratch = Scratch::new("proc_replicas_outage");
     let make = || {
-        let mut config = ProcessorConfig {
-            kafka: scratch.kafka(),
-            clickhouse: ClickHouseConfig {
-                url: clickhouse_url(),
-                database: scratch.database.clone(),
-                ..ClickHouseConfig::default()
-            },
-            ..ProcessorConfig::default()
-        };
+        let mut config = config(&scratch);
         config.consumer.group_id = "replicas".into();
-        config.consumer.batch_max_wait_ms = 100;
         config.consumer.retry_backoff_max_s = 1;
         config.consumer.session_timeout_ms = 6000;
         config.consumer.max_poll_interval_ms = 8000;
