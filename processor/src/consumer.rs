@@ -13,7 +13,7 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use rdkafka::consumer::{Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::message::{Message, OwnedMessage};
-use rdkafka::ClientContext;
+use rdkafka::{ClientContext, TopicPartitionList};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -199,7 +199,9 @@ impl Pipeline {
         shutdown: &mut watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
         self.metrics.consumed.inc_by(batch.len() as u64);
-        self.forget_partitions_we_lost(&mut batch);
+        if let Some(owned) = self.owned_after_rebalance() {
+            batch.retain(|m| owned.find_partition(m.topic(), m.partition()).is_some());
+        }
         if batch.is_empty() {
             return Ok(());
         }
@@ -281,37 +283,23 @@ impl Pipeline {
         result
     }
 
-    /// After a rebalance, keeps only the rows of partitions this consumer still owns.
-    fn keep_owned_rows(&mut self, mut rows: Vec<EventRow>) -> Vec<EventRow> {
+    /// When a rebalance happened since the last call: forgets the cached watermarks
+    /// (another consumer may have written meanwhile) and returns the partitions this
+    /// consumer owns now. Messages or rows of other partitions must not be written:
+    /// their new owner reads them from the committed offset.
+    fn owned_after_rebalance(&mut self) -> Option<TopicPartitionList> {
         let now = self.consumer.context().rebalances.load(Ordering::SeqCst);
         if now == self.seen_rebalances {
-            return rows;
+            return None;
         }
         self.seen_rebalances = now;
         self.watermarks.clear();
         match self.consumer.assignment() {
-            Ok(owned) => rows.retain(|r| {
-                owned
-                    .find_partition(&r.kafka_topic, r.kafka_partition as i32)
-                    .is_some()
-            }),
-            Err(e) => tracing::warn!(error = %e, "cannot read the assignment"),
-        }
-        rows
-    }
-
-    /// After a rebalance: forget cached watermarks and drop messages of partitions this
-    /// consumer no longer owns (their new owner reads them from the committed offset).
-    fn forget_partitions_we_lost(&mut self, batch: &mut Vec<OwnedMessage>) {
-        let now = self.consumer.context().rebalances.load(Ordering::SeqCst);
-        if now == self.seen_rebalances {
-            return;
-        }
-        self.seen_rebalances = now;
-        self.watermarks.clear();
-        match self.consumer.assignment() {
-            Ok(owned) => batch.retain(|m| owned.find_partition(m.topic(), m.partition()).is_some()),
-            Err(e) => tracing::warn!(error = %e, "cannot read the assignment"),
+            Ok(owned) => Some(owned),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the assignment");
+                None
+            }
         }
     }
 
@@ -369,10 +357,12 @@ impl Pipeline {
                     self.wait_keeping_membership(backoff, shutdown).await?;
                     // Partitions taken away meanwhile belong to another processor now,
                     // which reads them from the committed offset: do not write them.
-                    let before = self.seen_rebalances;
-                    let owned_rows = self.keep_owned_rows(rows);
-                    rows = owned_rows;
-                    if self.seen_rebalances != before {
+                    if let Some(owned) = self.owned_after_rebalance() {
+                        rows.retain(|r| {
+                            owned
+                                .find_partition(&r.kafka_topic, r.kafka_partition as i32)
+                                .is_some()
+                        });
                         tracing::info!(rows = rows.len(), "rebalanced while waiting for ClickHouse; kept the rows of partitions still owned");
                     }
                     backoff = (backoff * 2).min(max_backoff);
