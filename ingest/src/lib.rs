@@ -144,10 +144,13 @@ pub async fn serve(
 }
 
 /// Keeps today's shared salt loaded, prepares tomorrow's in the last ten minutes of
-/// the day, and destroys older ones, checking every 20 seconds.
+/// the day, and destroys older ones once per day, checking every 20 seconds.
 async fn maintain_salts(salts: salt::KafkaSalts, app: Arc<App>) {
     let salter = app.collector.salter();
     let mut topic_ready = false;
+    // The day whose older salts were last destroyed: reading the topic for that is
+    // needed once a day, not on every check.
+    let mut destroyed_before: Option<i64> = None;
     loop {
         let now = now_ms();
         let today = salt::day_of(now);
@@ -164,7 +167,11 @@ async fn maintain_salts(salts: salt::KafkaSalts, app: Arc<App>) {
             if now.rem_euclid(salt::DAY_MS) > salt::DAY_MS - 10 * 60_000 && !salter.has(today + 1) {
                 salter.install(today + 1, salts.salt_for(today + 1).await?);
             }
-            salts.destroy_before(today).await
+            if destroyed_before != Some(today) {
+                salts.destroy_before(today).await?;
+                destroyed_before = Some(today);
+            }
+            Ok(())
         }
         .await;
         if let Err(e) = result {
