@@ -44,6 +44,14 @@ fn config(scratch: &Scratch) -> ProcessorConfig {
     config
 }
 
+/// Waits until `db.events` holds `n` rows; `Some(())` when it did in time.
+async fn reaches(db: &str, n: u64, timeout: Duration) -> Option<()> {
+    wait_for(timeout, || async {
+        (count(db).await == Some(n)).then_some(())
+    })
+    .await
+}
+
 async fn count(db: &str) -> Option<u64> {
     clickhouse(&format!("SELECT count() FROM {db}.events"))
         .await
@@ -64,10 +72,7 @@ async fn clickhouse_outage_is_waited_out_and_nothing_is_lost_or_doubled() {
     let db = scratch.database.clone();
 
     produce_many(&scratch.topic, &events(0, 100)).await;
-    let first = wait_for(Duration::from_secs(30), || async {
-        (count(&db).await == Some(100)).then_some(())
-    })
-    .await;
+    let first = reaches(&db, 100, Duration::from_secs(30)).await;
     assert!(first.is_some(), "the first 100 did not land");
 
     luister_testkit::local_stack("stop_pid clickhouse");
@@ -95,10 +100,7 @@ async fn clickhouse_outage_is_waited_out_and_nothing_is_lost_or_doubled() {
     assert_eq!(health, 200, "the processor is still alive");
 
     luister_testkit::local_stack("start_clickhouse");
-    let all = wait_for(Duration::from_secs(90), || async {
-        (count(&db).await == Some(300)).then_some(())
-    })
-    .await;
+    let all = reaches(&db, 300, Duration::from_secs(90)).await;
     assert!(
         all.is_some(),
         "the processor did not catch up after ClickHouse returned: {:?}",
@@ -150,10 +152,7 @@ async fn two_replicas_wait_out_a_long_outage_without_writing_anything_twice() {
     b.wait_ready(Duration::from_secs(60)).await;
     let db = scratch.database.clone();
     produce_many(&scratch.topic, &events(0, 90)).await;
-    let first = wait_for(Duration::from_secs(30), || async {
-        (count(&db).await == Some(90)).then_some(())
-    })
-    .await;
+    let first = reaches(&db, 90, Duration::from_secs(30)).await;
     assert!(
         first.is_some(),
         "the first 90 did not land: {:?}",
@@ -166,10 +165,7 @@ async fn two_replicas_wait_out_a_long_outage_without_writing_anything_twice() {
     tokio::time::sleep(Duration::from_secs(15)).await;
     luister_testkit::local_stack("start_clickhouse");
 
-    let all = wait_for(Duration::from_secs(90), || async {
-        (count(&db).await == Some(390)).then_some(())
-    })
-    .await;
+    let all = reaches(&db, 390, Duration::from_secs(90)).await;
     assert!(
         all.is_some(),
         "not all events arrived: {:?}",
