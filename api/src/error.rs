@@ -1,18 +1,26 @@
 //! API errors and their one mapping to HTTP status and message.
 
+use axum::http::header::WWW_AUTHENTICATE;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use luister_store::StoreError;
 
 /// Why a request was not answered.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
     /// A parameter is missing or malformed; the message names it.
     #[error("{0}")]
     BadRequest(String),
+    /// No valid token.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// The token is valid but may not read this site.
+    #[error("this token may not read site {0:?}")]
+    Forbidden(String),
     /// The site is not configured.
     #[error("site {0:?} is not known to this API")]
     UnknownSite(String),
@@ -22,6 +30,14 @@ pub enum ApiError {
     /// Anything else; details are logged, not returned.
     #[error("internal error")]
     Internal,
+}
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What is wrong, in a sentence.
+    #[schema(example = "to (2026-11-01) is before from (2026-11-02)")]
+    pub error: String,
 }
 
 impl From<StoreError> for ApiError {
@@ -36,14 +52,37 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<clickhouse::error::Error> for ApiError {
+    fn from(e: clickhouse::error::Error) -> Self {
+        StoreError::from(e).into()
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::UnknownSite(_) => StatusCode::NOT_FOUND,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        (status, Json(json!({ "error": self.to_string() }))).into_response()
+        let body = Json(ErrorBody {
+            error: self.to_string(),
+        });
+        if status == StatusCode::UNAUTHORIZED {
+            // Bearer for programs; Basic so that a browser asks for the token.
+            return (
+                status,
+                [(
+                    WWW_AUTHENTICATE,
+                    r#"Bearer realm="luister", Basic realm="luister""#,
+                )],
+                body,
+            )
+                .into_response();
+        }
+        (status, body).into_response()
     }
 }

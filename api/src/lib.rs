@@ -1,14 +1,26 @@
-//! `luister-api`: the read side of Luister over ClickHouse.
+//! `luister-api`: the read side of Luister over ClickHouse, safe for several
+//! municipalities (tenants) on one installation.
 //!
-//! - [`config`]: the `api.toml` structure.
-//! - [`routes`]: the endpoints (`/v1/sites/{site}/reach`).
-//! - [`period`]: checked reporting periods.
+//! - [`config`]: the `api.toml` structure (sites, tenants, tokens, limits).
+//! - [`auth`]: tokens (stored as SHA-256) and who may read which site.
+//! - [`params`]: checked request parameters (periods, weeks, themes, allow-lists).
+//! - [`routes`]: the endpoints and their OpenAPI document (`/openapi.json`).
+//! - [`figures`], [`series`], [`searches`], [`visits`]: the ClickHouse queries.
+//! - [`table`]: JSON or CSV (for Dutch Excel) answers.
+//! - [`report`]: the printable weekly report (HTML with inline SVG).
 //! - [`error`]: errors and their HTTP statuses.
 
+pub mod auth;
 pub mod config;
 pub mod error;
-pub mod period;
+pub mod figures;
+pub mod params;
+pub mod report;
 pub mod routes;
+pub mod searches;
+pub mod series;
+pub mod table;
+pub mod visits;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -44,7 +56,15 @@ pub async fn serve(
     let app = Arc::new(routes::App {
         sites: config.sites.iter().map(|s| s.id.clone()).collect(),
         store,
-        max_period_days: config.limits.max_period_days,
+        tokens: auth::Tokens::from_config(&config),
+        limits: config.limits.clone(),
+        tz: config
+            .reporting
+            .timezone
+            .parse()
+            .map_err(|_| anyhow::anyhow!("reporting.timezone is not a time zone"))?,
+        min_visitors_per_term: config.reporting.min_visitors_per_term,
+        early_contact_themes: config.reporting.early_contact_themes.clone(),
     });
     let router = routes::router(app).merge(luister_service::ops::router(registry, ready));
     axum::serve(listener, http_metrics.layer(router))

@@ -1,4 +1,8 @@
 //! `luister-api [--config FILE]`: the read API.
+//! `luister-api new-token`: prints a new random token and the hash to configure.
+//! `luister-api hash-token`: reads a token on stdin and prints its hash.
+
+use std::io::Read;
 
 use anyhow::Context;
 use luister_api::config::ApiConfig;
@@ -7,8 +11,23 @@ use luister_service::config::{load, Args};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse(std::env::args().skip(1))?;
-    if let Some(extra) = args.rest.first() {
-        anyhow::bail!("unknown argument {extra:?}; usage: luister-api [--config FILE]");
+    match args.rest.first().map(String::as_str) {
+        None => {}
+        Some("new-token") => {
+            let (token, hash) = luister_api::auth::new_token().map_err(anyhow::Error::msg)?;
+            println!("token:  {token}\nsha256: {hash}");
+            println!("Give the token to its user; put only the sha256 in api.toml.");
+            return Ok(());
+        }
+        Some("hash-token") => {
+            let mut token = String::new();
+            std::io::stdin().read_to_string(&mut token)?;
+            println!("{}", luister_api::auth::token_hash(token.trim()));
+            return Ok(());
+        }
+        Some(extra) => anyhow::bail!(
+            "unknown argument {extra:?}; usage: luister-api [--config FILE] | new-token | hash-token"
+        ),
     }
     let config: ApiConfig = load(args.config.as_deref())?;
     config.validate().map_err(anyhow::Error::msg)?;

@@ -1,0 +1,207 @@
+//! Reach figures of a site or its themes over a period, read from the aggregates.
+//!
+//! | figure | site as a whole | one theme |
+//! |---|---|---|
+//! | page views, searches | `site_daily` | `theme_daily` |
+//! | distinct visitors | `sessions` (`uniq(visitor)`) | `theme_daily` (`uniqMerge`) |
+//! | zero-result searches | `sessions` (search results per visit) | `search_terms_daily` |
+//! | visits, contacts | `sessions` | `sessions` (visits touching the theme) |
+//!
+//! A *contact* is a visit that reached a contact goal (the processor's `[[goals]]`);
+//! for a theme, one that reached it at or after touching the theme. Visitors are
+//! counted per day's visitor key (it rotates daily), so "distinct visitors" over a
+//! period is the sum of distinct visitors per day and visitor: see docs/privacy.md.
+//! Sessions are recomputed every `sessions.interval_s`, so visits, contacts and
+//! zero-result figures of the last minute may still grow.
+
+use std::collections::BTreeMap;
+
+use clickhouse::Client;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+use crate::params::Period;
+
+/// The reach figures of one site or theme in one period.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Figures {
+    /// Page views.
+    pub pageviews: u64,
+    /// Visits (sessions).
+    pub visits: u64,
+    /// Distinct visitors (per daily visitor key).
+    pub visitors: u64,
+    /// Site searches.
+    pub searches: u64,
+    /// Site searches that found nothing.
+    pub zero_result_searches: u64,
+    /// Visits that reached a contact.
+    pub contacts: u64,
+}
+
+impl Figures {
+    /// The figures by name, in a fixed order (the rows of the reach table).
+    pub fn named(&self) -> [(&'static str, u64); 6] {
+        [
+            ("pageviews", self.pageviews),
+            ("visits", self.visits),
+            ("visitors", self.visitors),
+            ("searches", self.searches),
+            ("zero_result_searches", self.zero_result_searches),
+            ("contacts", self.contacts),
+        ]
+    }
+}
+
+/// The `sessions` rows of a site and period, newest version only, without deleted
+/// ones. `deleted` is filtered outside FINAL so that it applies after the merge.
+pub(crate) const SESSIONS: &str = "(SELECT * FROM sessions FINAL \
+     WHERE site = ? AND day >= toDate(?) AND day <= toDate(?)) WHERE deleted = 0";
+
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct Counts {
+    pageviews: u64,
+    searches: u64,
+}
+
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct VisitCounts {
+    visits: u64,
+    visitors: u64,
+    zero_results: u64,
+    contacts: u64,
+}
+
+/// The figures of the whole site.
+pub async fn site(c: &Client, site: &str, p: Period) -> Result<Figures, ApiError> {
+    let (from, to) = p.bounds();
+    let counts: Counts = c
+        .query(
+            "SELECT sumIf(events, type = 'pageview') AS pageviews, sumIf(events, type = 'search') AS searches \
+             FROM site_daily WHERE site = ? AND day >= toDate(?) AND day <= toDate(?)",
+        )
+        .bind(site)
+        .bind(&from)
+        .bind(&to)
+        .fetch_one()
+        .await?;
+    let visits: VisitCounts = c
+        .query(&format!(
+            "SELECT count() AS visits, uniq(visitor) AS visitors, \
+             sum(arrayCount(r -> r = 0, search_results)) AS zero_results, countIf(contacts > 0) AS contacts \
+             FROM {SESSIONS}"
+        ))
+        .bind(site)
+        .bind(&from)
+        .bind(&to)
+        .fetch_one()
+        .await?;
+    Ok(Figures {
+        pageviews: counts.pageviews,
+        visits: visits.visits,
+        visitors: visits.visitors,
+        searches: counts.searches,
+        zero_result_searches: visits.zero_results,
+        contacts: visits.contacts,
+    })
+}
+
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct ThemeCounts {
+    theme: String,
+    pageviews: u64,
+    searches: u64,
+    visitors: u64,
+}
+
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct ThemeZero {
+    theme: String,
+    zero_results: u64,
+}
+
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct ThemeVisits {
+    theme: String,
+    visits: u64,
+    contacts: u64,
+}
+
+/// The figures per theme (every level), or of one theme when `only` is given.
+pub async fn themes(
+    c: &Client,
+    site: &str,
+    p: Period,
+    only: Option<&str>,
+) -> Result<BTreeMap<String, Figures>, ApiError> {
+    let (from, to) = p.bounds();
+    let filter = if only.is_some() { " AND theme = ?" } else { "" };
+    let mut q = c
+        .query(&format!(
+            "SELECT theme, sumIf(events, type = 'pageview') AS pageviews, sumIf(events, type = 'search') AS searches, \
+             uniqMerge(visitors) AS visitors FROM theme_daily \
+             WHERE site = ? AND day >= toDate(?) AND day <= toDate(?){filter} GROUP BY theme"
+        ))
+        .bind(site)
+        .bind(&from)
+        .bind(&to);
+    if let Some(t) = only {
+        q = q.bind(t);
+    }
+    let counts: Vec<ThemeCounts> = q.fetch_all().await?;
+
+    let mut q = c
+        .query(&format!(
+            "SELECT theme, sum(zero_results) AS zero_results FROM search_terms_daily \
+             WHERE site = ? AND day >= toDate(?) AND day <= toDate(?) AND theme != ''{filter} GROUP BY theme"
+        ))
+        .bind(site)
+        .bind(&from)
+        .bind(&to);
+    if let Some(t) = only {
+        q = q.bind(t);
+    }
+    let zero: Vec<ThemeZero> = q.fetch_all().await?;
+
+    let mut q = c
+        .query(&format!(
+            "SELECT theme, count() AS visits, countIf(contact_ts > 0) AS contacts \
+             FROM {SESSIONS_PER_THEME}{filter} GROUP BY theme"
+        ))
+        .bind(site)
+        .bind(&from)
+        .bind(&to);
+    if let Some(t) = only {
+        q = q.bind(t);
+    }
+    let visits: Vec<ThemeVisits> = q.fetch_all().await?;
+
+    let mut out: BTreeMap<String, Figures> = BTreeMap::new();
+    for r in counts {
+        let f = out.entry(r.theme).or_default();
+        f.pageviews = r.pageviews;
+        f.searches = r.searches;
+        f.visitors = r.visitors;
+    }
+    for r in zero {
+        out.entry(r.theme).or_default().zero_result_searches = r.zero_results;
+    }
+    for r in visits {
+        let f = out.entry(r.theme).or_default();
+        f.visits = r.visits;
+        f.contacts = r.contacts;
+    }
+    if let Some(t) = only {
+        out.entry(t.to_string()).or_default();
+    }
+    Ok(out)
+}
+
+/// Sessions with one row per theme they touched: `theme`, `first_ts` (first touch) and
+/// `contact_ts` (first contact at or after it, 0 for none). Binds site, from, to; the
+/// caller continues the WHERE clause with ` AND …`.
+pub(crate) const SESSIONS_PER_THEME: &str = "(SELECT * FROM sessions FINAL \
+     WHERE site = ? AND day >= toDate(?) AND day <= toDate(?)) \
+     ARRAY JOIN themes AS theme, theme_first_ts AS first_ts, theme_contact_ts AS contact_ts \
+     WHERE deleted = 0";

@@ -1,0 +1,331 @@
+//! The printable weekly report of a site, for the weekly review meeting: server-rendered
+//! HTML (maud, which escapes every value) with charts drawn as inline SVG, no script
+//! and no external resources, so it prints and archives as it is.
+//!
+//! Sections: reach (this week, last week, a year ago), themes and their change, the
+//! trend of the last eight weeks, top and zero-result searches, channel and device mix,
+//! and early contact for the configured themes. The text is Dutch: the readers are
+//! municipal communications and policy staff.
+
+use chrono::Days;
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+
+use luister_schema::SiteId;
+
+use crate::error::ApiError;
+use crate::params::{Dimension, Granularity, IsoWeek, Period};
+use crate::routes::{reach_figures, theme_rows, App};
+use crate::searches::{self, Order, Scope, Term};
+use crate::series;
+use crate::visits::{self, Contact, Share};
+
+const BLUE: &str = "#1f5fbf";
+const GREY: &str = "#9aa5b1";
+const WEEKS: u64 = 8;
+
+/// Renders the report of `site` for `week`.
+pub async fn render(app: &App, site: &SiteId, week: IsoWeek) -> Result<String, ApiError> {
+    let c = app.store.client();
+    let p = Period::of_week(week);
+    let eight = Period {
+        from: p.from - Days::new(7 * (WEEKS - 1)),
+        to: p.to,
+    };
+    let k = app.min_visitors_per_term;
+    let reach = reach_figures(app, site, p, None).await?;
+    let themes = theme_rows(app, site, p).await?;
+    let trend = series::series(c, app.tz, site.as_str(), eight, None, Granularity::Week).await?;
+    let top = searches::terms(c, site.as_str(), p, Scope::Site, Order::Searches, k, 10).await?;
+    let zero = searches::terms(c, site.as_str(), p, Scope::Site, Order::ZeroResults, k, 10).await?;
+    let channels = visits::mix(c, site.as_str(), p, None, Dimension::Channel).await?;
+    let devices = visits::mix(c, site.as_str(), p, None, Dimension::Device).await?;
+    let mut contact = Vec::new();
+    for theme in &app.early_contact_themes {
+        contact.push((
+            theme.as_str(),
+            visits::early_contact(c, site.as_str(), eight, theme).await?,
+        ));
+    }
+
+    let top_level: Vec<_> = themes
+        .themes
+        .iter()
+        .filter(|t| !t.theme.contains('/'))
+        .collect();
+    let title = format!("Weekrapport {site} — week {} {}", week.week, week.year);
+    let page = html! {
+        (DOCTYPE)
+        html lang="nl" {
+            head {
+                meta charset="utf-8";
+                title { (title) }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                header {
+                    h1 { (title) }
+                    p.period { (p.from.format("%d-%m-%Y")) " t/m " (p.to.format("%d-%m-%Y"))
+                        " · vergeleken met de week ervoor en dezelfde week een jaar eerder (52 weken)" }
+                }
+                section #reach {
+                    h2 { "Bereik" }
+                    table {
+                        thead { tr { th { "" } th.n { "Deze week" } th.n { "Vorige week" } th.n { "Verschil" } th.n { "Jaar eerder" } th.n { "Verschil" } } }
+                        tbody {
+                            @for r in &reach.figures {
+                                tr {
+                                    td { (metric_name(&r.metric)) }
+                                    td.n { (r.current) }
+                                    td.n { (r.previous) }
+                                    td.n { (pct(r.change_vs_previous_pct)) }
+                                    td.n { (r.year_ago) }
+                                    td.n { (pct(r.change_vs_year_ago_pct)) }
+                                }
+                            }
+                        }
+                    }
+                }
+                section #themes {
+                    h2 { "Thema's" }
+                    p.note { "Bezoekers per hoofdthema: deze week (blauw) en vorige week (grijs)." }
+                    (pair_bars(&top_level.iter().map(|t| (t.theme.as_str(), t.figures.visitors, t.visitors_previous)).collect::<Vec<_>>()))
+                    table {
+                        thead { tr { th { "Thema" } th.n { "Bezoekers" } th.n { "Verschil" } th.n { "Paginaweergaven" } th.n { "Zoekopdrachten" } th.n { "Contacten" } } }
+                        tbody {
+                            @for t in &themes.themes {
+                                tr {
+                                    td { (t.theme) }
+                                    td.n { (t.figures.visitors) }
+                                    td.n { (pct(t.visitors_change_pct)) }
+                                    td.n { (t.figures.pageviews) }
+                                    td.n { (t.figures.searches) }
+                                    td.n { (t.figures.contacts) }
+                                }
+                            }
+                        }
+                    }
+                }
+                section #trend {
+                    h2 { "Trend: bezoekers per week" }
+                    (line_chart(&trend.iter().map(|pt| (pt.bucket.as_str(), pt.visitors)).collect::<Vec<_>>()))
+                }
+                section #searches {
+                    h2 { "Zoekopdrachten" }
+                    p.note { "Alleen termen die minstens " (k) " verschillende bezoekers zochten." }
+                    div.cols {
+                        div { h3 { "Meest gezocht" } (terms_table(&top, false)) }
+                        div { h3 { "Zonder resultaat" } (terms_table(&zero, true)) }
+                    }
+                }
+                section #channels {
+                    h2 { "Kanalen en apparaten" }
+                    div.cols {
+                        div { h3 { "Kanaal" } (share_bars(&channels)) }
+                        div { h3 { "Apparaat" } (share_bars(&devices)) }
+                    }
+                }
+                section #early-contact {
+                    h2 { "Vroeg contact" }
+                    p.note { "Bezoeken die een thema raakten, hoeveel daarvan contact opnamen (conversie) en hoe snel. Laatste acht weken." }
+                    @for (theme, rows) in &contact {
+                        h3 { (theme) }
+                        (contact_block(rows))
+                    }
+                }
+                footer { "Luister · cookieloos en zonder persoonsgegevens gemeten · " (reach.from) " – " (reach.to) }
+            }
+        }
+    };
+    Ok(page.into_string())
+}
+
+const CSS: &str = "
+body { font-family: system-ui, sans-serif; margin: 2rem; color: #1b1f24; max-width: 60rem; }
+h1 { font-size: 1.5rem; margin-bottom: 0.2rem; }
+h2 { font-size: 1.2rem; border-bottom: 2px solid #1f5fbf; padding-bottom: 0.2rem; margin-top: 2rem; }
+h3 { font-size: 1rem; margin: 0.8rem 0 0.3rem; }
+.period, .note { color: #57606a; font-size: 0.9rem; }
+table { border-collapse: collapse; font-size: 0.9rem; margin: 0.5rem 0; }
+th, td { padding: 0.2rem 0.6rem; border-bottom: 1px solid #d0d7de; text-align: left; }
+.n { text-align: right; font-variant-numeric: tabular-nums; }
+.cols { display: flex; gap: 2rem; flex-wrap: wrap; }
+.cols > div { flex: 1 1 20rem; }
+svg.chart { display: block; margin: 0.5rem 0; }
+svg.chart text { font-size: 12px; fill: #1b1f24; }
+section { break-inside: avoid; }
+footer { margin-top: 2rem; color: #57606a; font-size: 0.8rem; }
+@media print { body { margin: 0; } h2 { break-after: avoid; } }
+";
+
+fn metric_name(m: &str) -> &'static str {
+    match m {
+        "pageviews" => "Paginaweergaven",
+        "visits" => "Bezoeken",
+        "visitors" => "Bezoekers",
+        "searches" => "Zoekopdrachten",
+        "zero_result_searches" => "Zoekopdrachten zonder resultaat",
+        "contacts" => "Bezoeken met contact",
+        _ => "",
+    }
+}
+
+fn pct(v: Option<f64>) -> String {
+    match v {
+        None => "–".into(),
+        Some(v) => format!("{:+.1}%", v).replace('.', ","),
+    }
+}
+
+/// Horizontal bars, two per label (now and before).
+fn pair_bars(rows: &[(&str, u64, u64)]) -> Markup {
+    let max = rows.iter().map(|r| r.1.max(r.2)).max().unwrap_or(0).max(1) as f64;
+    let (label_w, bar_w, row_h) = (170.0, 420.0, 30.0);
+    let h = (rows.len().max(1) as f64) * row_h + 10.0;
+    html! {
+        svg.chart xmlns="http://www.w3.org/2000/svg" width=(label_w + bar_w + 60.0) height=(h)
+            role="img" aria-label="Bezoekers per thema, deze week en vorige week" {
+            @if rows.is_empty() { text x="0" y="20" { "Geen gegevens deze week." } }
+            @for (i, (label, now, before)) in rows.iter().enumerate() {
+                @let y = i as f64 * row_h + 4.0;
+                text x="0" y=(y + 14.0) { (label) }
+                rect x=(label_w) y=(y) width=(bar_w * *now as f64 / max) height="11" fill=(BLUE) {}
+                rect x=(label_w) y=(y + 13.0) width=(bar_w * *before as f64 / max) height="11" fill=(GREY) {}
+                text x=(label_w + bar_w * *now as f64 / max + 4.0) y=(y + 10.0) { (now) }
+            }
+        }
+    }
+}
+
+/// Shares as horizontal bars.
+fn share_bars(rows: &[Share]) -> Markup {
+    let (label_w, bar_w, row_h) = (80.0, 200.0, 22.0);
+    let h = (rows.len().max(1) as f64) * row_h + 6.0;
+    html! {
+        svg.chart xmlns="http://www.w3.org/2000/svg" width=(label_w + bar_w + 60.0) height=(h)
+            role="img" aria-label="Aandeel bezoeken" {
+            @if rows.is_empty() { text x="0" y="16" { "Geen bezoeken deze week." } }
+            @for (i, r) in rows.iter().enumerate() {
+                @let y = i as f64 * row_h + 3.0;
+                text x="0" y=(y + 12.0) { (r.value) }
+                rect x=(label_w) y=(y) width=(bar_w * r.share_pct / 100.0) height="15" fill=(BLUE) {}
+                text x=(label_w + bar_w * r.share_pct / 100.0 + 4.0) y=(y + 12.0) { (pct_plain(r.share_pct)) }
+            }
+        }
+    }
+}
+
+fn pct_plain(v: f64) -> String {
+    format!("{v:.1}%").replace('.', ",")
+}
+
+/// A line with dots over labelled points (weeks).
+fn line_chart(points: &[(&str, u64)]) -> Markup {
+    let (w, h, pad) = (600.0, 180.0, 30.0);
+    let max = points.iter().map(|p| p.1).max().unwrap_or(0).max(1) as f64;
+    let step = if points.len() > 1 {
+        (w - 2.0 * pad) / (points.len() - 1) as f64
+    } else {
+        0.0
+    };
+    let xy: Vec<(f64, f64)> = points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            (
+                pad + i as f64 * step,
+                h - pad - (h - 2.0 * pad) * p.1 as f64 / max,
+            )
+        })
+        .collect();
+    let path: Vec<String> = xy.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
+    html! {
+        svg.chart xmlns="http://www.w3.org/2000/svg" width=(w) height=(h + 10.0)
+            role="img" aria-label="Bezoekers per week" {
+            line x1=(pad) y1=(h - pad) x2=(w - pad) y2=(h - pad) stroke=(GREY) {}
+            polyline points=(path.join(" ")) fill="none" stroke=(BLUE) stroke-width="2" {}
+            @for (i, (x, y)) in xy.iter().enumerate() {
+                circle cx=(x) cy=(y) r="3.5" fill=(BLUE) {}
+                text x=(x) y=(y - 8.0) text-anchor="middle" { (points[i].1) }
+                text x=(x) y=(h - pad + 16.0) text-anchor="middle" { (points[i].0.split("-W").nth(1).map(|w| format!("wk {w}")).unwrap_or_default()) }
+            }
+        }
+    }
+}
+
+fn terms_table(terms: &[Term], zero: bool) -> Markup {
+    html! {
+        @if terms.is_empty() {
+            p.note { "Geen termen boven de drempel." }
+        } @else {
+            table {
+                thead { tr { th { "Term" } th.n { "Zoekopdrachten" } @if zero { th.n { "Zonder resultaat" } } th.n { "Bezoekers" } } }
+                tbody {
+                    @for t in terms {
+                        tr { td { (t.term) } td.n { (t.searches) } @if zero { td.n { (t.zero_result_searches) } } td.n { (t.visitors) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn contact_block(rows: &[Contact]) -> Markup {
+    let total = rows.first();
+    let weeks = rows.get(1..).unwrap_or_default();
+    let conv: Vec<(&str, u64)> = weeks
+        .iter()
+        .map(|w| {
+            (
+                w.week.as_str(),
+                w.conversion_pct.map_or(0, |c| c.round() as u64),
+            )
+        })
+        .collect();
+    html! {
+        @if let Some(t) = total {
+            p {
+                (t.sessions) " bezoeken raakten dit thema, " (t.contacted) " namen daarna contact op"
+                @if let Some(c) = t.conversion_pct { " (" (pct_plain(c)) ")" }
+                @if let Some(m) = t.median_time_to_contact_s { "; mediaan " (duration(m)) " tot contact" }
+                @if let Some(m) = t.p90_time_to_contact_s { ", 90% binnen " (duration(m)) }
+                "."
+            }
+        }
+        p.note { "Conversie per week (%):" }
+        (line_chart(&conv))
+    }
+}
+
+fn duration(s: u64) -> String {
+    if s < 120 {
+        format!("{s} s")
+    } else {
+        format!("{} min", s / 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charts_escape_their_labels_and_scale_to_the_largest_value() {
+        let svg = pair_bars(&[("<script>x</script>", 10, 5), ("schulden", 5, 0)]).into_string();
+        assert!(svg.contains("&lt;script&gt;"), "{svg}");
+        assert!(!svg.contains("<script>"));
+        assert!(
+            svg.contains(r#"width="420""#),
+            "the largest bar is full width: {svg}"
+        );
+        assert!(svg.contains(r#"width="210""#), "{svg}");
+    }
+
+    #[test]
+    fn dutch_numbers_and_durations() {
+        assert_eq!(pct(Some(18.04)), "+18,0%");
+        assert_eq!(pct(Some(-3.5)), "-3,5%");
+        assert_eq!(pct(None), "–");
+        assert_eq!(duration(95), "95 s");
+        assert_eq!(duration(600), "10 min");
+    }
+}

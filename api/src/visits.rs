@@ -1,0 +1,252 @@
+//! Visits: the channel and device mix, early contact, and pipeline freshness.
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use clickhouse::Client;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+use crate::figures::{SESSIONS, SESSIONS_PER_THEME};
+use crate::params::{Dimension, IsoWeek, Period};
+use crate::table::{round1, Cell, Tabular};
+
+/// Visits by one value of a dimension (a channel or a device class).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Share {
+    /// The channel (`search`, `social`, `email`, `campaign`, `partner`, `referral`,
+    /// `internal`, `direct`) or device class (`mobile`, `tablet`, `desktop`, `unknown`).
+    pub value: String,
+    /// Visits.
+    pub visits: u64,
+    /// Distinct visitors.
+    pub visitors: u64,
+    /// Visits that reached a contact.
+    pub contacts: u64,
+    /// Share of all visits in percent.
+    pub share_pct: f64,
+}
+
+impl Tabular for Share {
+    const COLUMNS: &'static [&'static str] =
+        &["value", "visits", "visitors", "contacts", "share_pct"];
+    fn cells(&self) -> Vec<Cell> {
+        vec![
+            self.value.as_str().into(),
+            self.visits.into(),
+            self.visitors.into(),
+            self.contacts.into(),
+            self.share_pct.into(),
+        ]
+    }
+}
+
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct ShareRow {
+    value: String,
+    visits: u64,
+    visitors: u64,
+    contacts: u64,
+}
+
+/// Visits of the site (or of those touching a theme) by channel or device. A visit's
+/// channel is the one it arrived by.
+pub async fn mix(
+    c: &Client,
+    site: &str,
+    p: Period,
+    theme: Option<&str>,
+    by: Dimension,
+) -> Result<Vec<Share>, ApiError> {
+    let (from, to) = p.bounds();
+    let col = by.column();
+    let q = match theme {
+        None => c.query(&format!(
+            "SELECT {col} AS value, count() AS visits, uniq(visitor) AS visitors, countIf(contacts > 0) AS contacts \
+             FROM {SESSIONS} GROUP BY value ORDER BY visits DESC, value"
+        )),
+        Some(_) => c.query(&format!(
+            "SELECT {col} AS value, count() AS visits, uniq(visitor) AS visitors, countIf(contact_ts > 0) AS contacts \
+             FROM {SESSIONS_PER_THEME} AND theme = ? GROUP BY value ORDER BY visits DESC, value"
+        )),
+    };
+    let mut q = q.bind(site).bind(&from).bind(&to);
+    if let Some(t) = theme {
+        q = q.bind(t);
+    }
+    let rows: Vec<ShareRow> = q.fetch_all().await?;
+    let total: u64 = rows.iter().map(|r| r.visits).sum();
+    Ok(rows
+        .into_iter()
+        .map(|r| Share {
+            share_pct: if total == 0 {
+                0.0
+            } else {
+                round1(r.visits as f64 * 100.0 / total as f64)
+            },
+            value: r.value,
+            visits: r.visits,
+            visitors: r.visitors,
+            contacts: r.contacts,
+        })
+        .collect())
+}
+
+/// Early contact for a theme in a period (or one week of it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Contact {
+    /// The ISO week (`2026-W48`); `total` for the whole period.
+    pub week: String,
+    /// Visits that touched the theme.
+    pub sessions: u64,
+    /// Of those, visits that reached a contact at or after touching it.
+    pub contacted: u64,
+    /// `contacted / sessions` in percent; absent without sessions.
+    pub conversion_pct: Option<f64>,
+    /// Median seconds from the first touch of the theme to the contact.
+    pub median_time_to_contact_s: Option<u64>,
+    /// 90th percentile of the same.
+    pub p90_time_to_contact_s: Option<u64>,
+}
+
+impl Tabular for Contact {
+    const COLUMNS: &'static [&'static str] = &[
+        "week",
+        "sessions",
+        "contacted",
+        "conversion_pct",
+        "median_time_to_contact_s",
+        "p90_time_to_contact_s",
+    ];
+    fn cells(&self) -> Vec<Cell> {
+        vec![
+            self.week.as_str().into(),
+            self.sessions.into(),
+            self.contacted.into(),
+            self.conversion_pct.into(),
+            self.median_time_to_contact_s
+                .map_or(Cell::Float(None), Cell::Int),
+            self.p90_time_to_contact_s
+                .map_or(Cell::Float(None), Cell::Int),
+        ]
+    }
+}
+
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct ContactRow {
+    week: u32,
+    sessions: u64,
+    contacted: u64,
+    median_s: i64,
+    p90_s: i64,
+}
+
+/// The period's total (first) and its weeks, every week present.
+pub async fn early_contact(
+    c: &Client,
+    site: &str,
+    p: Period,
+    theme: &str,
+) -> Result<Vec<Contact>, ApiError> {
+    let (from, to) = p.bounds();
+    let fetch = |group: &'static str| {
+        c.query(&format!(
+            "SELECT {group} AS week, count() AS sessions, countIf(contact_ts > 0) AS contacted, \
+             quantileExactIf(0.5)(toInt64(contact_ts) - toInt64(first_ts), contact_ts > 0) AS median_s, \
+             quantileExactIf(0.9)(toInt64(contact_ts) - toInt64(first_ts), contact_ts > 0) AS p90_s \
+             FROM {SESSIONS_PER_THEME} AND theme = ? GROUP BY week ORDER BY week"
+        ))
+        .bind(site)
+        .bind(&from)
+        .bind(&to)
+        .bind(theme)
+        .fetch_all::<ContactRow>()
+    };
+    let total = fetch("toUInt32(0)").await?;
+    let weeks = fetch("toUInt32(toMonday(day))").await?;
+    let row = |label: String, r: Option<&ContactRow>| {
+        let (sessions, contacted) = r.map_or((0, 0), |r| (r.sessions, r.contacted));
+        let has = contacted > 0;
+        Contact {
+            week: label,
+            sessions,
+            contacted,
+            conversion_pct: (sessions > 0)
+                .then(|| round1(contacted as f64 * 100.0 / sessions as f64)),
+            median_time_to_contact_s: r.filter(|_| has).map(|r| r.median_s.max(0) as u64),
+            p90_time_to_contact_s: r.filter(|_| has).map(|r| r.p90_s.max(0) as u64),
+        }
+    };
+    let mut out = vec![row("total".into(), total.first())];
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or(NaiveDate::MIN);
+    let mut monday = IsoWeek::of(p.from).monday();
+    while monday <= p.to {
+        let key = (monday - epoch).num_days() as u32;
+        out.push(row(
+            IsoWeek::of(monday).to_string(),
+            weeks.iter().find(|w| w.week == key),
+        ));
+        monday = monday + Days::new(7);
+    }
+    Ok(out)
+}
+
+/// How current a site's data is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Freshness {
+    /// Site id.
+    pub site: String,
+    /// When the newest stored event happened (RFC 3339, UTC); absent without events.
+    pub newest_event: Option<String>,
+    /// Seconds since then.
+    pub newest_event_age_s: Option<u64>,
+    /// When ClickHouse stored the newest event.
+    pub newest_insert: Option<String>,
+}
+
+impl Tabular for Freshness {
+    const COLUMNS: &'static [&'static str] = &[
+        "site",
+        "newest_event",
+        "newest_event_age_s",
+        "newest_insert",
+    ];
+    fn cells(&self) -> Vec<Cell> {
+        vec![
+            self.site.as_str().into(),
+            self.newest_event.clone().unwrap_or_default().into(),
+            self.newest_event_age_s.map_or(Cell::Float(None), Cell::Int),
+            self.newest_insert.clone().unwrap_or_default().into(),
+        ]
+    }
+}
+
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct Newest {
+    ts: u32,
+    inserted: u32,
+}
+
+/// The newest event of a site: only its newest day is read.
+pub async fn freshness(c: &Client, site: &str) -> Result<Freshness, ApiError> {
+    let n: Newest = c
+        .query(
+            "SELECT toUInt32(max(ts)) AS ts, toUInt32(max(inserted_at)) AS inserted FROM events \
+             WHERE site = ? AND day = (SELECT max(day) FROM site_daily WHERE site = ?)",
+        )
+        .bind(site)
+        .bind(site)
+        .fetch_one()
+        .await?;
+    let time = |s: u32| {
+        (s > 0)
+            .then(|| DateTime::<Utc>::from_timestamp(i64::from(s), 0))
+            .flatten()
+    };
+    let newest = time(n.ts);
+    Ok(Freshness {
+        site: site.to_string(),
+        newest_event: newest.map(|t| t.to_rfc3339()),
+        newest_event_age_s: newest.map(|t| (Utc::now() - t).num_seconds().max(0) as u64),
+        newest_insert: time(n.inserted).map(|t| t.to_rfc3339()),
+    })
+}
