@@ -1,17 +1,28 @@
 //! The whole pipeline in-process: collector, processor and API on one scratch topic
-//! and database, against the real broker and ClickHouse.
+//! and database, against the real broker and ClickHouse; and a known set of events.
 
 use std::time::Duration;
 
-use luister_schema::SiteId;
+use chrono::{Datelike, Days, NaiveDate, Utc};
+use luister_api::auth::token_hash;
+use luister_api::config::{ApiConfig, AuthConfig, SiteConfig, TenantConfig};
+use luister_schema::{Device, Event, EventData, SiteId, VisitorKey, SCHEMA_VERSION};
 use luister_store::ClickHouseConfig;
-use luister_testkit::{clickhouse_url, Running, Scratch};
+use luister_testkit::{clickhouse_url, produce_many, Running, Scratch};
+
+/// The administrator's token.
+pub const ADMIN: &str = "admin-token-for-tests";
+/// The token of the tenant that owns site `demo`.
+pub const DEMO: &str = "demo-tenant-token";
+/// The token of the tenant that owns site `zwolle`.
+pub const ZWOLLE: &str = "zwolle-tenant-token";
 
 /// The three services, started in data-flow order.
 pub struct Pipeline {
     pub ingest: Running,
     pub processor: Running,
     pub api: Running,
+    client: reqwest::Client,
 }
 
 fn clickhouse(scratch: &Scratch) -> ClickHouseConfig {
@@ -22,6 +33,10 @@ fn clickhouse(scratch: &Scratch) -> ClickHouseConfig {
     }
 }
 
+fn site(s: &str) -> SiteId {
+    SiteId::parse(s).unwrap()
+}
+
 impl Pipeline {
     pub async fn start(scratch: &Scratch) -> Self {
         let mut processor = luister_processor::config::ProcessorConfig {
@@ -30,25 +45,42 @@ impl Pipeline {
             ..Default::default()
         };
         processor.consumer.batch_max_wait_ms = 200;
+        processor.sessions.interval_s = 1;
         let processor = Running::start(move |l, s| luister_processor::serve(processor, l, s)).await;
         processor.wait_ready(Duration::from_secs(60)).await;
 
         let ingest = luister_ingest::config::IngestConfig {
             kafka: scratch.kafka(),
-            sites: vec![luister_ingest::config::SiteConfig::new(
-                SiteId::parse("demo").unwrap(),
-                &["localhost"],
-            )],
+            sites: vec![
+                luister_ingest::config::SiteConfig::new(site("demo"), &["localhost"]),
+                luister_ingest::config::SiteConfig::new(site("zwolle"), &["zwolle.example"]),
+            ],
             ..Default::default()
         };
         let ingest = Running::start(move |l, s| luister_ingest::serve(ingest, l, s)).await;
         ingest.wait_ready(Duration::from_secs(30)).await;
 
-        let api = luister_api::config::ApiConfig {
+        let api = ApiConfig {
             clickhouse: clickhouse(scratch),
-            sites: vec![luister_api::config::SiteConfig {
-                id: SiteId::parse("demo").unwrap(),
-            }],
+            auth: AuthConfig {
+                admin_token_sha256: vec![token_hash(ADMIN)],
+            },
+            sites: vec![
+                SiteConfig { id: site("demo") },
+                SiteConfig { id: site("zwolle") },
+            ],
+            tenants: vec![
+                TenantConfig {
+                    id: "demo".into(),
+                    token_sha256: vec![token_hash(DEMO)],
+                    sites: vec![site("demo")],
+                },
+                TenantConfig {
+                    id: "zwolle".into(),
+                    token_sha256: vec![token_hash(ZWOLLE)],
+                    sites: vec![site("zwolle")],
+                },
+            ],
             ..Default::default()
         };
         let api = Running::start(move |l, s| luister_api::serve(api, l, s)).await;
@@ -57,7 +89,27 @@ impl Pipeline {
             ingest,
             processor,
             api,
+            client: reqwest::Client::new(),
         }
+    }
+
+    /// GET an API path with a token.
+    pub async fn get(&self, token: &str, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.api.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// GET an API path with a token and parse the JSON answer (panics on non-200).
+    pub async fn json(&self, token: &str, path: &str) -> serde_json::Value {
+        let r = self.get(token, path).await;
+        let status = r.status();
+        let body = r.text().await.unwrap();
+        assert_eq!(status, 200, "{path}: {body}");
+        serde_json::from_str(&body).unwrap()
     }
 
     pub async fn stop(self) {
@@ -65,4 +117,187 @@ impl Pipeline {
         self.processor.stop().await.unwrap();
         self.api.stop().await.unwrap();
     }
+}
+
+/// The weeks of the known data set: the last complete ISO week is the one reported on.
+#[derive(Debug, Clone, Copy)]
+pub struct Weeks {
+    /// Monday of the reported week.
+    pub monday: NaiveDate,
+}
+
+impl Weeks {
+    pub fn now() -> Self {
+        let today = Utc::now().date_naive();
+        let this_monday = today - Days::new(u64::from(today.weekday().num_days_from_monday()));
+        Self {
+            monday: this_monday - Days::new(7),
+        }
+    }
+    /// `YYYY-Www` of the reported week.
+    pub fn iso(&self) -> String {
+        let w = self.monday.iso_week();
+        format!("{}-W{:02}", w.year(), w.week())
+    }
+    pub fn sunday(&self) -> NaiveDate {
+        self.monday + Days::new(6)
+    }
+    /// `from=…&to=…` of the reported week.
+    pub fn period(&self) -> String {
+        format!("from={}&to={}", self.monday, self.sunday())
+    }
+}
+
+/// Events of one visitor, built in time order.
+struct Visit {
+    site: &'static str,
+    visitor: u64,
+    ts_ms: i64,
+    device: Device,
+    out: Vec<Event>,
+}
+
+impl Visit {
+    fn new(site: &'static str, visitor: u64, day: NaiveDate, device: Device) -> Self {
+        let noon_utc = day
+            .and_hms_opt(12, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp_millis();
+        Self {
+            site,
+            visitor,
+            ts_ms: noon_utc,
+            device,
+            out: Vec::new(),
+        }
+    }
+    fn event(
+        &mut self,
+        after_s: i64,
+        path: &str,
+        referrer: Option<&str>,
+        data: EventData,
+    ) -> &mut Self {
+        let host = if self.site == "demo" {
+            "localhost"
+        } else {
+            "zwolle.example"
+        };
+        self.out.push(Event {
+            v: SCHEMA_VERSION,
+            site: site(self.site),
+            ts_ms: self.ts_ms + after_s * 1000,
+            client_ts_ms: None,
+            visitor: VisitorKey::from_u64(self.visitor),
+            url: format!("http://{host}{path}"),
+            referrer: referrer.map(str::to_string),
+            device: self.device,
+            browser: "Firefox".into(),
+            screen_width: None,
+            language: Some("nl".into()),
+            data,
+        });
+        self
+    }
+    fn page(&mut self, after_s: i64, path: &str) -> &mut Self {
+        self.event(after_s, path, None, EventData::Pageview { title: None })
+    }
+    fn search(&mut self, after_s: i64, query: &str, results: u32) -> &mut Self {
+        self.event(
+            after_s,
+            "/zoeken",
+            None,
+            EventData::Search {
+                query: query.into(),
+                result_count: Some(results),
+                category: None,
+            },
+        )
+    }
+    fn action(&mut self, after_s: i64, path: &str, name: &str) -> &mut Self {
+        self.event(
+            after_s,
+            path,
+            None,
+            EventData::Action {
+                name: name.into(),
+                target: None,
+            },
+        )
+    }
+}
+
+const DEBT_PAGE: &str = "/schulden/schuldhulpverlening";
+
+/// The known data set (see the expectations in main.rs):
+///
+/// Site `demo`, reported week, Tuesday 12:00 UTC: visitors 1–6 view the debt-help page
+/// and search "schuldhulp" (3 results); 1–3 phone 300 s after the page view (a
+/// contact); 1–5 search "kwijtschelding" (0 results) and "zwembad" (2 results, no
+/// theme); visitor 6 searches "xyzzy" five times (0 results: one visitor, below k).
+/// Visitors 1–2 arrive from Google, 1–4 on mobile. Wednesday: visitor 7 views /afval
+/// on a desktop. The week before: visitors 8–9 view the debt page and search
+/// "schuldhulp". 52 weeks before: visitor 10 views the debt page.
+///
+/// Site `zwolle`, reported week: visitors 101–105 view /afval and search "geheimterm".
+pub fn known_events(w: Weeks) -> Vec<Event> {
+    let tuesday = w.monday + Days::new(1);
+    let wednesday = w.monday + Days::new(2);
+    let mut visits = Vec::new();
+    for v in 1..=6u64 {
+        let device = if v <= 4 {
+            Device::Mobile
+        } else {
+            Device::Desktop
+        };
+        let mut visit = Visit::new("demo", v, tuesday, device);
+        let referrer = (v <= 2).then_some("https://www.google.com/");
+        visit.event(0, DEBT_PAGE, referrer, EventData::Pageview { title: None });
+        visit.search(60, "schuldhulp", 3);
+        if v <= 5 {
+            visit
+                .search(120, "kwijtschelding", 0)
+                .search(180, "zwembad", 2);
+        } else {
+            for i in 0..5 {
+                visit.search(130 + i * 10, "xyzzy", 0);
+            }
+        }
+        if v <= 3 {
+            visit.action(300, DEBT_PAGE, "contact:phone");
+        }
+        visits.push(visit);
+    }
+    let mut v7 = Visit::new("demo", 7, wednesday, Device::Desktop);
+    v7.page(0, "/afval");
+    visits.push(v7);
+    for v in 8..=9u64 {
+        let mut visit = Visit::new("demo", v, tuesday - Days::new(7), Device::Desktop);
+        visit.page(0, DEBT_PAGE).search(60, "schuldhulp", 3);
+        visits.push(visit);
+    }
+    let mut v10 = Visit::new("demo", 10, tuesday - Days::new(364), Device::Desktop);
+    v10.page(0, DEBT_PAGE);
+    visits.push(v10);
+    for v in 101..=105u64 {
+        let mut visit = Visit::new("zwolle", v, tuesday, Device::Desktop);
+        visit.page(0, "/afval").search(30, "geheimterm", 1);
+        visits.push(visit);
+    }
+    visits.into_iter().flat_map(|v| v.out).collect()
+}
+
+/// Produces events to the pipeline's topic, as the collector would.
+pub async fn load(topic: &str, events: &[Event]) {
+    let messages: Vec<(String, String)> = events
+        .iter()
+        .map(|e| {
+            (
+                e.visitor.to_string(),
+                String::from_utf8(e.to_json()).unwrap(),
+            )
+        })
+        .collect();
+    produce_many(topic, &messages).await;
 }

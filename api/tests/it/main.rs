@@ -1,5 +1,6 @@
-//! End-to-end tests: page views POSTed to the collector travel through the real broker
-//! and processor into the real ClickHouse and come back as counts from the API.
+//! End-to-end tests: a known set of events travels through the real broker, processor
+//! and ClickHouse, and every endpoint answers its exact figures; tenants only ever see
+//! their own sites; the weekly report renders in headless Chromium.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test here
 
@@ -7,99 +8,665 @@ mod helpers;
 
 use std::time::Duration;
 
-use chrono::{Days, Utc};
-use luister_api::routes::Reach;
+use chrono::{Datelike, Days, Utc};
+use serde_json::{json, Value};
+
 use luister_testkit::{wait_for, Scratch};
 
-use helpers::Pipeline;
+use helpers::{known_events, load, Pipeline, Weeks, ADMIN, DEMO, ZWOLLE};
 
-/// A period around today wide enough for any time zone's "today".
-fn around_today() -> (String, String) {
-    let today = Utc::now().date_naive();
-    (
-        (today - Days::new(1)).to_string(),
-        (today + Days::new(1)).to_string(),
-    )
+/// Loads the known events and waits until the aggregates and the sessions hold them.
+async fn loaded(scratch: &Scratch) -> (Pipeline, Weeks) {
+    let p = Pipeline::start(scratch).await;
+    let w = Weeks::now();
+    load(&scratch.topic, &known_events(w)).await;
+    let ready = wait_for(Duration::from_secs(60), || async {
+        let demo = p
+            .json(ADMIN, &format!("/v1/sites/demo/reach?{}", w.period()))
+            .await;
+        let zwolle = p
+            .json(ADMIN, &format!("/v1/sites/zwolle/reach?{}", w.period()))
+            .await;
+        let fig = |v: &Value, m: &str| {
+            v["figures"]
+                .as_array()
+                .and_then(|rows| rows.iter().find(|r| r["metric"] == m))
+                .map(|r| r["current"].clone())
+        };
+        (fig(&demo, "visits") == Some(json!(7))
+            && fig(&demo, "contacts") == Some(json!(3))
+            && fig(&demo, "searches") == Some(json!(21))
+            && fig(&zwolle, "visits") == Some(json!(5)))
+        .then_some(())
+    })
+    .await;
+    assert!(
+        ready.is_some(),
+        "the known events did not reach the API within 60 s"
+    );
+    (p, w)
 }
 
-async fn reach(p: &Pipeline, site: &str) -> reqwest::Response {
-    let (from, to) = around_today();
-    reqwest::get(
-        p.api
-            .url(&format!("/v1/sites/{site}/reach?from={from}&to={to}")),
-    )
-    .await
-    .unwrap()
+fn figure(metric: &str, cur: u64, prev: u64, year: u64, d_prev: Value, d_year: Value) -> Value {
+    json!({"metric": metric, "current": cur, "previous": prev, "year_ago": year,
+           "change_vs_previous_pct": d_prev, "change_vs_year_ago_pct": d_year})
+}
+
+fn s(t: &str) -> String {
+    t.to_string()
+}
+
+/// `(term, searches, zero_result_searches, visitors)` of a terms answer.
+fn terms(v: &Value) -> Vec<(String, u64, u64, u64)> {
+    v["terms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                s(t["term"].as_str().unwrap()),
+                t["searches"].as_u64().unwrap(),
+                t["zero_result_searches"].as_u64().unwrap(),
+                t["visitors"].as_u64().unwrap(),
+            )
+        })
+        .collect()
 }
 
 #[tokio::test]
-async fn pageviews_posted_to_the_collector_are_counted_by_the_api() {
-    let scratch = Scratch::new("e2e_reach");
-    let p = Pipeline::start(&scratch).await;
+async fn every_endpoint_answers_the_exact_figures_of_a_known_data_set() {
+    let scratch = Scratch::new("api_figures");
+    let (p, w) = loaded(&scratch).await;
+    let q = w.period();
+    let tuesday = w.monday + Days::new(1);
 
-    let before: Reach = reach(&p, "demo").await.json().await.unwrap();
-    assert_eq!(before.pageviews, 0);
-
-    let client = reqwest::Client::new();
-    for path in ["/", "/werk-en-inkomen/bijstand", "/schulden"] {
-        let r = client
-            .post(p.ingest.url("/v1/events"))
-            .header("content-type", "application/json")
-            .body(format!(
-                r#"{{"site":"demo","type":"pageview","url":"http://localhost{path}"}}"#
-            ))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 202);
-    }
-    let seen = wait_for(Duration::from_secs(30), || async {
-        let r: Reach = reach(&p, "demo").await.json().await.ok()?;
-        (r.pageviews == 3).then_some(r)
-    })
-    .await;
-    let r = seen.expect("the three page views did not reach the API within 30 s");
-    let (from, to) = around_today();
+    // Reach with the previous week and 52 weeks before.
+    let r = p.json(DEMO, &format!("/v1/sites/demo/reach?{q}")).await;
     assert_eq!(
-        (r.site.as_str(), r.from.as_str(), r.to.as_str()),
-        ("demo", from.as_str(), to.as_str())
+        r["previous"]["from"],
+        json!((w.monday - Days::new(7)).to_string())
+    );
+    assert_eq!(
+        r["year_ago"]["from"],
+        json!((w.monday - Days::new(364)).to_string())
+    );
+    assert_eq!(
+        r["figures"],
+        json!([
+            figure("pageviews", 7, 2, 1, json!(250.0), json!(600.0)),
+            figure("visits", 7, 2, 1, json!(250.0), json!(600.0)),
+            figure("visitors", 7, 2, 1, json!(250.0), json!(600.0)),
+            figure("searches", 21, 2, 0, json!(950.0), Value::Null),
+            figure("zero_result_searches", 10, 0, 0, Value::Null, Value::Null),
+            figure("contacts", 3, 0, 0, Value::Null, Value::Null),
+        ])
+    );
+    let r = p
+        .json(DEMO, &format!("/v1/sites/demo/reach?{q}&theme=schulden"))
+        .await;
+    assert_eq!(r["theme"], json!("schulden"));
+    assert_eq!(
+        r["figures"],
+        json!([
+            figure("pageviews", 6, 2, 1, json!(200.0), json!(500.0)),
+            figure("visits", 6, 2, 1, json!(200.0), json!(500.0)),
+            figure("visitors", 6, 2, 1, json!(200.0), json!(500.0)),
+            figure("searches", 6, 2, 0, json!(200.0), Value::Null),
+            figure("zero_result_searches", 0, 0, 0, Value::Null, Value::Null),
+            figure("contacts", 3, 0, 0, Value::Null, Value::Null),
+        ])
     );
 
-    // A rejected event is not counted.
-    let bad = client
+    // Every theme, most visitors first.
+    let t = p.json(DEMO, &format!("/v1/sites/demo/themes?{q}")).await;
+    let rows: Vec<(String, u64, u64, u64, u64, u64)> = t["themes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let n = |k: &str| r[k].as_u64().unwrap();
+            (
+                s(r["theme"].as_str().unwrap()),
+                n("visitors"),
+                n("pageviews"),
+                n("searches"),
+                n("visits"),
+                n("contacts"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (s("schulden"), 6, 6, 6, 6, 3),
+            (s("schulden/schuldhulpverlening"), 6, 6, 6, 6, 3),
+            (s("armoede"), 5, 0, 5, 5, 3),
+            (s("armoede/kwijtschelding"), 5, 0, 5, 5, 3),
+            (s("afval"), 1, 1, 0, 1, 0),
+        ]
+    );
+    assert_eq!(t["themes"][0]["visitors_previous"], json!(2));
+    assert_eq!(t["themes"][0]["visitors_change_pct"], json!(200.0));
+    assert_eq!(t["themes"][2]["zero_result_searches"], json!(5));
+
+    // Time series by day, ISO week and hour.
+    let d = p
+        .json(
+            DEMO,
+            &format!("/v1/sites/demo/timeseries?{q}&granularity=day"),
+        )
+        .await;
+    let points = d["points"].as_array().unwrap();
+    assert_eq!(points.len(), 7);
+    assert_eq!(
+        points[1],
+        json!({"bucket": tuesday.to_string(), "pageviews": 6, "searches": 21, "visitors": 6, "visits": 6})
+    );
+    assert_eq!(
+        points[2],
+        json!({"bucket": (tuesday + Days::new(1)).to_string(), "pageviews": 1, "searches": 0, "visitors": 1, "visits": 1})
+    );
+    assert_eq!(points[0]["pageviews"], json!(0));
+    let prev_week = w.monday - Days::new(7);
+    let wk = p
+        .json(
+            DEMO,
+            &format!(
+                "/v1/sites/demo/timeseries?from={prev_week}&to={}&granularity=week",
+                w.sunday()
+            ),
+        )
+        .await;
+    let prev_iso = prev_week.iso_week();
+    assert_eq!(
+        wk["points"],
+        json!([
+            {"bucket": format!("{}-W{:02}", prev_iso.year(), prev_iso.week()), "pageviews": 2, "searches": 2, "visitors": 2, "visits": 2},
+            {"bucket": w.iso(), "pageviews": 7, "searches": 21, "visitors": 7, "visits": 7},
+        ])
+    );
+    let h = p
+        .json(
+            DEMO,
+            &format!("/v1/sites/demo/timeseries?from={tuesday}&to={tuesday}&granularity=hour&theme=schulden"),
+        )
+        .await;
+    let noon = tuesday
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc()
+        .with_timezone(&chrono_tz::Europe::Amsterdam)
+        .format("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string();
+    let busy: Vec<&Value> = h["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["pageviews"] != json!(0) || p["searches"] != json!(0))
+        .collect();
+    assert_eq!(
+        busy,
+        [&json!({"bucket": noon, "pageviews": 6, "searches": 6, "visitors": 6, "visits": 6})]
+    );
+    assert_eq!(h["timezone"], json!("Europe/Amsterdam"));
+
+    // Search listening: "xyzzy" was searched five times by one visitor and never shows.
+    let top = p
+        .json(DEMO, &format!("/v1/sites/demo/searches/top?{q}"))
+        .await;
+    assert_eq!(top["min_visitors"], json!(5));
+    assert_eq!(
+        terms(&top),
+        [
+            (s("schuldhulp"), 6, 0, 6),
+            (s("kwijtschelding"), 5, 5, 5),
+            (s("zwembad"), 5, 0, 5),
+        ]
+    );
+    let top = p
+        .json(
+            DEMO,
+            &format!("/v1/sites/demo/searches/top?{q}&theme=schulden&limit=1"),
+        )
+        .await;
+    assert_eq!(terms(&top), [(s("schuldhulp"), 6, 0, 6)]);
+    let zero = p
+        .json(DEMO, &format!("/v1/sites/demo/searches/zero-results?{q}"))
+        .await;
+    assert_eq!(terms(&zero), [(s("kwijtschelding"), 5, 5, 5)]);
+    let unmatched = p
+        .json(DEMO, &format!("/v1/sites/demo/searches/unmatched?{q}"))
+        .await;
+    assert_eq!(terms(&unmatched), [(s("zwembad"), 5, 0, 5)]);
+    let rising = p
+        .json(DEMO, &format!("/v1/sites/demo/searches/rising?{q}"))
+        .await;
+    assert_eq!(rising["baseline_periods"], json!(4));
+    assert_eq!(
+        rising["baseline"]["from"],
+        json!((w.monday - Days::new(28)).to_string())
+    );
+    assert_eq!(
+        rising["terms"],
+        json!([
+            {"term": "schuldhulp", "searches": 6, "visitors": 6, "baseline_searches": 0.5, "change_pct": 1100.0},
+            {"term": "kwijtschelding", "searches": 5, "visitors": 5, "baseline_searches": 0.0, "change_pct": null},
+            {"term": "zwembad", "searches": 5, "visitors": 5, "baseline_searches": 0.0, "change_pct": null},
+        ])
+    );
+
+    // Channels and devices.
+    let mix = p.json(DEMO, &format!("/v1/sites/demo/mix?{q}")).await;
+    assert_eq!(
+        mix["rows"],
+        json!([
+            {"value": "direct", "visits": 5, "visitors": 5, "contacts": 1, "share_pct": 71.4},
+            {"value": "search", "visits": 2, "visitors": 2, "contacts": 2, "share_pct": 28.6},
+        ])
+    );
+    let mix = p
+        .json(
+            DEMO,
+            &format!("/v1/sites/demo/mix?{q}&by=device&theme=schulden"),
+        )
+        .await;
+    assert_eq!(
+        mix["rows"],
+        json!([
+            {"value": "mobile", "visits": 4, "visitors": 4, "contacts": 3, "share_pct": 66.7},
+            {"value": "desktop", "visits": 2, "visitors": 2, "contacts": 0, "share_pct": 33.3},
+        ])
+    );
+
+    // Early contact: three of six debt-help visits phoned, 300 s after the page view.
+    let ec = p
+        .json(
+            DEMO,
+            &format!("/v1/sites/demo/early-contact?{q}&theme=schulden"),
+        )
+        .await;
+    let total = json!({"week": "total", "sessions": 6, "contacted": 3, "conversion_pct": 50.0,
+                       "median_time_to_contact_s": 300, "p90_time_to_contact_s": 300});
+    assert_eq!(ec["total"], total);
+    let mut week = total.clone();
+    week["week"] = json!(w.iso());
+    assert_eq!(ec["weeks"], json!([week]));
+    let ec = p
+        .json(
+            DEMO,
+            &format!("/v1/sites/demo/early-contact?{q}&theme=afval"),
+        )
+        .await;
+    assert_eq!(
+        ec["total"],
+        json!({"week": "total", "sessions": 1, "contacted": 0, "conversion_pct": 0.0,
+               "median_time_to_contact_s": null, "p90_time_to_contact_s": null})
+    );
+
+    // CSV for Dutch Excel.
+    let r = p
+        .get(DEMO, &format!("/v1/sites/demo/reach?{q}&format=csv"))
+        .await;
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    let disposition = r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        disposition,
+        format!(
+            "attachment; filename=\"demo-reach-{}-{}.csv\"",
+            w.monday,
+            w.sunday()
+        )
+    );
+    assert_eq!(
+        r.text().await.unwrap(),
+        "\u{feff}metric;current;previous;year_ago;change_vs_previous_pct;change_vs_year_ago_pct\r\n\
+         pageviews;7;2;1;250;600\r\nvisits;7;2;1;250;600\r\nvisitors;7;2;1;250;600\r\n\
+         searches;21;2;0;950;\r\nzero_result_searches;10;0;0;;\r\ncontacts;3;0;0;;\r\n"
+    );
+    let r = p
+        .get(DEMO, &format!("/v1/sites/demo/mix?{q}&format=csv"))
+        .await;
+    assert_eq!(
+        r.text().await.unwrap(),
+        "\u{feff}value;visits;visitors;contacts;share_pct\r\ndirect;5;5;1;71,4\r\nsearch;2;2;2;28,6\r\n"
+    );
+    let r = p
+        .get(
+            DEMO,
+            &format!("/v1/sites/demo/early-contact?{q}&theme=schulden&format=csv"),
+        )
+        .await;
+    let csv = r.text().await.unwrap();
+    assert!(
+        csv.starts_with("\u{feff}week;sessions;contacted;conversion_pct;median_time_to_contact_s;p90_time_to_contact_s\r\ntotal;6;3;50;300;300\r\n"),
+        "{csv}"
+    );
+
+    // Freshness: the newest stored event, then one sent through the collector now.
+    let f = p.json(DEMO, "/v1/sites/demo/freshness").await;
+    let wednesday_noon = (tuesday + Days::new(1))
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc();
+    assert_eq!(f["newest_event"], json!(wednesday_noon.to_rfc3339()));
+    let sent = reqwest::Client::new()
         .post(p.ingest.url("/v1/events"))
-        .body(r#"{"site":"demo","type":"pageview","url":"http://elsewhere.example/"}"#)
+        .header("content-type", "application/json")
+        .body(r#"{"site":"demo","type":"pageview","url":"http://localhost/schulden"}"#)
         .send()
         .await
         .unwrap();
-    assert_eq!(bad.status(), 403);
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let after: Reach = reach(&p, "demo").await.json().await.unwrap();
-    assert_eq!(after.pageviews, 3);
+    assert_eq!(sent.status(), 202);
+    let fresh = wait_for(Duration::from_secs(30), || async {
+        let f = p.json(DEMO, "/v1/sites/demo/freshness").await;
+        (f["newest_event_age_s"].as_u64()? < 120).then_some(f)
+    })
+    .await;
+    assert!(
+        fresh.is_some(),
+        "the collector's event did not show in the freshness"
+    );
+    let today = Utc::now().date_naive();
+    let r = p
+        .json(
+            DEMO,
+            &format!(
+                "/v1/sites/demo/reach?from={}&to={}",
+                today - Days::new(1),
+                today + Days::new(1)
+            ),
+        )
+        .await;
+    assert_eq!(
+        r["figures"][0],
+        figure("pageviews", 1, 0, 0, Value::Null, Value::Null)
+    );
+
+    p.stop().await;
+    scratch.cleanup().await;
+}
+
+/// Every endpoint with a site in its path, with the parameters it needs.
+fn site_endpoints(site: &str, w: Weeks) -> Vec<String> {
+    let q = w.period();
+    [
+        format!("reach?{q}"),
+        format!("reach?{q}&theme=afval"),
+        format!("themes?{q}"),
+        format!("timeseries?{q}"),
+        format!("searches/top?{q}"),
+        format!("searches/zero-results?{q}"),
+        format!("searches/unmatched?{q}"),
+        format!("searches/rising?{q}"),
+        format!("mix?{q}"),
+        format!("early-contact?{q}&theme=afval"),
+        "freshness".to_string(),
+        format!("report?week={}", w.iso()),
+    ]
+    .into_iter()
+    .map(|e| format!("/v1/sites/{site}/{e}"))
+    .collect()
+}
+
+#[tokio::test]
+async fn one_tenant_cannot_read_another_tenants_data_through_any_endpoint() {
+    let scratch = Scratch::new("api_tenants");
+    let (p, w) = loaded(&scratch).await;
+
+    for (token, own, other) in [(DEMO, "demo", "zwolle"), (ZWOLLE, "zwolle", "demo")] {
+        for path in site_endpoints(other, w) {
+            let r = p.get(token, &path).await;
+            assert_eq!(r.status(), 403, "{own}'s token on {path}");
+            let body = r.text().await.unwrap();
+            assert!(body.contains("may not read site"), "{path}: {body}");
+            assert!(!body.contains("geheimterm") && !body.contains("schuldhulp"));
+        }
+        for path in site_endpoints(own, w) {
+            let r = p.get(token, &path).await;
+            assert_eq!(r.status(), 200, "{own}'s token on {path}");
+            let body = r.text().await.unwrap();
+            // The other tenant's search term never appears in this tenant's answers.
+            let foreign = if own == "demo" {
+                "geheimterm"
+            } else {
+                "schuldhulp"
+            };
+            assert!(!body.contains(foreign), "{path} shows {foreign}: {body}");
+        }
+        // Listing endpoints show only the tenant's own sites.
+        let f = p.json(token, "/v1/freshness").await;
+        let sites: Vec<&str> = f["sites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["site"].as_str().unwrap())
+            .collect();
+        assert_eq!(sites, [own]);
+    }
+    // zwolle sees its own term; the administrator reads both sites.
+    let top = p
+        .json(
+            ZWOLLE,
+            &format!("/v1/sites/zwolle/searches/top?{}", w.period()),
+        )
+        .await;
+    assert_eq!(top["terms"][0]["term"], json!("geheimterm"));
+    let f = p.json(ADMIN, "/v1/freshness").await;
+    assert_eq!(f["sites"].as_array().unwrap().len(), 2);
+
+    // No token, a wrong one, or a header without a scheme: 401 with a challenge.
+    let client = reqwest::Client::new();
+    for path in site_endpoints("demo", w) {
+        let r = client.get(p.api.url(&path)).send().await.unwrap();
+        assert_eq!(r.status(), 401, "{path}");
+        let challenge = r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(challenge.contains("Basic"), "{challenge}");
+        let r = p.get("demo-tenant-token2", &path).await;
+        assert_eq!(r.status(), 401, "{path} with a wrong token");
+        let r = client
+            .get(p.api.url(&path))
+            .header("authorization", DEMO)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{path} without a scheme");
+    }
+    // HTTP Basic with the token as password, as a browser sends it.
+    let r = client
+        .get(p.api.url(&format!("/v1/sites/demo/reach?{}", w.period())))
+        .basic_auth("anyone", Some(DEMO))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // An unknown site is 404 for everyone with a valid token.
+    let r = p
+        .get(DEMO, &format!("/v1/sites/elders/reach?{}", w.period()))
+        .await;
+    assert_eq!(r.status(), 404);
+
+    // Requests are counted by route template, never by the raw path.
+    let metrics = client
+        .get(p.api.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            r#"luister_http_requests_total{route="/v1/sites/{site}/reach",status="403"}"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("/v1/sites/demo/"),
+        "a raw path became a label"
+    );
 
     p.stop().await;
     scratch.cleanup().await;
 }
 
 #[tokio::test]
-async fn unknown_site_and_bad_period_are_refused_with_a_message() {
-    let scratch = Scratch::new("e2e_errors");
-    let p = Pipeline::start(&scratch).await;
-    let r = reach(&p, "nowhere").await;
+async fn injection_attempts_are_refused_or_bound_and_never_change_the_answer() {
+    let scratch = Scratch::new("api_injection");
+    let (p, w) = loaded(&scratch).await;
+    let q = w.period();
+    let attempts = [
+        format!("/v1/sites/demo/reach?{q}&theme=schulden%27%20OR%20%271%27%3D%271"),
+        format!("/v1/sites/demo/searches/top?{q}&theme=x%27)%20UNION%20SELECT%20name%20FROM%20system.tables--"),
+        format!("/v1/sites/demo/mix?{q}&by=visitor"),
+        format!("/v1/sites/demo/mix?{q}&by=channel%2C(SELECT%20count()%20FROM%20events)"),
+        format!("/v1/sites/demo/timeseries?{q}&granularity=toStartOfInterval"),
+        format!("/v1/sites/demo/searches/top?{q}&limit=1%20UNION%20ALL%20SELECT%201"),
+        format!("/v1/sites/demo/reach?from={}%27--&to={}", w.monday, w.sunday()),
+        format!("/v1/sites/demo/report?week={}%27%3B%20DROP%20TABLE%20events--", w.iso()),
+        format!("/v1/sites/demo/reach?{q}&site=zwolle"),
+    ];
+    for path in attempts {
+        let r = p.get(DEMO, &path).await;
+        assert_eq!(r.status(), 400, "{path}");
+        let body: Value = r.json().await.unwrap();
+        assert!(body["error"].as_str().unwrap().len() > 10, "{path}: {body}");
+    }
+    // A site path that is not a site id is a 404, even when it looks like SQL.
+    let r = p
+        .get(
+            ADMIN,
+            &format!("/v1/sites/demo%27%20OR%201%3D1--/reach?{q}"),
+        )
+        .await;
     assert_eq!(r.status(), 404);
-    assert!(r.text().await.unwrap().contains("nowhere"));
-    let r = reqwest::get(
-        p.api
-            .url("/v1/sites/demo/reach?from=2026-13-01&to=2026-12-31"),
-    )
-    .await
-    .unwrap();
-    assert_eq!(r.status(), 400);
-    assert!(r
-        .text()
-        .await
-        .unwrap()
-        .contains("from=\\\"2026-13-01\\\" is not a date"));
+    // A well-formed theme that happens to contain SQL words is just a theme with no data.
+    let r = p
+        .json(
+            DEMO,
+            &format!("/v1/sites/demo/reach?{q}&theme=select-from-events"),
+        )
+        .await;
+    assert_eq!(r["figures"][0]["current"], json!(0));
+    // And the data is still all there.
+    let r = p.json(DEMO, &format!("/v1/sites/demo/reach?{q}")).await;
+    assert_eq!(r["figures"][0]["current"], json!(7));
     p.stop().await;
     scratch.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_weekly_report_renders_its_sections_and_charts_in_headless_chromium() {
+    let scratch = Scratch::new("api_report");
+    let (p, w) = loaded(&scratch).await;
+
+    let html = p
+        .get(DEMO, &format!("/v1/sites/demo/report?week={}", w.iso()))
+        .await;
+    assert_eq!(html.status(), 200);
+    assert!(html.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let html = html.text().await.unwrap();
+    assert!(html.contains("schuldhulp") && html.contains("kwijtschelding"));
+    assert!(!html.contains("xyzzy"), "a term below k reached the report");
+
+    // The report is self-contained (no script, no external resources), so Chromium
+    // renders the page exactly as served from a file.
+    let page = std::env::temp_dir()
+        .join(luister_testkit::unique("report"))
+        .with_extension("html");
+    std::fs::write(&page, &html).unwrap();
+    let url = format!("file://{}", page.display());
+    let dom = chromium(&["--dump-dom"], &url).await;
+    let dom = String::from_utf8(dom).unwrap();
+    for section in [
+        "reach",
+        "themes",
+        "trend",
+        "searches",
+        "channels",
+        "early-contact",
+    ] {
+        assert!(
+            dom.contains(&format!("<section id=\"{section}\">")),
+            "section {section} missing: {dom}"
+        );
+    }
+    assert!(dom.matches("<svg").count() >= 6, "charts missing: {dom}");
+    assert!(dom.contains(&format!(
+        "Weekrapport demo — week {}",
+        w.monday.iso_week().week()
+    )));
+
+    // The charts are drawn: the screenshot holds many pixels of the bar colour (#1f5fbf).
+    let shot = std::env::temp_dir()
+        .join(luister_testkit::unique("report"))
+        .with_extension("png");
+    chromium(
+        &[
+            "--window-size=1200,3000",
+            &format!("--screenshot={}", shot.display()),
+        ],
+        &url,
+    )
+    .await;
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let _ = std::fs::remove_file(&shot);
+    let _ = std::fs::remove_file(&page);
+    let channels = info.color_type.samples();
+    let blue = buf[..info.buffer_size()]
+        .chunks(channels)
+        .filter(|px| {
+            px[0].abs_diff(0x1f) < 8 && px[1].abs_diff(0x5f) < 8 && px[2].abs_diff(0xbf) < 8
+        })
+        .count();
+    assert!(
+        blue > 5_000,
+        "only {blue} pixels in the chart colour: the charts did not render"
+    );
+
+    p.stop().await;
+    scratch.cleanup().await;
+}
+
+/// Runs Debian's Chromium headless on `url` with extra arguments; returns stdout.
+async fn chromium(args: &[&str], url: &str) -> Vec<u8> {
+    let profile = std::env::temp_dir().join(luister_testkit::unique("chromium-profile"));
+    let chromium = std::env::var("LUISTER_TEST_CHROMIUM").unwrap_or_else(|_| "chromium".into());
+    let out = tokio::process::Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(url)
+        .output()
+        .await
+        .unwrap_or_else(|e| {
+            panic!("cannot run {chromium} (deploy/local/test.sh installs Debian's chromium): {e}")
+        });
+    let _ = std::fs::remove_dir_all(&profile);
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
 }
