@@ -233,10 +233,25 @@ build_services() {
   (cd "$ROOT" && cargo build --release --locked --bins) || die "cargo build failed"
 }
 
+# The API's administrator token: LUISTER_ADMIN_TOKEN when set, otherwise one generated
+# once and kept in $LUISTER_HOME/admin-token (readable by its owner only). Only its
+# SHA-256 goes into the API's configuration.
+admin_token() {
+  if [[ -n ${LUISTER_ADMIN_TOKEN:-} ]]; then printf '%s' "$LUISTER_ADMIN_TOKEN"; return 0; fi
+  local file="$LUISTER_HOME/admin-token"
+  if [[ ! -s $file ]]; then
+    (umask 077 && python3 -c 'import secrets; print("lst_" + secrets.token_hex(32))' >"$file")
+    log "generated an API administrator token in $file"
+  fi
+  tr -d '\n' <"$file"
+}
+
 write_service_configs() {
-  local db="${LUISTER_CLICKHOUSE_DATABASE:-luister}"
+  local db="${LUISTER_CLICKHOUSE_DATABASE:-luister}" admin_sha
+  admin_sha=$(admin_token | sha256sum | cut -d' ' -f1)
   for svc in ingest processor api; do
     sed -e "s#@INGEST_PORT@#$INGEST_PORT#g" -e "s#@API_PORT@#$API_PORT#g" \
+      -e "s#@ADMIN_TOKEN_SHA256@#$admin_sha#g" \
       -e "s#@PROCESSOR_PORT@#$PROCESSOR_PORT#g" -e "s#@KAFKA_BROKERS@#$KAFKA_BROKERS#g" \
       -e "s#@CLICKHOUSE_URL@#$CLICKHOUSE_URL#g" -e "s#@DATABASE@#$db#g" \
       "$ROOT/deploy/local/config/$svc.toml" >"$CONF_DIR/$svc.toml"

@@ -22,6 +22,8 @@ start_service api "$API_PORT" LUISTER_API_PORT
 start_prometheus
 
 today=$(date -u +%F)
+week=$(date -u +%G-W%V)
+token=$(admin_token)
 DEMO_UA="Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 log "sending demo traffic through the collector"
 for path in / /werk-en-inkomen/bijstand /schulden/schuldhulpverlening /afval/grofvuil; do
@@ -36,6 +38,11 @@ cat <<INFO
 Luister is running.
   collector   http://127.0.0.1:$INGEST_PORT/v1/events
   API         http://127.0.0.1:$API_PORT/v1/sites/demo/reach?from=$today&to=$today
+              (OpenAPI: http://127.0.0.1:$API_PORT/openapi.json)
+  report      http://127.0.0.1:$API_PORT/v1/sites/demo/report?week=$week
+              (the browser asks for a login: any user name, the token as password)
+  API token   $token
+              (administrator; from LUISTER_ADMIN_TOKEN, or generated once into $LUISTER_HOME/admin-token)
   metrics     http://127.0.0.1:$INGEST_PORT/metrics  http://127.0.0.1:$PROCESSOR_PORT/metrics  http://127.0.0.1:$API_PORT/metrics
   Prometheus  http://127.0.0.1:$PROMETHEUS_PORT
   ClickHouse  $CLICKHOUSE_URL (database ${LUISTER_CLICKHOUSE_DATABASE:-luister})
@@ -46,6 +53,8 @@ Luister is running.
 Send a page view (curl's own user agent is treated as a bot, so give a browser's):
   curl -A 'Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0' -X POST http://127.0.0.1:$INGEST_PORT/v1/events \
        -d '{"site":"demo","type":"pageview","url":"http://localhost/x"}'
+Ask the API:
+  curl -H "Authorization: Bearer $token" "http://127.0.0.1:$API_PORT/v1/sites/demo/reach?from=$today&to=$today"
 Tracker for a page on localhost: <script defer src="http://127.0.0.1:$INGEST_PORT/t.js?site=demo"></script>
 Stop everything: deploy/local/down.sh
 INFO

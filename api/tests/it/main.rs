@@ -11,6 +11,9 @@ use std::time::Duration;
 use chrono::{Datelike, Days, Utc};
 use serde_json::{json, Value};
 
+use luister_api::auth::{Principal, Tokens};
+use luister_api::config::ApiConfig;
+
 use luister_testkit::{wait_for, Scratch};
 
 use helpers::{known_events, load, Pipeline, Weeks, ADMIN, DEMO, ZWOLLE};
@@ -669,4 +672,55 @@ async fn chromium(args: &[&str], url: &str) -> Vec<u8> {
         String::from_utf8_lossy(&out.stderr)
     );
     out.stdout
+}
+
+/// Renders the local stack's configurations into a fresh `LUISTER_HOME`, optionally
+/// with `LUISTER_ADMIN_TOKEN`, and loads the API's.
+fn local_stack_api_config(home: &std::path::Path, admin: Option<&str>) -> ApiConfig {
+    let lib = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/local/lib.sh");
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg("-c")
+        .arg(format!(
+            "source '{lib}' && mkdir -p \"$CONF_DIR\" && write_service_configs"
+        ))
+        .env("LUISTER_HOME", home)
+        .env_remove("LUISTER_ADMIN_TOKEN");
+    if let Some(t) = admin {
+        cmd.env("LUISTER_ADMIN_TOKEN", t);
+    }
+    assert!(cmd.status().unwrap().success());
+    let config: ApiConfig =
+        luister_service::config::load(Some(&home.join("config/api.toml"))).unwrap();
+    config.validate().unwrap();
+    config
+}
+
+#[test]
+fn the_local_stack_takes_its_admin_token_from_the_environment_or_generates_one() {
+    let home = std::env::temp_dir().join(luister_testkit::unique("luister-home"));
+    let config = local_stack_api_config(&home, Some("my-admin-token"));
+    let tokens = Tokens::from_config(&config);
+    assert_eq!(
+        tokens.authenticate(Some("Bearer my-admin-token")),
+        Ok(Principal::Admin)
+    );
+    assert!(!std::fs::read_to_string(home.join("config/api.toml"))
+        .unwrap()
+        .contains("my-admin-token"));
+
+    // Without the variable: a token is generated once, kept owner-readable, and reused.
+    let config = local_stack_api_config(&home, None);
+    let file = home.join("admin-token");
+    let generated = std::fs::read_to_string(&file).unwrap();
+    assert!(generated.trim().starts_with("lst_") && generated.trim().len() == 68);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(file.metadata().unwrap().permissions().mode() & 0o077, 0);
+    let tokens = Tokens::from_config(&config);
+    assert_eq!(
+        tokens.authenticate(Some(&format!("Bearer {}", generated.trim()))),
+        Ok(Principal::Admin)
+    );
+    local_stack_api_config(&home, None);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), generated);
+    let _ = std::fs::remove_dir_all(&home);
 }
