@@ -1,6 +1,7 @@
 //! `luister-api [--config FILE]`: the read API.
 //! `luister-api new-token`: prints a new random token and the hash to configure.
 //! `luister-api hash-token`: reads a token on stdin and prints its hash.
+//! `luister-api openapi`: prints the OpenAPI document (as served at `/openapi.json`).
 
 use std::io::Read;
 
@@ -19,6 +20,10 @@ async fn main() -> anyhow::Result<()> {
             println!("Give the token to its user; put only the sha256 in api.toml.");
             return Ok(());
         }
+        Some("openapi") => {
+            println!("{}", luister_api::routes::openapi_json());
+            return Ok(());
+        }
         Some("hash-token") => {
             let mut token = String::new();
             std::io::stdin().read_to_string(&mut token)?;
@@ -26,7 +31,7 @@ async fn main() -> anyhow::Result<()> {
             return Ok(());
         }
         Some(extra) => anyhow::bail!(
-            "unknown argument {extra:?}; usage: luister-api [--config FILE] | new-token | hash-token"
+            "unknown argument {extra:?}; usage: luister-api [--config FILE] | new-token | hash-token | openapi"
         ),
     }
     let config: ApiConfig = load(args.config.as_deref())?;

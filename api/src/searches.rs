@@ -11,8 +11,6 @@
 //! same term gets the same themes), so the site-wide count takes the largest of them
 //! per day and term, and the visitors the union of their visitor sets.
 
-use std::collections::HashMap;
-
 use clickhouse::Client;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -144,13 +142,16 @@ impl Tabular for Rising {
 }
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
-struct Baseline {
+struct RisingRow {
     term: String,
-    searches: u64,
+    now: u64,
+    before: u64,
+    visitors: u64,
 }
 
 /// Terms searched more in `p` than on average in the `baseline` periods of the same
-/// length just before it; largest increase first.
+/// length just before it; largest increase first. One query over the period and its
+/// baseline: the k-threshold applies to the visitors of the period itself.
 pub async fn rising(
     c: &Client,
     site: &str,
@@ -160,122 +161,84 @@ pub async fn rising(
     baseline: u32,
     limit: u32,
 ) -> Result<Vec<Rising>, ApiError> {
-    // Candidates: every term of the period that passes k (bounded).
-    let now = terms(c, site, p, scope, Order::Searches, k, 10_000).await?;
-    if now.is_empty() {
-        return Ok(Vec::new());
-    }
-    let before = Period {
-        from: p.shifted_back(p.days() as u64 * u64::from(baseline)).from,
-        to: p.previous().to,
-    };
-    let (from, to) = before.bounds();
-    let names: Vec<&str> = now.iter().map(|t| t.term.as_str()).collect();
+    let start = p.shifted_back(p.days() as u64 * u64::from(baseline)).from;
+    let (from, to) = (start.to_string(), p.to.to_string());
+    let now_from = p.from.to_string();
     let source = match scope {
         Scope::Site => {
-            "(SELECT day, term, max(searches) AS s FROM search_terms_daily \
-             WHERE site = ? AND day >= toDate(?) AND day <= toDate(?) AND has(?, term) GROUP BY day, term)"
+            "(SELECT day, term, max(searches) AS s, uniqMergeState(visitors) AS v FROM search_terms_daily \
+             WHERE site = ? AND day >= toDate(?) AND day <= toDate(?) AND term != '' GROUP BY day, term)"
         }
         Scope::Theme(_) | Scope::Unmatched => {
-            "(SELECT term, searches AS s FROM search_terms_daily \
-             WHERE site = ? AND day >= toDate(?) AND day <= toDate(?) AND has(?, term) AND theme = ?)"
+            "(SELECT day, term, searches AS s, visitors AS v FROM search_terms_daily \
+             WHERE site = ? AND day >= toDate(?) AND day <= toDate(?) AND term != '' AND theme = ?)"
         }
     };
-    let mut q = c
+    let q = c
         .query(&format!(
-            "SELECT term, sum(s) AS searches FROM {source} GROUP BY term"
+            "SELECT term, sumIf(s, day >= toDate(?)) AS n_now, sumIf(s, day < toDate(?)) AS n_before, \
+             uniqMergeIf(v, day >= toDate(?)) AS n_visitors FROM {source} GROUP BY term \
+             HAVING n_visitors >= ? AND n_now * ? > n_before \
+             ORDER BY n_now * ? - n_before DESC, term LIMIT ?"
         ))
+        .bind(&now_from)
+        .bind(&now_from)
+        .bind(&now_from)
         .bind(site)
         .bind(&from)
-        .bind(&to)
-        .bind(&names);
-    q = match scope {
+        .bind(&to);
+    let q = match scope {
         Scope::Site => q,
         Scope::Theme(t) => q.bind(t),
         Scope::Unmatched => q.bind(""),
     };
-    let base: HashMap<String, u64> = q
-        .fetch_all::<Baseline>()
-        .await?
-        .into_iter()
-        .map(|b| (b.term, b.searches))
-        .collect();
-    Ok(rank_rising(now, &base, baseline, limit))
+    let rows: Vec<RisingRow> = q
+        .bind(k)
+        .bind(baseline)
+        .bind(baseline)
+        .bind(limit)
+        .fetch_all()
+        .await?;
+    Ok(rows.into_iter().map(|r| r.rising(baseline)).collect())
 }
 
-fn rank_rising(
-    now: Vec<Term>,
-    base: &HashMap<String, u64>,
-    periods: u32,
-    limit: u32,
-) -> Vec<Rising> {
-    let mut out: Vec<(f64, Rising)> = now
-        .into_iter()
-        .filter_map(|t| {
-            let total = base.get(&t.term).copied().unwrap_or(0);
-            let avg = total as f64 / f64::from(periods.max(1));
-            let increase = t.searches as f64 - avg;
-            (increase > 0.0).then(|| {
-                let change = (total > 0).then(|| round1(increase / avg * 100.0));
-                (
-                    increase,
-                    Rising {
-                        term: t.term,
-                        searches: t.searches,
-                        visitors: t.visitors,
-                        baseline_searches: round1(avg),
-                        change_pct: change,
-                    },
-                )
-            })
-        })
-        .collect();
-    out.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.term.cmp(&b.1.term)));
-    out.into_iter()
-        .take(limit as usize)
-        .map(|(_, r)| r)
-        .collect()
+impl RisingRow {
+    fn rising(self, periods: u32) -> Rising {
+        let avg = self.before as f64 / f64::from(periods.max(1));
+        Rising {
+            change_pct: (self.before > 0).then(|| round1((self.now as f64 - avg) / avg * 100.0)),
+            baseline_searches: round1(avg),
+            term: self.term,
+            searches: self.now,
+            visitors: self.visitors,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn term(t: &str, searches: u64) -> Term {
-        Term {
-            term: t.into(),
-            searches,
-            zero_result_searches: 0,
-            visitors: 5,
-        }
-    }
-
     #[test]
-    fn rising_terms_are_ranked_by_their_increase_over_the_baseline_average() {
-        let base: HashMap<String, u64> =
-            [("energietoeslag".to_string(), 40), ("afval".into(), 80)].into();
-        let r = rank_rising(
-            vec![
-                term("energietoeslag", 30),
-                term("afval", 20),
-                term("kwijtschelding", 6),
-            ],
-            &base,
-            4,
-            10,
-        );
-        let got: Vec<(&str, f64, Option<f64>)> = r
-            .iter()
-            .map(|r| (r.term.as_str(), r.baseline_searches, r.change_pct))
-            .collect();
-        // energietoeslag: 30 against 10 per week (+20); kwijtschelding new (+6);
-        // afval: 20 against 20, not rising.
+    fn a_rising_term_is_compared_with_its_average_per_baseline_period() {
+        let row = |term: &str, now, before| RisingRow {
+            term: term.into(),
+            now,
+            before,
+            visitors: 5,
+        };
+        let r = row("energietoeslag", 30, 40).rising(4);
         assert_eq!(
-            got,
-            [
-                ("energietoeslag", 10.0, Some(200.0)),
-                ("kwijtschelding", 0.0, None)
-            ]
+            (r.searches, r.baseline_searches, r.change_pct),
+            (30, 10.0, Some(200.0))
         );
+        let r = row("kwijtschelding", 6, 0).rising(4);
+        assert_eq!(
+            (r.baseline_searches, r.change_pct),
+            (0.0, None),
+            "a new term"
+        );
+        let r = row("afval", 7, 3).rising(3);
+        assert_eq!((r.baseline_searches, r.change_pct), (1.0, Some(600.0)));
     }
 }

@@ -53,7 +53,8 @@ cargo test --locked -p luister-processor --test outage -- --ignored --test-threa
 
 venv="$LUISTER_HOME/venv"
 [[ -x $venv/bin/python ]] || python3 -m venv "$venv"
-"$venv/bin/python" -c "import chdb, jsonschema" 2>/dev/null || "$venv/bin/pip" install -q chdb jsonschema
+"$venv/bin/python" -c "import chdb, jsonschema, openapi_spec_validator" 2>/dev/null \
+  || "$venv/bin/pip" install -q chdb jsonschema openapi-spec-validator
 
 log "JSON Schemas: valid, and their examples conform"
 "$venv/bin/python" - schema/json/*.schema.json <<'PY'
@@ -66,6 +67,16 @@ for path in sys.argv[1:]:
     for example in schema.get("examples", []):
         v.validate(example)
     print(f"{path}: valid, {len(schema.get('examples', []))} examples conform")
+PY
+
+log "OpenAPI document of the API: valid OpenAPI 3.1"
+cargo run -q --locked -p luister-api -- openapi >"$LUISTER_HOME/openapi.json"
+"$venv/bin/python" - "$LUISTER_HOME/openapi.json" <<'PY'
+import json, sys
+from openapi_spec_validator import validate
+doc = json.load(open(sys.argv[1]))
+validate(doc)
+print(f"openapi.json: valid, {len(doc['paths'])} paths")
 PY
 
 log "replaying migrations and every query the services sent on a current ClickHouse (chdb)"

@@ -160,9 +160,9 @@ impl Modify for SecurityAddon {
     }
 }
 
-/// The routes of the API (without the operational ones) and their OpenAPI document.
-pub fn router(app: Arc<App>) -> Router {
-    let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+/// Every endpoint with its OpenAPI entry.
+fn endpoints() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(reach::reach))
         .routes(routes!(reach::themes))
         .routes(routes!(reach::timeseries))
@@ -175,10 +175,18 @@ pub fn router(app: Arc<App>) -> Router {
         .routes(routes!(visits::site_freshness))
         .routes(routes!(visits::freshness))
         .routes(routes!(visits::report))
-        .with_state(app)
-        .split_for_parts();
-    let doc = doc.to_pretty_json().unwrap_or_default();
-    router.route(
+}
+
+/// The OpenAPI document as `/openapi.json` serves it (also `luister-api openapi`).
+pub fn openapi_json() -> String {
+    let (_, doc) = endpoints().split_for_parts();
+    doc.to_pretty_json().unwrap_or_default()
+}
+
+/// The routes of the API (without the operational ones) and `/openapi.json`.
+pub fn router(app: Arc<App>) -> Router {
+    let doc = openapi_json();
+    endpoints().with_state(app).split_for_parts().0.route(
         "/openapi.json",
         get(move || {
             let doc = doc.clone();
