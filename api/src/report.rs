@@ -37,8 +37,8 @@ pub async fn render(app: &App, site: &SiteId, week: IsoWeek) -> Result<String, A
     let trend = series::series(c, app.tz, site.as_str(), eight, None, Granularity::Week).await?;
     let top = searches::terms(c, site.as_str(), p, Scope::Site, Order::Searches, k, 10).await?;
     let zero = searches::terms(c, site.as_str(), p, Scope::Site, Order::ZeroResults, k, 10).await?;
-    let channels = visits::mix(c, site.as_str(), p, None, Dimension::Channel).await?;
-    let devices = visits::mix(c, site.as_str(), p, None, Dimension::Device).await?;
+    let (channels, _) = visits::mix(c, site.as_str(), p, None, Dimension::Channel, k).await?;
+    let (devices, _) = visits::mix(c, site.as_str(), p, None, Dimension::Device, k).await?;
     let mut contact = Vec::new();
     for theme in &app.early_contact_themes {
         contact.push((
@@ -119,6 +119,7 @@ pub async fn render(app: &App, site: &SiteId, week: IsoWeek) -> Result<String, A
                 }
                 section #channels {
                     h2 { "Kanalen en apparaten" }
+                    p.note { "Aandeel van alle bezoeken; kanalen en apparaten van minder dan " (k) " bezoekers worden niet getoond." }
                     div.cols {
                         div { h3 { "Kanaal" } (share_bars(&channels)) }
                         div { h3 { "Apparaat" } (share_bars(&devices)) }

@@ -49,14 +49,16 @@ struct ShareRow {
 }
 
 /// Visits of the site (or of those touching a theme) by channel or device. A visit's
-/// channel is the one it arrived by.
+/// channel is the one it arrived by. A cell fewer than `k` distinct visitors produced
+/// is left out (the second value counts them); shares stay relative to all visits.
 pub async fn mix(
     c: &Client,
     site: &str,
     p: Period,
     theme: Option<&str>,
     by: Dimension,
-) -> Result<Vec<Share>, ApiError> {
+    k: u32,
+) -> Result<(Vec<Share>, u32), ApiError> {
     let (from, to) = p.bounds();
     let col = by.column();
     let q = match theme {
@@ -75,7 +77,9 @@ pub async fn mix(
     }
     let rows: Vec<ShareRow> = q.fetch_all().await?;
     let total: u64 = rows.iter().map(|r| r.visits).sum();
-    Ok(rows
+    let (shown, hidden): (Vec<ShareRow>, Vec<ShareRow>) =
+        rows.into_iter().partition(|r| r.visitors >= u64::from(k));
+    let shares = shown
         .into_iter()
         .map(|r| Share {
             share_pct: if total == 0 {
@@ -88,7 +92,8 @@ pub async fn mix(
             visitors: r.visitors,
             contacts: r.contacts,
         })
-        .collect())
+        .collect();
+    Ok((shares, hidden.len() as u32))
 }
 
 /// Early contact for a theme in a period (or one week of it).

@@ -52,12 +52,17 @@ pub struct MixAnswer {
     pub to: String,
     /// `channel` or `device`.
     pub by: String,
-    /// Most visits first.
+    /// A cell fewer distinct visitors produced is not shown.
+    pub min_visitors: u32,
+    /// How many cells were left out for that reason.
+    pub suppressed_rows: u32,
+    /// Most visits first; shares are of all visits, hidden cells included.
     pub rows: Vec<Share>,
 }
 
 /// Channel or device mix: visits, visitors and contacts by the channel a visit arrived
-/// by or by device class, for the site or the visits that touched a theme.
+/// by or by device class, for the site or the visits that touched a theme. A cell fewer
+/// than k distinct visitors produced is left out.
 #[utoipa::path(get, path = "/v1/sites/{site}/mix", tag = "channels",
     params(("site" = String, Path, description = "Site id"), MixQuery),
     responses(
@@ -77,13 +82,17 @@ pub(super) async fn mix(
     let by = Dimension::parse(q.by.as_deref())?;
     let theme = params::theme(q.theme.as_deref())?;
     let format = Format::parse(q.format.as_deref())?;
-    let rows = visits::mix(app.client(), site.as_str(), p, theme.as_deref(), by).await?;
+    let k = app.min_visitors_per_term;
+    let (rows, suppressed) =
+        visits::mix(app.client(), site.as_str(), p, theme.as_deref(), by, k).await?;
     let answer = MixAnswer {
         site: site.to_string(),
         theme,
         from: p.from.to_string(),
         to: p.to.to_string(),
         by: by.column().to_string(),
+        min_visitors: k,
+        suppressed_rows: suppressed,
         rows,
     };
     respond(

@@ -258,14 +258,16 @@ async fn every_endpoint_answers_the_exact_figures_of_a_known_data_set() {
         ])
     );
 
-    // Channels and devices.
+    // Channels and devices: a cell of fewer than k (5) visitors is left out.
     let mix = p.json(DEMO, &format!("/v1/sites/demo/mix?{q}")).await;
     assert_eq!(
         mix["rows"],
-        json!([
-            {"value": "direct", "visits": 5, "visitors": 5, "contacts": 1, "share_pct": 71.4},
-            {"value": "search", "visits": 2, "visitors": 2, "contacts": 2, "share_pct": 28.6},
-        ])
+        json!([{"value": "direct", "visits": 5, "visitors": 5, "contacts": 1, "share_pct": 71.4}])
+    );
+    assert_eq!(
+        (&mix["min_visitors"], &mix["suppressed_rows"]),
+        (&json!(5), &json!(1)),
+        "search (2 visitors) is hidden"
     );
     let mix = p
         .json(
@@ -275,11 +277,10 @@ async fn every_endpoint_answers_the_exact_figures_of_a_known_data_set() {
         .await;
     assert_eq!(
         mix["rows"],
-        json!([
-            {"value": "mobile", "visits": 4, "visitors": 4, "contacts": 3, "share_pct": 66.7},
-            {"value": "desktop", "visits": 2, "visitors": 2, "contacts": 0, "share_pct": 33.3},
-        ])
+        json!([]),
+        "mobile 4 and desktop 2 are both below k"
     );
+    assert_eq!(mix["suppressed_rows"], json!(2));
 
     // Early contact: three of six debt-help visits phoned, 300 s after the page view.
     let ec = p
@@ -334,7 +335,7 @@ async fn every_endpoint_answers_the_exact_figures_of_a_known_data_set() {
         .await;
     assert_eq!(
         r.text().await.unwrap(),
-        "\u{feff}value;visits;visitors;contacts;share_pct\r\ndirect;5;5;1;71,4\r\nsearch;2;2;2;28,6\r\n"
+        "\u{feff}value;visits;visitors;contacts;share_pct\r\ndirect;5;5;1;71,4\r\n"
     );
     let r = p
         .get(
