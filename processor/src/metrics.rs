@@ -30,6 +30,8 @@ pub const ZERO_RESULT_SEARCHES_TOTAL: &str = "luister_processor_zero_result_sear
 pub const CONTACTS_TOTAL: &str = "luister_processor_contacts_total";
 /// Events per written batch.
 pub const BATCH_ROWS: &str = "luister_processor_batch_rows";
+/// Gauge: event time (Unix seconds) of the newest written event per site.
+pub const NEWEST_EVENT_TIMESTAMP: &str = "luister_processor_newest_event_timestamp_seconds";
 
 /// Handles to the processor's metrics.
 #[derive(Clone)]
@@ -58,6 +60,8 @@ pub struct ProcessorMetrics {
     pub zero_results: IntCounterVec,
     /// See [`CONTACTS_TOTAL`].
     pub contacts: IntCounterVec,
+    /// See [`NEWEST_EVENT_TIMESTAMP`].
+    pub newest_event: IntGaugeVec,
 }
 
 impl ProcessorMetrics {
@@ -120,6 +124,13 @@ impl ProcessorMetrics {
                 ),
                 &["site", "theme"],
             )?,
+            newest_event: IntGaugeVec::new(
+                Opts::new(
+                    NEWEST_EVENT_TIMESTAMP,
+                    "Event time (Unix seconds) of the newest written event per site.",
+                ),
+                &["site"],
+            )?,
             taxonomy_reloads: IntCounterVec::new(
                 Opts::new(TAXONOMY_RELOADS_TOTAL, "Taxonomy reloads, by outcome."),
                 &["outcome"],
@@ -130,6 +141,7 @@ impl ProcessorMetrics {
         registry.register(Box::new(m.theme_events.clone()))?;
         registry.register(Box::new(m.zero_results.clone()))?;
         registry.register(Box::new(m.contacts.clone()))?;
+        registry.register(Box::new(m.newest_event.clone()))?;
         registry.register(Box::new(m.consumed.clone()))?;
         registry.register(Box::new(m.written.clone()))?;
         registry.register(Box::new(m.duplicates.clone()))?;
@@ -151,6 +163,10 @@ impl ProcessorMetrics {
         } else {
             "other"
         };
+        let newest = self.newest_event.with_label_values(&[site]);
+        if i64::from(row.ts) > newest.get() {
+            newest.set(i64::from(row.ts));
+        }
         let mut tops: Vec<&str> = row
             .themes
             .iter()
@@ -184,7 +200,7 @@ mod tests {
         let mut row = EventRow {
             site: "demo".into(),
             day: 0,
-            ts: 0,
+            ts: 1_764_000_000,
             kind: "search".into(),
             visitor: String::new(),
             url: String::new(),
@@ -214,23 +230,29 @@ mod tests {
         };
         let sites = vec!["demo".to_owned()];
         m.count_row(&row, &sites);
+        row.ts -= 3600; // an older event does not move the newest back
+        m.count_row(&row, &sites);
+        assert_eq!(
+            m.newest_event.with_label_values(&["demo"]).get(),
+            1_764_000_000
+        );
         assert_eq!(
             m.theme_events
                 .with_label_values(&["demo", "schulden", "search"])
                 .get(),
-            1
+            2
         );
         assert_eq!(
             m.theme_events
                 .with_label_values(&["demo", "armoede", "search"])
                 .get(),
-            1
+            2
         );
         assert_eq!(
             m.zero_results
                 .with_label_values(&["demo", "schulden"])
                 .get(),
-            1
+            2
         );
         row.site = "unlisted".into();
         row.kind = "action".into();
