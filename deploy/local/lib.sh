@@ -209,9 +209,10 @@ start_kafka() {
 
 # --- Prometheus ----------------------------------------------------------------
 
-render_prometheus_config() { # OUT: the scrape configuration for the three services
+render_prometheus_config() { # OUT: the scrape configuration for the three services, with the alert rules beside it
   sed -e "s#@INGEST_PORT@#$INGEST_PORT#g" -e "s#@API_PORT@#$API_PORT#g" -e "s#@PROCESSOR_PORT@#$PROCESSOR_PORT#g" \
     "$ROOT/deploy/local/prometheus.yml" >"$1"
+  cp "$ROOT/deploy/prometheus/alerts.yml" "$(dirname "$1")/alerts.yml"
 }
 
 start_prometheus() {

@@ -35,6 +35,10 @@ log "Prometheus configuration: promtool check config"
 render_prometheus_config "$LUISTER_HOME/prometheus-check.yml"
 promtool check config "$LUISTER_HOME/prometheus-check.yml"
 
+log "Prometheus alert rules: promtool check rules, promtool test rules"
+promtool check rules deploy/prometheus/alerts.yml
+promtool test rules deploy/prometheus/alerts.test.yml
+
 log "cargo fmt --check"
 cargo fmt --all --check
 
