@@ -7,7 +7,8 @@ script replays, in chdb's embedded current engine:
 
 1. every migration in store/migrations/ (split as the Rust runner splits them), and
 2. every other distinct statement the services sent to the local ClickHouse during the
-   test run, read from its system.query_log (the services identify as clickhouse-rs).
+   test run, read from its system.query_log (the services identify as clickhouse-rs),
+   and every Grafana dashboard query the dashboard test ran (as luister-dashboards-test).
    Scratch database names are mapped to one database; INSERT ... FORMAT RowBinary is
    checked as a SELECT of the same columns.
 
@@ -55,7 +56,7 @@ def logged_statements(url: str) -> list[str]:
     (18.16 logs whole seconds only, so the order within a second is unknown)."""
     sql = (
         "SELECT query FROM system.query_log "
-        "WHERE type = 1 AND http_user_agent LIKE 'clickhouse-rs%' "
+        "WHERE type = 1 AND (http_user_agent LIKE 'clickhouse-rs%' OR http_user_agent = 'luister-dashboards-test') "
         "ORDER BY event_time FORMAT JSONEachRow"
     )
     urllib.request.urlopen(urllib.request.Request(url, data=b"SYSTEM FLUSH LOGS")).read()

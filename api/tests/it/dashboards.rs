@@ -1,0 +1,349 @@
+//! The Grafana dashboards' ClickHouse queries, run the way Grafana runs them: template
+//! variables interpolated first, then the grafana-clickhouse-datasource macros expanded
+//! (as its `pkg/macros/macros.go` does), then sent to the real ClickHouse holding the
+//! known data set that went through the pipeline. Every panel query and every variable
+//! query must run and give the figures expected of that data set; a panel without an
+//! expectation here fails the test, so a new panel comes with its check.
+//!
+//! The queries go out with the user agent `luister-dashboards-test`, so that
+//! deploy/local/modern_clickhouse.py replays them on a current ClickHouse too.
+
+use chrono::{Days, TimeZone};
+use serde_json::{json, Value};
+
+use super::helpers::{Pipeline, Weeks};
+use super::loaded;
+use luister_testkit::{clickhouse_url, Scratch};
+
+/// The dashboard time range, Unix seconds (Grafana's `from` and `to`).
+#[derive(Debug, Clone, Copy)]
+struct Range {
+    from: i64,
+    to: i64,
+}
+
+/// Interpolates `${name}` and `$name` as Grafana does for single-value variables.
+fn interpolate(sql: &str, vars: &[(&str, &str)]) -> String {
+    let mut out = sql.to_string();
+    for (name, value) in vars {
+        out = out.replace(&format!("${{{name}}}"), value);
+        let plain = format!("${name}");
+        let mut result = String::new();
+        let mut rest = out.as_str();
+        while let Some(i) = rest.find(&plain) {
+            let after = &rest[i + plain.len()..];
+            result.push_str(&rest[..i]);
+            if after.starts_with(|c: char| c.is_alphanumeric() || c == '_') {
+                result.push_str(&plain);
+            } else {
+                result.push_str(value);
+            }
+            rest = after;
+        }
+        result.push_str(rest);
+        out = result;
+    }
+    out
+}
+
+/// Expands the plugin's macros; an unknown macro or a left-over `$` is an error.
+fn expand_macros(sql: &str, r: Range) -> Result<String, String> {
+    let date = |t: i64| {
+        let d = chrono::DateTime::from_timestamp(t, 0).unwrap_or_default();
+        format!("toDate('{}')", d.format("%Y-%m-%d"))
+    };
+    let mut out = String::new();
+    let mut rest = sql;
+    while let Some(i) = rest.find("$__") {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i + 3..];
+        let name_len = tail
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        let name = &tail[..name_len];
+        let mut after = &tail[name_len..];
+        let arg = if after.starts_with('(') {
+            let close = after.find(')').ok_or(format!("$__{name}( is not closed"))?;
+            let a = after[1..close].trim().to_string();
+            after = &after[close + 1..];
+            Some(a)
+        } else {
+            None
+        };
+        let expanded = match (name, arg.as_deref()) {
+            ("fromTime", None) => format!("toDateTime({})", r.from),
+            ("toTime", None) => format!("toDateTime({})", r.to),
+            ("timeFilter", Some(c)) => format!(
+                "{c} >= toDateTime({}) AND {c} <= toDateTime({})",
+                r.from, r.to
+            ),
+            ("dateFilter", Some(c)) => {
+                format!("{c} >= {} AND {c} <= {}", date(r.from), date(r.to))
+            }
+            ("timeInterval", Some(_)) | ("timeInterval_ms", Some(_)) => {
+                return Err(format!(
+                    "$__{name} expands to toStartOfInterval, which ClickHouse 18.16 lacks"
+                ))
+            }
+            _ => return Err(format!("unknown or misused macro $__{name}")),
+        };
+        out.push_str(&expanded);
+        rest = after;
+    }
+    out.push_str(rest);
+    if let Some(i) = out.find('$') {
+        return Err(format!(
+            "an unexpanded variable is left: {}",
+            &out[i..(i + 20).min(out.len())]
+        ));
+    }
+    Ok(out)
+}
+
+/// Runs an expanded query in the scratch database; the rows as JSON objects.
+async fn run(database: &str, sql: &str) -> Result<Vec<Value>, String> {
+    let r = reqwest::Client::new()
+        .post(clickhouse_url())
+        .query(&[
+            ("database", database),
+            ("output_format_json_quote_64bit_integers", "0"),
+        ])
+        .header("user-agent", "luister-dashboards-test")
+        .body(format!("{sql}\nFORMAT JSON"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = r.status();
+    let text = r.text().await.map_err(|e| e.to_string())?;
+    if !status.is_success() {
+        return Err(format!("ClickHouse answered {status}: {text}"));
+    }
+    let v: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    Ok(v["data"].as_array().cloned().unwrap_or_default())
+}
+
+fn dashboard(name: &str) -> Value {
+    let path = format!(
+        "{}/../grafana-dashboards/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// Whether `got` has every key of `want` with an equal value (numbers compared as f64).
+fn matches(got: &Value, want: &Value) -> bool {
+    want.as_object()
+        .unwrap()
+        .iter()
+        .all(|(k, w)| match (got.get(k), w) {
+            (Some(g), Value::Number(w)) => g.as_f64() == w.as_f64(),
+            (Some(g), w) => g == w,
+            (None, _) => false,
+        })
+}
+
+fn check_rows(what: &str, got: &[Value], want: &Value) {
+    let want = want
+        .as_array()
+        .unwrap_or_else(|| panic!("{what}: the expectation is not a list of rows"));
+    assert_eq!(got.len(), want.len(), "{what}: {got:?}");
+    for (g, w) in got.iter().zip(want) {
+        assert!(matches(g, w), "{what}: got {g}, want {w}");
+    }
+}
+
+/// Runs every ClickHouse target and variable query of one dashboard with `vars`.
+async fn check_dashboard(
+    scratch: &Scratch,
+    name: &str,
+    vars: &[(&str, &str)],
+    range: Range,
+    expected: &Value,
+) {
+    let d = dashboard(name);
+    for var in d["templating"]["list"].as_array().unwrap() {
+        if var["type"] == "query" {
+            let sql = expand_macros(&interpolate(var["query"].as_str().unwrap(), vars), range)
+                .unwrap_or_else(|e| panic!("{name} variable {}: {e}", var["name"]));
+            let rows = run(&scratch.database, &sql)
+                .await
+                .unwrap_or_else(|e| panic!("{name} variable {}: {e}\n{sql}", var["name"]));
+            let want = expected["variables"]
+                .get(var["name"].as_str().unwrap())
+                .unwrap_or_else(|| panic!("{name} variable {}: no expectation", var["name"]));
+            check_rows(&format!("{name} variable {}", var["name"]), &rows, want);
+        }
+    }
+    let mut seen = 0;
+    for panel in d["panels"].as_array().unwrap() {
+        let title = panel["title"].as_str().unwrap();
+        for target in panel["targets"].as_array().unwrap() {
+            if target["datasource"]["type"] != "grafana-clickhouse-datasource" {
+                continue;
+            }
+            let key = format!("{title} {}", target["refId"].as_str().unwrap());
+            let sql = expand_macros(
+                &interpolate(target["rawSql"].as_str().unwrap(), vars),
+                range,
+            )
+            .unwrap_or_else(|e| panic!("{name} / {key}: {e}"));
+            let rows = run(&scratch.database, &sql)
+                .await
+                .unwrap_or_else(|e| panic!("{name} / {key}: {e}\n{sql}"));
+            let want = expected["panels"]
+                .get(&key)
+                .unwrap_or_else(|| panic!("{name} / {key}: no expectation in dashboards.rs"));
+            check_rows(&format!("{name} / {key}"), &rows, want);
+            seen += 1;
+        }
+    }
+    assert_eq!(
+        seen,
+        expected["panels"].as_object().unwrap().len(),
+        "{name}: an expectation names a panel that does not exist"
+    );
+}
+
+fn week_range(w: Weeks) -> Range {
+    let tz = chrono_tz::Europe::Amsterdam;
+    let start = |d: chrono::NaiveDate| {
+        tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap())
+            .earliest()
+            .unwrap()
+            .timestamp()
+    };
+    Range {
+        from: start(w.monday),
+        to: start(w.monday + Days::new(7)) - 1,
+    }
+}
+
+#[tokio::test]
+async fn every_dashboard_query_runs_on_clickhouse_and_gives_the_known_figures() {
+    let scratch = Scratch::new("api_dashboards");
+    let (p, w): (Pipeline, Weeks) = loaded(&scratch).await;
+    let range = week_range(w);
+    let vars = [
+        ("site", "demo"),
+        ("theme", "schulden"),
+        ("tz", "Europe/Amsterdam"),
+        ("k", "5"),
+    ];
+    let tuesday = format!("{} 00:00:00", w.monday + Days::new(1));
+    let monday = format!("{} 00:00:00", w.monday);
+    let sites = json!([{"site": "demo"}, {"site": "zwolle"}]);
+    let themes = json!([{"theme": "afval"}, {"theme": "armoede"}, {"theme": "armoede/kwijtschelding"},
+                        {"theme": "schulden"}, {"theme": "schulden/schuldhulpverlening"}]);
+    let zero = json!([{"term": "kwijtschelding", "zonder_resultaat": 5, "zoekopdrachten": 5, "bezoekers": 5}]);
+
+    check_dashboard(&scratch, "weekly-review", &vars, range, &json!({
+        "variables": {"site": sites, "theme": themes},
+        "panels": {
+            "Bereik: deze periode, vorige week, een jaar eerder A": [
+                {"metric": "Paginaweergaven", "deze_periode": 7, "vorige_week": 2, "verschil_pct": 250, "jaar_eerder": 1, "verschil_jaar_pct": 600},
+                {"metric": "Zoekopdrachten", "deze_periode": 21, "vorige_week": 2, "verschil_pct": 950, "jaar_eerder": 0, "verschil_jaar_pct": null},
+                {"metric": "Bezoeken", "deze_periode": 7, "vorige_week": 2, "verschil_pct": 250, "jaar_eerder": 1, "verschil_jaar_pct": 600},
+                {"metric": "Bezoekers", "deze_periode": 7, "vorige_week": 2, "verschil_pct": 250, "jaar_eerder": 1, "verschil_jaar_pct": 600},
+                {"metric": "Bezoeken met contact", "deze_periode": 3, "vorige_week": 0, "verschil_pct": null, "jaar_eerder": 0, "verschil_jaar_pct": null}],
+            "Thema's: bezoekers A": [
+                {"theme": "schulden", "deze_periode": 6, "vorige_week": 2, "jaar_eerder": 1},
+                {"theme": "armoede", "deze_periode": 5, "vorige_week": 0, "jaar_eerder": 0},
+                {"theme": "afval", "deze_periode": 1, "vorige_week": 0, "jaar_eerder": 0}],
+            "Trend ${theme}: bezoekers per dag (en 52 weken eerder) A": [
+                {"time": tuesday, "bezoekers": 6, "paginaweergaven": 6}],
+            "Trend ${theme}: bezoekers per dag (en 52 weken eerder) B": [
+                {"time": tuesday, "bezoekers_jaar_eerder": 1}],
+            "Contacten na ${theme} A": [{"bezoeken_met_thema": 6, "met_contact": 3}],
+            "Meest gezocht A": [
+                {"term": "schuldhulp", "zoekopdrachten": 6, "zonder_resultaat": 0, "bezoekers": 6},
+                {"term": "kwijtschelding", "zoekopdrachten": 5, "zonder_resultaat": 5, "bezoekers": 5},
+                {"term": "zwembad", "zoekopdrachten": 5, "zonder_resultaat": 0, "bezoekers": 5}],
+            "Zoekopdrachten zonder resultaat A": zero,
+            // search (2 visitors) is below k.
+            "Kanalen A": [{"kanaal": "direct", "bezoeken": 5, "bezoekers": 5, "met_contact": 1}],
+            // mobile (4) and desktop (3) are both below k.
+            "Apparaten A": [],
+        }
+    })).await;
+
+    check_dashboard(&scratch, "early-contact", &vars, range, &json!({
+        "variables": {"site": sites},
+        "panels": {
+            "Bezoeken, contact en tijd tot contact (${theme}) A": [
+                {"bezoeken": 6, "met_contact": 3, "conversie_pct": 50, "mediaan_tijd_tot_contact_s": 300, "p90_tijd_tot_contact_s": 300}],
+            "Per kanaal A": [],
+            "Per week: bezoeken, contact, conversie A": [
+                {"time": monday, "bezoeken": 6, "met_contact": 3, "conversie_pct": 50}],
+        }
+    })).await;
+
+    check_dashboard(&scratch, "search-listening", &vars, range, &json!({
+        "variables": {"site": sites, "theme": themes},
+        "panels": {
+            "Stijgende termen (tegen het gemiddelde van de 4 perioden ervoor) A": [
+                {"term": "schuldhulp", "deze_periode": 6, "gemiddeld_ervoor": 0.5, "bezoekers": 6},
+                {"term": "kwijtschelding", "deze_periode": 5, "gemiddeld_ervoor": 0, "bezoekers": 5},
+                {"term": "zwembad", "deze_periode": 5, "gemiddeld_ervoor": 0, "bezoekers": 5}],
+            "Zonder resultaat A": zero,
+            "Geen thema gevonden (taxonomie bijwerken) A": [
+                {"term": "zwembad", "zoekopdrachten": 5, "zonder_resultaat": 0, "bezoekers": 5}],
+            "Zoektermen bij ${theme} A": [
+                {"term": "schuldhulp", "zoekopdrachten": 6, "zonder_resultaat": 0, "bezoekers": 6}],
+        }
+    })).await;
+
+    // Another tenant's site through the same dashboard: its own figures only.
+    let other = [
+        ("site", "zwolle"),
+        ("theme", "afval"),
+        ("tz", "Europe/Amsterdam"),
+        ("k", "5"),
+    ];
+    let sql = interpolate(
+        dashboard("weekly-review")["panels"][4]["targets"][0]["rawSql"]
+            .as_str()
+            .unwrap(),
+        &other,
+    );
+    let rows = run(&scratch.database, &expand_macros(&sql, range).unwrap())
+        .await
+        .unwrap();
+    check_rows(
+        "zwolle top terms",
+        &rows,
+        &json!([{"term": "geheimterm", "zoekopdrachten": 5, "bezoekers": 5}]),
+    );
+
+    p.stop().await;
+    scratch.cleanup().await;
+}
+
+#[test]
+fn macros_expand_as_the_plugin_does_and_unsupported_ones_are_refused() {
+    let r = Range {
+        from: 1_763_334_000,
+        to: 1_763_938_799,
+    };
+    assert_eq!(
+        expand_macros("WHERE $__timeFilter(ts) AND day <= toDate($__toTime)", r).unwrap(),
+        "WHERE ts >= toDateTime(1763334000) AND ts <= toDateTime(1763938799) AND day <= toDate(toDateTime(1763938799))"
+    );
+    assert_eq!(
+        expand_macros("$__dateFilter(day)", r).unwrap(),
+        "day >= toDate('2025-11-16') AND day <= toDate('2025-11-23')"
+    );
+    assert!(expand_macros("$__timeInterval(ts)", r)
+        .unwrap_err()
+        .contains("18.16"));
+    assert!(expand_macros("$__nope", r).is_err());
+    assert!(expand_macros("site = '$site'", r)
+        .unwrap_err()
+        .contains("unexpanded"));
+    assert_eq!(
+        interpolate(
+            "'${site}' $site $sites ${k}",
+            &[("site", "demo"), ("k", "5")]
+        ),
+        "'demo' demo $sites 5"
+    );
+}
