@@ -39,6 +39,11 @@ log "Prometheus alert rules: promtool check rules, promtool test rules"
 promtool check rules deploy/prometheus/alerts.yml
 promtool test rules deploy/prometheus/alerts.test.yml
 
+log "Grafana dashboards: Grafana's dashboard schema, Prometheus panel queries (the ClickHouse ones run in cargo test)"
+command -v npm >/dev/null || apt_install nodejs npm
+(cd grafana-dashboards/check && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+python3 grafana-dashboards/check/check.py
+
 log "cargo fmt --check"
 cargo fmt --all --check
 
