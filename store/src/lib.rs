@@ -34,6 +34,11 @@ pub struct ClickHouseConfig {
     /// A migration lock older than this is considered left behind by a crashed
     /// process and is broken. Default 300 s.
     pub migration_lock_stale_s: u64,
+    /// Create the database and apply pending migrations at start. Default `true`.
+    /// `false` for a read-only ClickHouse user (the API in production): the service
+    /// then only checks that every migration it needs is applied, and waits for a
+    /// service that migrates (`luister-processor`) while one is missing.
+    pub migrate: bool,
 }
 
 impl Default for ClickHouseConfig {
@@ -45,6 +50,7 @@ impl Default for ClickHouseConfig {
             password: String::new(),
             migration_lock_wait_s: 60,
             migration_lock_stale_s: 300,
+            migrate: true,
         }
     }
 }
@@ -112,6 +118,10 @@ pub enum StoreError {
         /// Checksum of the file in this build.
         expected: String,
     },
+    /// A migration this build needs is not applied and this service may not apply it
+    /// (`clickhouse.migrate = false`): worth waiting for a service that migrates.
+    #[error("{0}")]
+    NotMigrated(String),
     /// Another process held the migration lock for too long.
     #[error("timed out after {0:?} waiting for the migration lock held by another Luister service; if none is running, DROP TABLE schema_migrations_lock")]
     LockTimeout(Duration),
@@ -122,7 +132,9 @@ impl StoreError {
     /// timeouts, server overload) rather than being a mistake in what was sent.
     pub fn is_retryable(&self) -> bool {
         match self {
-            StoreError::Unavailable(_) | StoreError::LockTimeout(_) => true,
+            StoreError::Unavailable(_)
+            | StoreError::LockTimeout(_)
+            | StoreError::NotMigrated(_) => true,
             // TIMEOUT_EXCEEDED, TOO_MANY_SIMULTANEOUS_QUERIES, TOO_MANY_PARTS,
             // MEMORY_LIMIT_EXCEEDED, NETWORK_ERROR, SOCKET_TIMEOUT, ALL_CONNECTION_TRIES_FAILED,
             // TABLE_IS_READ_ONLY, KEEPER_EXCEPTION, ABORTED.
@@ -174,7 +186,8 @@ pub struct Store {
 }
 
 impl Store {
-    /// Connects, creates the database when missing and applies pending migrations.
+    /// Connects, creates the database when missing and applies pending migrations (with
+    /// `migrate = false`: checks that none is pending).
     pub async fn connect(config: &ClickHouseConfig) -> Result<Self, StoreError> {
         config.validate()?;
         let server = clickhouse::Client::default()
@@ -182,6 +195,14 @@ impl Store {
             .with_user(&config.user)
             .with_password(&config.password)
             .with_validation(false);
+        if !config.migrate {
+            let store = Self {
+                client: server.with_database(&config.database),
+                database: config.database.clone(),
+            };
+            migrations::check(&store).await?;
+            return Ok(store);
+        }
         // The database name is an identifier checked by `validate`; ClickHouse cannot
         // bind identifiers in DDL on 18.16.
         server

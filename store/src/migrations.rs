@@ -137,6 +137,33 @@ pub async fn run(store: &Store, config: &ClickHouseConfig) -> Result<(), StoreEr
     Ok(())
 }
 
+/// Checks, without changing anything, that every migration this build carries is
+/// applied (for a service with a read-only user).
+pub async fn check(store: &Store) -> Result<(), StoreError> {
+    let waiting = |what: String| {
+        StoreError::NotMigrated(format!(
+            "{what} in database {}; this service does not migrate (clickhouse.migrate = false): \
+             start a service that does (luister-processor)",
+            store.database()
+        ))
+    };
+    let todo = match pending(store).await {
+        Ok(todo) => todo,
+        // UNKNOWN_DATABASE, UNKNOWN_TABLE: nothing was ever migrated there.
+        Err(StoreError::Server { code: 81 | 60, .. }) => {
+            return Err(waiting("no migration is applied".into()))
+        }
+        Err(e) => return Err(e),
+    };
+    match todo.first() {
+        None => Ok(()),
+        Some(m) => Err(waiting(format!(
+            "migration {} ({}) is not applied",
+            m.version, m.name
+        ))),
+    }
+}
+
 /// Migrations this build carries that the database has not recorded, after checking
 /// that the recorded ones are unchanged.
 async fn pending(store: &Store) -> Result<Vec<Migration>, StoreError> {

@@ -726,3 +726,64 @@ fn the_local_stack_takes_its_admin_token_from_the_environment_or_generates_one()
     assert_eq!(std::fs::read_to_string(&file).unwrap(), generated);
     let _ = std::fs::remove_dir_all(&home);
 }
+
+/// The API as it runs in production: a read-only ClickHouse user (`reader` of the local
+/// ClickHouse, readonly = 2) with `clickhouse.migrate = false`.
+#[tokio::test]
+async fn the_api_reads_through_a_read_only_user_once_the_processor_has_migrated() {
+    use luister_store::{ClickHouseConfig, Store, StoreError};
+
+    let scratch = Scratch::new("api_readonly");
+    let reader = ClickHouseConfig {
+        url: luister_testkit::clickhouse_url(),
+        database: scratch.database.clone(),
+        user: "reader".into(),
+        migrate: false,
+        ..ClickHouseConfig::default()
+    };
+    // Nothing migrated yet: a clear, retryable error (the API waits for it).
+    let e = Store::connect(&reader).await.err().unwrap();
+    assert!(matches!(e, StoreError::NotMigrated(_)), "{e}");
+    assert!(e.is_retryable());
+    assert!(e.to_string().contains("luister-processor"), "{e}");
+    // The read-only user cannot migrate, even when asked to.
+    let writer_refused = Store::connect(&ClickHouseConfig {
+        migrate: true,
+        ..reader.clone()
+    })
+    .await;
+    assert!(writer_refused.is_err());
+
+    // A service that migrates (the processor's configuration) does it.
+    Store::connect(&ClickHouseConfig {
+        url: luister_testkit::clickhouse_url(),
+        database: scratch.database.clone(),
+        ..ClickHouseConfig::default()
+    })
+    .await
+    .unwrap();
+    let api = ApiConfig {
+        clickhouse: reader,
+        auth: luister_api::config::AuthConfig {
+            admin_token_sha256: vec![luister_api::auth::token_hash(ADMIN)],
+        },
+        sites: vec![luister_api::config::SiteConfig {
+            id: luister_schema::SiteId::parse("demo").unwrap(),
+        }],
+        ..Default::default()
+    };
+    let api = luister_testkit::Running::start(move |l, s| luister_api::serve(api, l, s)).await;
+    api.wait_ready(Duration::from_secs(30)).await;
+    let w = Weeks::now();
+    let r = reqwest::Client::new()
+        .get(api.url(&format!("/v1/sites/demo/reach?{}", w.period())))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["figures"][0]["current"], json!(0));
+    api.stop().await.unwrap();
+    scratch.cleanup().await;
+}
