@@ -97,8 +97,9 @@ impl Default for ReportingConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
-    /// SHA-256 (hex) of the administrator tokens, which may read every site. Create one
-    /// with `luister-api new-token`.
+    /// SHA-256 (hex) of the administrator tokens, which may read every site: one
+    /// string or a list. Create one with `luister-api new-token`.
+    #[serde(deserialize_with = "one_or_many")]
     pub admin_token_sha256: Vec<String>,
 }
 
@@ -116,10 +117,27 @@ pub struct SiteConfig {
 pub struct TenantConfig {
     /// A short name, used in logs (`utrecht`).
     pub id: String,
-    /// SHA-256 (hex) of the tenant's tokens (several, so a token can be rotated).
+    /// SHA-256 (hex) of the tenant's tokens: one string or a list (several, so a token
+    /// can be rotated).
+    #[serde(deserialize_with = "one_or_many")]
     pub token_sha256: Vec<String>,
     /// The sites the tenant may read; each must be in `[[sites]]`.
     pub sites: Vec<SiteId>,
+}
+
+/// One string or a list of strings, so that a single hash can also come from an
+/// environment variable (`LUISTER_AUTH__ADMIN_TOKEN_SHA256=ab12…`).
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
 }
 
 impl ApiConfig {
@@ -209,6 +227,19 @@ mod tests {
     #[test]
     fn a_config_with_an_admin_token_is_valid() {
         assert_eq!(config().validate(), Ok(()));
+    }
+
+    #[test]
+    fn a_token_hash_may_be_one_string_or_a_list() {
+        let one: ApiConfig = toml::from_str(&format!(
+            "[auth]\nadmin_token_sha256 = \"{}\"\n[[tenants]]\nid = \"t\"\ntoken_sha256 = [\"{}\", \"{}\"]\nsites = []",
+            "a".repeat(64),
+            "b".repeat(64),
+            "c".repeat(64)
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(one.auth.admin_token_sha256, vec!["a".repeat(64)]);
+        assert_eq!(one.tenants[0].token_sha256.len(), 2);
     }
 
     type Change = Box<dyn Fn(&mut ApiConfig)>;

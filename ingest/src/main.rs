@@ -1,6 +1,7 @@
 //! `luister-ingest [--config FILE]`: the HTTP collector.
 //! `luister-ingest scrub`: reads lines on stdin and prints each one scrubbed of
 //! personal data, so a privacy officer can try the scrubber on their own examples.
+//! `luister-ingest --config FILE check-config`: loads and checks the configuration.
 
 use std::io::{BufRead, Write};
 
@@ -8,7 +9,7 @@ use anyhow::Context;
 use luister_ingest::config::IngestConfig;
 use luister_service::config::{load, Args};
 
-const USAGE: &str = "usage: luister-ingest [--config FILE]   (run the collector)\n       luister-ingest scrub              (scrub lines from stdin)";
+const USAGE: &str = "usage: luister-ingest [--config FILE]   (run the collector)\n       luister-ingest scrub              (scrub lines from stdin)\n       luister-ingest [--config FILE] check-config";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -16,6 +17,12 @@ async fn main() -> anyhow::Result<()> {
     match args.rest.first().map(String::as_str) {
         None => {}
         Some("scrub") => return scrub_stdin(),
+        Some("check-config") => {
+            let config: IngestConfig = load(args.config.as_deref())?;
+            config.validate().map_err(anyhow::Error::msg)?;
+            println!("configuration is valid");
+            return Ok(());
+        }
         Some(other) => anyhow::bail!("unknown argument {other:?}\n{USAGE}"),
     }
     let config: IngestConfig = load(args.config.as_deref())?;

@@ -3,6 +3,7 @@
 //! page titles) on stdin and prints `{"input": …, "themes": […]}` per line.
 //! `luister-processor evaluate [--taxonomy FILE] LABELLED.tsv`: precision and recall of
 //! the taxonomy on a labelled set.
+//! `luister-processor --config FILE check-config`: loads and checks the configuration.
 
 use std::io::{BufRead, Write};
 
@@ -12,7 +13,7 @@ use luister_processor::config::ProcessorConfig;
 use luister_processor::taxonomy::load_taxonomy;
 use luister_service::config::{load, Args};
 
-const USAGE: &str = "usage: luister-processor [--config FILE]\n       luister-processor classify [--taxonomy FILE] < lines\n       luister-processor evaluate [--taxonomy FILE] LABELLED.tsv";
+const USAGE: &str = "usage: luister-processor [--config FILE]\n       luister-processor classify [--taxonomy FILE] < lines\n       luister-processor evaluate [--taxonomy FILE] LABELLED.tsv\n       luister-processor [--config FILE] check-config";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -22,6 +23,12 @@ async fn main() -> anyhow::Result<()> {
     match args.rest.first().map(String::as_str) {
         None => {}
         Some("classify") => return classify(taxonomy.as_deref()),
+        Some("check-config") => {
+            let config: ProcessorConfig = load(args.config.as_deref())?;
+            config.validate().map_err(anyhow::Error::msg)?;
+            println!("configuration is valid");
+            return Ok(());
+        }
         Some("evaluate") => {
             let file = args.rest.get(1).context(USAGE)?;
             return evaluate_file(taxonomy.as_deref(), file);
