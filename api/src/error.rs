@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::{IntoResponses, ToSchema};
 
 use luister_store::StoreError;
 
@@ -38,6 +38,23 @@ pub struct ErrorBody {
     /// What is wrong, in a sentence.
     #[schema(example = "to (2026-11-01) is before from (2026-11-02)")]
     pub error: String,
+}
+
+/// The error answers of every endpoint with a site in its path, for the OpenAPI document.
+#[derive(IntoResponses)]
+pub enum SiteErrors {
+    /// A parameter is missing, unknown or malformed; the message names it.
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// No token, or not a valid one.
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// The token may not read this site (another tenant's).
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// The site is not known to this API.
+    #[response(status = 404)]
+    NotFound(ErrorBody),
 }
 
 impl From<StoreError> for ApiError {

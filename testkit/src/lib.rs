@@ -333,3 +333,38 @@ impl Running {
         self.handle.abort();
     }
 }
+
+/// Runs Debian's Chromium (or `LUISTER_TEST_CHROMIUM`) headless on `url` with a fresh
+/// profile and the extra `args` (`--dump-dom`, `--screenshot=…`, …); returns its
+/// standard output. Panics, with Chromium's error output, when it fails.
+pub async fn chromium(args: &[&str], url: &str) -> Vec<u8> {
+    let profile = std::env::temp_dir().join(unique("chromium-profile"));
+    let chromium = std::env::var("LUISTER_TEST_CHROMIUM").unwrap_or_else(|_| "chromium".into());
+    let out = tokio::process::Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(url)
+        .output()
+        .await
+        .unwrap_or_else(|e| {
+            panic!("cannot run {chromium} (deploy/local/test.sh installs Debian's chromium): {e}")
+        });
+    let _ = std::fs::remove_dir_all(&profile);
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}

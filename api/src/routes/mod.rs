@@ -140,6 +140,7 @@ impl FromRequestParts<Arc<App>> for Site {
                        with `format=csv` (UTF-8 with BOM, `;` separators, decimal comma)."
     ),
     modifiers(&SecurityAddon),
+    security(("token" = []), ("basic" = [])),
     components(schemas(ErrorBody))
 )]
 struct ApiDoc;

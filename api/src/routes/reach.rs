@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use luister_schema::SiteId;
 
 use super::{filename, App, Params, Site, Span};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, SiteErrors};
 use crate::figures::{self, Figures};
 use crate::params::{self, Format, Granularity, Period};
 use crate::series::{self, Point};
@@ -153,12 +153,8 @@ pub async fn reach_figures(
     params(("site" = String, Path, description = "Site id"), ReachQuery),
     responses(
         (status = 200, description = "The figures", content((ReachAnswer = "application/json"), (String = "text/csv"))),
-        (status = 400, description = "A parameter is wrong", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Another tenant's site", body = ErrorBody),
-        (status = 404, description = "Unknown site", body = ErrorBody),
-    ),
-    security(("token" = []), ("basic" = [])))]
+        SiteErrors,
+    ))]
 pub(super) async fn reach(
     State(app): State<Arc<App>>,
     Site(site): Site,
@@ -306,12 +302,8 @@ pub async fn theme_rows(app: &App, site: &SiteId, p: Period) -> Result<ThemesAns
     params(("site" = String, Path, description = "Site id"), PeriodQuery),
     responses(
         (status = 200, description = "One row per theme", content((ThemesAnswer = "application/json"), (String = "text/csv"))),
-        (status = 400, description = "A parameter is wrong", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Another tenant's site", body = ErrorBody),
-        (status = 404, description = "Unknown site", body = ErrorBody),
-    ),
-    security(("token" = []), ("basic" = [])))]
+        SiteErrors,
+    ))]
 pub(super) async fn themes(
     State(app): State<Arc<App>>,
     Site(site): Site,
@@ -372,12 +364,8 @@ pub struct SeriesAnswer {
     params(("site" = String, Path, description = "Site id"), SeriesQuery),
     responses(
         (status = 200, description = "The series", content((SeriesAnswer = "application/json"), (String = "text/csv"))),
-        (status = 400, description = "A parameter is wrong", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Another tenant's site", body = ErrorBody),
-        (status = 404, description = "Unknown site", body = ErrorBody),
-    ),
-    security(("token" = []), ("basic" = [])))]
+        SiteErrors,
+    ))]
 pub(super) async fn timeseries(
     State(app): State<Arc<App>>,
     Site(site): Site,

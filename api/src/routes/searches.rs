@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use luister_schema::SiteId;
 
 use super::{filename, App, Params, Site, Span};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, SiteErrors};
 use crate::params::{self, Format, Period};
 use crate::searches::{self, Order, Rising, Scope, Term};
 use crate::table::respond;
@@ -102,12 +102,8 @@ async fn term_list(
     params(("site" = String, Path, description = "Site id"), TermsQuery),
     responses(
         (status = 200, description = "The terms", content((TermsAnswer = "application/json"), (String = "text/csv"))),
-        (status = 400, description = "A parameter is wrong", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Another tenant's site", body = ErrorBody),
-        (status = 404, description = "Unknown site", body = ErrorBody),
-    ),
-    security(("token" = []), ("basic" = [])))]
+        SiteErrors,
+    ))]
 pub(super) async fn top_searches(
     State(app): State<Arc<App>>,
     Site(site): Site,
@@ -122,12 +118,8 @@ pub(super) async fn top_searches(
     params(("site" = String, Path, description = "Site id"), TermsQuery),
     responses(
         (status = 200, description = "The terms", content((TermsAnswer = "application/json"), (String = "text/csv"))),
-        (status = 400, description = "A parameter is wrong", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Another tenant's site", body = ErrorBody),
-        (status = 404, description = "Unknown site", body = ErrorBody),
-    ),
-    security(("token" = []), ("basic" = [])))]
+        SiteErrors,
+    ))]
 pub(super) async fn zero_result_searches(
     State(app): State<Arc<App>>,
     Site(site): Site,
@@ -150,12 +142,8 @@ pub(super) async fn zero_result_searches(
     params(("site" = String, Path, description = "Site id"), UnmatchedQuery),
     responses(
         (status = 200, description = "The terms", content((TermsAnswer = "application/json"), (String = "text/csv"))),
-        (status = 400, description = "A parameter is wrong", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Another tenant's site", body = ErrorBody),
-        (status = 404, description = "Unknown site", body = ErrorBody),
-    ),
-    security(("token" = []), ("basic" = [])))]
+        SiteErrors,
+    ))]
 pub(super) async fn unmatched_searches(
     State(app): State<Arc<App>>,
     Site(site): Site,
@@ -218,12 +206,8 @@ pub struct RisingAnswer {
     params(("site" = String, Path, description = "Site id"), RisingQuery),
     responses(
         (status = 200, description = "The terms", content((RisingAnswer = "application/json"), (String = "text/csv"))),
-        (status = 400, description = "A parameter is wrong", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Another tenant's site", body = ErrorBody),
-        (status = 404, description = "Unknown site", body = ErrorBody),
-    ),
-    security(("token" = []), ("basic" = [])))]
+        SiteErrors,
+    ))]
 pub(super) async fn rising_searches(
     State(app): State<Arc<App>>,
     Site(site): Site,

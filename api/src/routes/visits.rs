@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use luister_schema::SiteId;
 
 use super::{filename, App, Params, Site};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, SiteErrors};
 use axum::response::Html;
 use axum::Json;
 
@@ -67,12 +67,8 @@ pub struct MixAnswer {
     params(("site" = String, Path, description = "Site id"), MixQuery),
     responses(
         (status = 200, description = "The mix", content((MixAnswer = "application/json"), (String = "text/csv"))),
-        (status = 400, description = "A parameter is wrong", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Another tenant's site", body = ErrorBody),
-        (status = 404, description = "Unknown site", body = ErrorBody),
-    ),
-    security(("token" = []), ("basic" = [])))]
+        SiteErrors,
+    ))]
 pub(super) async fn mix(
     State(app): State<Arc<App>>,
     Site(site): Site,
@@ -144,12 +140,8 @@ pub struct ContactAnswer {
     params(("site" = String, Path, description = "Site id"), ContactQuery),
     responses(
         (status = 200, description = "Total and weekly trend; the CSV has the total first, then the weeks", content((ContactAnswer = "application/json"), (String = "text/csv"))),
-        (status = 400, description = "A parameter is wrong", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Another tenant's site", body = ErrorBody),
-        (status = 404, description = "Unknown site", body = ErrorBody),
-    ),
-    security(("token" = []), ("basic" = [])))]
+        SiteErrors,
+    ))]
 pub(super) async fn early_contact(
     State(app): State<Arc<App>>,
     Site(site): Site,
@@ -193,11 +185,8 @@ pub struct FormatQuery {
     params(("site" = String, Path, description = "Site id")),
     responses(
         (status = 200, description = "The newest event", body = Freshness),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Another tenant's site", body = ErrorBody),
-        (status = 404, description = "Unknown site", body = ErrorBody),
-    ),
-    security(("token" = []), ("basic" = [])))]
+        SiteErrors,
+    ))]
 pub(super) async fn site_freshness(
     State(app): State<Arc<App>>,
     Site(site): Site,
@@ -224,8 +213,7 @@ pub struct FreshnessAnswer {
     responses(
         (status = 200, description = "One row per site", content((FreshnessAnswer = "application/json"), (String = "text/csv"))),
         (status = 401, description = "No valid token", body = ErrorBody),
-    ),
-    security(("token" = []), ("basic" = [])))]
+    ))]
 pub(super) async fn freshness(
     State(app): State<Arc<App>>,
     who: Principal,
@@ -260,12 +248,8 @@ pub struct ReportQuery {
     params(("site" = String, Path, description = "Site id"), ReportQuery),
     responses(
         (status = 200, description = "The report", content_type = "text/html", body = String),
-        (status = 400, description = "A parameter is wrong", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Another tenant's site", body = ErrorBody),
-        (status = 404, description = "Unknown site", body = ErrorBody),
-    ),
-    security(("token" = []), ("basic" = [])))]
+        SiteErrors,
+    ))]
 pub(super) async fn report(
     State(app): State<Arc<App>>,
     Site(site): Site,

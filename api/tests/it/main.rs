@@ -589,7 +589,7 @@ async fn the_weekly_report_renders_its_sections_and_charts_in_headless_chromium(
         .with_extension("html");
     std::fs::write(&page, &html).unwrap();
     let url = format!("file://{}", page.display());
-    let dom = chromium(&["--dump-dom"], &url).await;
+    let dom = luister_testkit::chromium(&["--dump-dom"], &url).await;
     let dom = String::from_utf8(dom).unwrap();
     for section in [
         "reach",
@@ -614,7 +614,7 @@ async fn the_weekly_report_renders_its_sections_and_charts_in_headless_chromium(
     let shot = std::env::temp_dir()
         .join(luister_testkit::unique("report"))
         .with_extension("png");
-    chromium(
+    luister_testkit::chromium(
         &[
             "--window-size=1200,3000",
             &format!("--screenshot={}", shot.display()),
@@ -642,38 +642,6 @@ async fn the_weekly_report_renders_its_sections_and_charts_in_headless_chromium(
 
     p.stop().await;
     scratch.cleanup().await;
-}
-
-/// Runs Debian's Chromium headless on `url` with extra arguments; returns stdout.
-async fn chromium(args: &[&str], url: &str) -> Vec<u8> {
-    let profile = std::env::temp_dir().join(luister_testkit::unique("chromium-profile"));
-    let chromium = std::env::var("LUISTER_TEST_CHROMIUM").unwrap_or_else(|_| "chromium".into());
-    let out = tokio::process::Command::new(&chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(args)
-        .arg(url)
-        .output()
-        .await
-        .unwrap_or_else(|e| {
-            panic!("cannot run {chromium} (deploy/local/test.sh installs Debian's chromium): {e}")
-        });
-    let _ = std::fs::remove_dir_all(&profile);
-    assert!(
-        out.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
 }
 
 /// Renders the local stack's configurations into a fresh `LUISTER_HOME`, optionally

@@ -356,33 +356,15 @@ async fn tracker_in_headless_chromium_sends_page_views_searches_and_contacts() {
     ingest.wait_ready(Duration::from_secs(30)).await;
     let page = helpers::serve_page(&ingest.url("")).await;
 
-    let profile = std::env::temp_dir().join(luister_testkit::unique("chromium-profile"));
-    let chromium = std::env::var("LUISTER_TEST_CHROMIUM").unwrap_or_else(|_| "chromium".into());
-    let out = tokio::process::Command::new(&chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
+    luister_testkit::chromium(
+        &[
             "--virtual-time-budget=5000",
             "--user-agent=Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg("--dump-dom")
-        .arg(format!("{page}/hulp/schulden"))
-        .output()
-        .await
-        .unwrap_or_else(|e| panic!("cannot run {chromium} (deploy/local/test.sh installs Debian's chromium): {e}"));
-    let _ = std::fs::remove_dir_all(&profile);
-    assert!(
-        out.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+            "--dump-dom",
+        ],
+        &format!("{page}/hulp/schulden"),
+    )
+    .await;
 
     let got = consume(&scratch.topic, 7, Duration::from_secs(30)).await;
     let events: Vec<Event> = got
