@@ -12,6 +12,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod effect;
 pub mod error;
 pub mod figures;
 pub mod params;

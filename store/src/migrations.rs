@@ -64,6 +64,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0006_search_outcomes.sql",
         sql: include_str!("../migrations/0006_search_outcomes.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_actions.sql",
+        sql: include_str!("../migrations/0007_actions.sql"),
+    },
 ];
 
 const LOCK_TABLE: &str = "schema_migrations_lock";
