@@ -22,6 +22,8 @@ pub struct ApiConfig {
     pub reporting: ReportingConfig,
     /// The administrator's tokens.
     pub auth: AuthConfig,
+    /// How actions are written.
+    pub actions: ActionsConfig,
     /// The sites this API answers for; others get 404.
     pub sites: Vec<SiteConfig>,
     /// The municipalities (tenants) and the sites each may read.
@@ -101,6 +103,18 @@ pub struct AuthConfig {
     /// string or a list. Create one with `luister-api new-token`.
     #[serde(deserialize_with = "one_or_many")]
     pub admin_token_sha256: Vec<String>,
+}
+
+/// The `[actions]` section: the actions register is the API's only write. By default
+/// it uses the `[clickhouse]` user; with `user` set, that user instead (one allowed to
+/// insert into `actions` only), so that the API's own user can stay read-only.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ActionsConfig {
+    /// ClickHouse user for writing actions; empty: the `[clickhouse]` user.
+    pub user: String,
+    /// Its password.
+    pub password: String,
 }
 
 /// One `[[sites]]` entry.

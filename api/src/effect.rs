@@ -36,18 +36,59 @@ pub const MIN_DAILY_TARGET: f64 = 5.0;
 /// The significance level of the verdict.
 pub const ALPHA: f64 = 0.05;
 
-/// The daily counts an estimate is made from, oldest first: `weeks_before × 7` days
+/// The daily series an estimate is made from, oldest first: `weeks_before × 7` days
 /// before the start, then `weeks_after × 7` days from it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Daily {
-    /// The target theme(s).
+    /// The metric of the target theme(s) per day (visitors, searches or contacts).
     pub target: Vec<f64>,
-    /// The control themes together.
+    /// The same metric of the control themes together.
     pub control: Vec<f64>,
+    /// Per day, the log of target against control (step 1 of the method).
+    pub log_ratio: Vec<f64>,
     /// Whole weeks before the start.
     pub weeks_before: usize,
     /// Whole weeks from the start.
     pub weeks_after: usize,
+}
+
+impl Daily {
+    /// For a count (visitors, searches, contacts): `ln((target + ½) / (control + ½))`.
+    pub fn from_counts(target: Vec<f64>, control: Vec<f64>, before: usize, after: usize) -> Self {
+        let log_ratio = target
+            .iter()
+            .zip(&control)
+            .map(|(t, c)| ((t + 0.5) / (c + 0.5)).ln())
+            .collect();
+        Self {
+            target,
+            control,
+            log_ratio,
+            weeks_before: before,
+            weeks_after: after,
+        }
+    }
+
+    /// For contact conversion: the log of the target's conversion (contacts per
+    /// visit) against the control's; `target` and `control` hold the contacts.
+    pub fn from_conversion(
+        (contacts_t, visits_t): (Vec<f64>, Vec<f64>),
+        (contacts_c, visits_c): (Vec<f64>, Vec<f64>),
+        before: usize,
+        after: usize,
+    ) -> Self {
+        let conv = |c: f64, v: f64| ((c + 0.5) / (v + 1.0)).ln();
+        let log_ratio = (0..contacts_t.len())
+            .map(|d| conv(contacts_t[d], visits_t[d]) - conv(contacts_c[d], visits_c[d]))
+            .collect();
+        Self {
+            target: contacts_t,
+            control: contacts_c,
+            log_ratio,
+            weeks_before: before,
+            weeks_after: after,
+        }
+    }
 }
 
 /// The estimated effect.
@@ -131,13 +172,8 @@ pub fn estimate(d: &Daily) -> Result<(Estimate, Vec<Week>), NotEnough> {
         .map(|w| {
             let range = w * 7..w * 7 + 7;
             let t = &d.target[range.clone()];
-            let c = &d.control[range];
-            let log_ratio = t
-                .iter()
-                .zip(c)
-                .map(|(t, c)| ((t + 0.5) / (c + 0.5)).ln())
-                .sum::<f64>()
-                / 7.0;
+            let c = &d.control[range.clone()];
+            let log_ratio = d.log_ratio[range].iter().sum::<f64>() / 7.0;
             Week {
                 offset: w as i32 - d.weeks_before as i32,
                 target: t.iter().sum(),
@@ -277,12 +313,7 @@ mod tests {
                 .sum();
             control.push(c);
         }
-        Daily {
-            target,
-            control,
-            weeks_before: before,
-            weeks_after: after,
-        }
+        Daily::from_counts(target, control, before, after)
     }
 
     /// Share of `runs` simulations (fixed seeds) in which the estimate is significant.

@@ -24,6 +24,9 @@ pub enum ApiError {
     /// The site is not configured.
     #[error("site {0:?} is not known to this API")]
     UnknownSite(String),
+    /// No such action (or it was deleted).
+    #[error("action {0:?} does not exist")]
+    UnknownAction(String),
     /// ClickHouse did not answer; retry later.
     #[error("the data store is unavailable; retry later")]
     Unavailable,
@@ -81,7 +84,7 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::UnknownSite(_) => StatusCode::NOT_FOUND,
+            ApiError::UnknownSite(_) | ApiError::UnknownAction(_) => StatusCode::NOT_FOUND,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };

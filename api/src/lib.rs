@@ -8,13 +8,16 @@
 //! - [`figures`], [`series`], [`searches`], [`visits`]: the ClickHouse queries.
 //! - [`table`]: JSON or CSV (for Dutch Excel) answers.
 //! - [`report`]: the printable weekly report (HTML with inline SVG).
+//! - [`actions`], [`effect`], [`measure`]: the actions register and effect estimates.
 //! - [`error`]: errors and their HTTP statuses.
 
+pub mod actions;
 pub mod auth;
 pub mod config;
 pub mod effect;
 pub mod error;
 pub mod figures;
+pub mod measure;
 pub mod params;
 pub mod report;
 pub mod routes;
@@ -54,9 +57,19 @@ pub async fn serve(
             Box::pin(async move { store.ping().await.map_err(|e| e.to_string()) })
         })
     };
+    let writer = if config.actions.user.is_empty() {
+        store.client().clone()
+    } else {
+        store
+            .client()
+            .clone()
+            .with_user(&config.actions.user)
+            .with_password(&config.actions.password)
+    };
     let app = Arc::new(routes::App {
         sites: config.sites.iter().map(|s| s.id.clone()).collect(),
         store,
+        writer,
         tokens: auth::Tokens::from_config(&config),
         limits: config.limits.clone(),
         tz: config

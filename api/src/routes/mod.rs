@@ -8,6 +8,7 @@
 //! - [`reach`]: reach with comparisons, themes, time series.
 //! - [`searches`]: search listening.
 //! - [`visits`]: channel mix, early contact, freshness, the weekly report.
+//! - [`actions`]: the actions register and effect estimates.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -31,6 +32,7 @@ use crate::auth::{HasTokens, Principal, Tokens};
 use crate::error::{ApiError, ErrorBody};
 use crate::params::{self, Period};
 
+mod actions;
 mod reach;
 mod searches;
 mod visits;
@@ -47,6 +49,8 @@ pub struct App {
     pub sites: HashSet<SiteId>,
     /// ClickHouse.
     pub store: Store,
+    /// ClickHouse for writing actions (see [`crate::config::ActionsConfig`]).
+    pub writer: clickhouse::Client,
     /// The configured tokens.
     pub tokens: Tokens,
     /// Limits on what may be asked.
@@ -176,6 +180,13 @@ fn endpoints() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(visits::site_freshness))
         .routes(routes!(visits::freshness))
         .routes(routes!(visits::report))
+        .routes(routes!(actions::create_action, actions::list_actions))
+        .routes(routes!(
+            actions::get_action,
+            actions::update_action,
+            actions::delete_action
+        ))
+        .routes(routes!(actions::action_effect))
 }
 
 /// The OpenAPI document as `/openapi.json` serves it (also `luister-api openapi`).
@@ -249,6 +260,9 @@ mod tests {
         Arc::new(App {
             sites: config.sites.iter().map(|s| s.id.clone()).collect(),
             store: Store::unconnected(&luister_store::ClickHouseConfig::default()),
+            writer: Store::unconnected(&luister_store::ClickHouseConfig::default())
+                .client()
+                .clone(),
             tokens: Tokens::from_config(&config),
             limits: config.limits.clone(),
             tz: chrono_tz::Europe::Amsterdam,
@@ -273,7 +287,8 @@ mod tests {
         (status, String::from_utf8_lossy(&body).into_owned())
     }
 
-    const PATHS: [&str; 12] = [
+    const ID: &str = "0123456789abcdef0123456789abcdef";
+    const PATHS: [&str; 15] = [
         "/v1/sites/demo/reach",
         "/v1/sites/demo/themes",
         "/v1/sites/demo/timeseries",
@@ -286,6 +301,9 @@ mod tests {
         "/v1/sites/demo/freshness",
         "/v1/freshness",
         "/v1/sites/demo/report",
+        "/v1/sites/demo/actions",
+        "/v1/actions/0123456789abcdef0123456789abcdef",
+        "/v1/actions/0123456789abcdef0123456789abcdef/effect",
     ];
 
     #[tokio::test]
@@ -299,7 +317,7 @@ mod tests {
             .unwrap_or_default();
         let routed: HashSet<String> = PATHS
             .iter()
-            .map(|p| p.replace("/demo/", "/{site}/"))
+            .map(|p| p.replace("/demo/", "/{site}/").replace(ID, "{id}"))
             .collect();
         assert_eq!(documented, routed);
         for path in PATHS {

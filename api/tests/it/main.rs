@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test here
 
+mod actions;
 mod dashboards;
 mod helpers;
 
