@@ -3,8 +3,9 @@
 
 1. Grafana's dashboard schema: each dashboard is written into a TypeScript file as an
    object literal typed `Dashboard` from @grafana/schema (the types Grafana generates
-   from its dashboard schema) and type-checked with tsc: a misspelt or unknown field, a
-   wrong type or a value off an enumeration fails. Needs `npm ci` in this folder.
+   from its dashboard schema; annotation queries typed with the ClickHouse plugin's
+   query fields) and type-checked with tsc: a misspelt or unknown field, a wrong type
+   or a value off an enumeration fails. Needs `npm ci` in this folder.
 2. Prometheus panels: every query of a Prometheus target ($__rate_interval read as 5m)
    must have a test in pipeline-health.promtest.yml and every test a query; then
    `promtool test rules` evaluates them on known series.
@@ -26,9 +27,16 @@ DASHBOARDS = sorted(glob.glob(str(HERE.parent / "*.json")))
 def schema_check() -> None:
     build = HERE / "build"
     build.mkdir(exist_ok=True)
-    parts = ["import type { Dashboard } from '@grafana/schema';"]
+    # Grafana types annotation queries as AnnotationQuery<TQuery extends DataQuery>,
+    # TQuery being the datasource plugin's query: here the ClickHouse plugin's.
+    parts = [
+        "import type { AnnotationQuery, Dashboard, DataQuery } from '@grafana/schema';",
+        "interface ClickHouseQuery extends DataQuery { editorType?: 'sql' | 'builder'; format?: number; rawSql?: string }",
+        "type LuisterDashboard = Omit<Dashboard, 'annotations'> & "
+        "{ annotations?: { list?: Array<AnnotationQuery<ClickHouseQuery>> } };",
+    ]
     for i, path in enumerate(DASHBOARDS):
-        parts.append(f"// {Path(path).name}\nexport const dashboard{i}: Dashboard = {Path(path).read_text()};")
+        parts.append(f"// {Path(path).name}\nexport const dashboard{i}: LuisterDashboard = {Path(path).read_text()};")
     (build / "dashboards.ts").write_text("\n".join(parts) + "\n")
     tsc = HERE / "node_modules" / ".bin" / "tsc"
     r = subprocess.run([str(tsc), "-p", str(HERE)], capture_output=True, text=True)

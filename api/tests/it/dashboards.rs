@@ -174,6 +174,25 @@ async fn check_dashboard(
             check_rows(&format!("{name} variable {}", var["name"]), &rows, want);
         }
     }
+    for annotation in d["annotations"]["list"].as_array().unwrap() {
+        let target = &annotation["target"];
+        if target["datasource"]["type"] != "grafana-clickhouse-datasource" {
+            continue;
+        }
+        let what = format!("{name} annotation {}", annotation["name"]);
+        let sql = expand_macros(
+            &interpolate(target["rawSql"].as_str().unwrap(), vars),
+            range,
+        )
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let rows = run(&scratch.database, &sql)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}\n{sql}"));
+        let want = expected["annotations"]
+            .get(annotation["name"].as_str().unwrap())
+            .unwrap_or_else(|| panic!("{what}: no expectation"));
+        check_rows(&what, &rows, want);
+    }
     let mut seen = 0;
     for panel in d["panels"].as_array().unwrap() {
         let title = panel["title"].as_str().unwrap();
@@ -229,6 +248,20 @@ async fn every_dashboard_query_runs_on_clickhouse_and_gives_the_known_figures() 
         ("tz", "Europe/Amsterdam"),
         ("k", "5"),
     ];
+    // An action in the reported week: the dashboards draw it as an annotation.
+    let r = reqwest::Client::new()
+        .post(p.api.url("/v1/sites/demo/actions"))
+        .bearer_auth(super::helpers::DEMO)
+        .json(&json!({"themes": ["schulden"], "channels": ["letter"],
+                      "start": w.monday.to_string(), "end": w.sunday().to_string(),
+                      "description": "Brief over schuldhulp", "owner": "Team Schulden"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let actions = json!({"Acties": [{"time": format!("{} 00:00:00", w.monday),
+        "timeEnd": format!("{} 23:59:59", w.sunday()),
+        "text": "Brief over schuldhulp (Team Schulden)", "tags": "schulden,letter"}]});
     let tuesday = format!("{} 00:00:00", w.monday + Days::new(1));
     let monday = format!("{} 00:00:00", w.monday);
     let sites = json!([{"site": "demo"}, {"site": "zwolle"}]);
@@ -238,6 +271,7 @@ async fn every_dashboard_query_runs_on_clickhouse_and_gives_the_known_figures() 
 
     check_dashboard(&scratch, "weekly-review", &vars, range, &json!({
         "variables": {"site": sites, "theme": themes},
+        "annotations": actions,
         "panels": {
             "Bereik: deze periode, vorige week, een jaar eerder A": [
                 {"metric": "Paginaweergaven", "deze_periode": 7, "vorige_week": 2, "verschil_pct": 250, "jaar_eerder": 1, "verschil_jaar_pct": 600},
@@ -268,6 +302,7 @@ async fn every_dashboard_query_runs_on_clickhouse_and_gives_the_known_figures() 
 
     check_dashboard(&scratch, "early-contact", &vars, range, &json!({
         "variables": {"site": sites},
+        "annotations": actions,
         "panels": {
             "Bezoeken, contact en tijd tot contact (${theme}) A": [
                 {"bezoeken": 6, "met_contact": 3, "conversie_pct": 50, "mediaan_tijd_tot_contact_s": 300, "p90_tijd_tot_contact_s": 300}],
