@@ -4,7 +4,8 @@
 //!
 //! Sections: reach (this week, last week, a year ago), themes and their change, the
 //! trend of the last eight weeks, top and zero-result searches, channel and device mix,
-//! and early contact for the configured themes. The text is Dutch: the readers are
+//! early contact for the configured themes, and the actions that ran that week with
+//! their estimated effect. The text is Dutch: the readers are
 //! municipal communications and policy staff.
 
 use chrono::Days;
@@ -45,6 +46,24 @@ pub async fn render(app: &App, site: &SiteId, week: IsoWeek) -> Result<String, A
             theme.as_str(),
             visits::early_contact(c, site.as_str(), eight, theme).await?,
         ));
+    }
+    // Actions running in the week, each with its estimated effect on visitors so far.
+    let today = chrono::Utc::now().with_timezone(&app.tz).date_naive();
+    let register = crate::actions::Register {
+        reader: c,
+        writer: &app.writer,
+    };
+    let mut actions = Vec::new();
+    for a in register.list(site.as_str(), Some(p)).await? {
+        let effect = crate::measure::effect(
+            c,
+            a.clone(),
+            crate::measure::Metric::Visitors,
+            (12, 6),
+            today,
+        )
+        .await?;
+        actions.push((a, effect.summary));
     }
 
     let top_level: Vec<_> = themes
@@ -131,6 +150,29 @@ pub async fn render(app: &App, site: &SiteId, week: IsoWeek) -> Result<String, A
                     @for (theme, rows) in &contact {
                         h3 { (theme) }
                         (contact_block(rows))
+                    }
+                }
+                section #actions {
+                    h2 { "Acties" }
+                    @if actions.is_empty() {
+                        p.note { "Geen acties geregistreerd die deze week liepen." }
+                    } @else {
+                        p.note { "Acties die deze week liepen, met het geschatte effect op bezoekers van hun thema's tot nu toe (verschil-in-verschillen tegen de andere thema's; zie docs/measuring-effect.md)." }
+                        table {
+                            thead { tr { th { "Actie" } th { "Thema's" } th { "Kanalen" } th { "Periode" } th.n { "Kosten" } th { "Effect" } } }
+                            tbody {
+                                @for (a, effect) in &actions {
+                                    tr {
+                                        td { (a.description) br; span.note { (a.owner) } }
+                                        td { (a.themes.join(", ")) }
+                                        td { (a.channels.join(", ")) }
+                                        td { (a.start) " – " (a.end) }
+                                        td.n { @if let Some(c) = a.cost_eur { "€ " (format!("{c:.0}")) } }
+                                        td { (effect) }
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
                 footer { "Luister · cookieloos en zonder persoonsgegevens gemeten · " (reach.from) " – " (reach.to) }

@@ -571,6 +571,16 @@ async fn the_weekly_report_renders_its_sections_and_charts_in_headless_chromium(
     let scratch = Scratch::new("api_report");
     let (p, w) = loaded(&scratch).await;
 
+    let action = reqwest::Client::new()
+        .post(p.api.url("/v1/sites/demo/actions"))
+        .bearer_auth(DEMO)
+        .json(&json!({"themes": ["schulden"], "channels": ["letter"],
+                      "start": w.monday.to_string(), "end": w.sunday().to_string(),
+                      "description": "Brief over schuldhulp", "cost_eur": 900, "owner": "Team Schulden"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(action.status(), 201);
     let html = p
         .get(DEMO, &format!("/v1/sites/demo/report?week={}", w.iso()))
         .await;
@@ -582,6 +592,11 @@ async fn the_weekly_report_renders_its_sections_and_charts_in_headless_chromium(
     let html = html.text().await.unwrap();
     assert!(html.contains("schuldhulp") && html.contains("kwijtschelding"));
     assert!(!html.contains("xyzzy"), "a term below k reached the report");
+    assert!(html.contains("Brief over schuldhulp") && html.contains("€ 900"));
+    assert!(
+        html.contains("too little data"),
+        "the action is too recent to estimate"
+    );
 
     // The report is self-contained (no script, no external resources), so Chromium
     // renders the page exactly as served from a file.
@@ -599,6 +614,7 @@ async fn the_weekly_report_renders_its_sections_and_charts_in_headless_chromium(
         "searches",
         "channels",
         "early-contact",
+        "actions",
     ] {
         assert!(
             dom.contains(&format!("<section id=\"{section}\">")),
