@@ -8,8 +8,10 @@ use luister_schema::SiteId;
 use luister_service::telemetry::LogConfig;
 use luister_store::ClickHouseConfig;
 
+use crate::savings::ContactCost;
+
 /// Everything `luister-api` reads at start.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ApiConfig {
     /// The HTTP listener.
@@ -28,8 +30,28 @@ pub struct ApiConfig {
     pub sites: Vec<SiteConfig>,
     /// The municipalities (tenants) and the sites each may read.
     pub tenants: Vec<TenantConfig>,
+    /// Cost and staff time of a contact per channel (the euros and hours of a channel
+    /// shift). Default: orders of magnitude from Dutch channel-cost studies.
+    pub contact_costs: Vec<ContactCost>,
     /// Logging.
     pub log: LogConfig,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            http: HttpConfig::default(),
+            clickhouse: ClickHouseConfig::default(),
+            limits: LimitsConfig::default(),
+            reporting: ReportingConfig::default(),
+            auth: AuthConfig::default(),
+            actions: ActionsConfig::default(),
+            sites: Vec::new(),
+            tenants: Vec::new(),
+            contact_costs: crate::savings::default_costs(),
+            log: LogConfig::default(),
+        }
+    }
 }
 
 /// The `[http]` section.
@@ -170,6 +192,7 @@ impl ApiConfig {
                 self.reporting.timezone
             ));
         }
+        crate::savings::validate(&self.contact_costs)?;
         if self.reporting.min_visitors_per_term == 0 {
             return Err("reporting.min_visitors_per_term must be at least 1".into());
         }

@@ -9,6 +9,7 @@
 //! - [`table`]: JSON or CSV (for Dutch Excel) answers.
 //! - [`report`]: the printable weekly report (HTML with inline SVG).
 //! - [`actions`], [`effect`], [`measure`]: the actions register and effect estimates.
+//! - [`savings`]: euros and staff hours of a channel shift.
 //! - [`error`]: errors and their HTTP statuses.
 
 pub mod actions;
@@ -21,6 +22,7 @@ pub mod measure;
 pub mod params;
 pub mod report;
 pub mod routes;
+pub mod savings;
 pub mod searches;
 pub mod series;
 pub mod table;
@@ -79,6 +81,7 @@ pub async fn serve(
             .map_err(|_| anyhow::anyhow!("reporting.timezone is not a time zone"))?,
         min_visitors_per_term: config.reporting.min_visitors_per_term,
         early_contact_themes: config.reporting.early_contact_themes.clone(),
+        contact_costs: config.contact_costs.clone(),
     });
     let router = routes::router(app).merge(luister_service::ops::router(registry, ready));
     axum::serve(listener, http_metrics.layer(router))

@@ -242,3 +242,107 @@ pub(super) async fn action_effect(
         .await?,
     ))
 }
+
+/// `from`, `to`, optional `theme`, `baseline_from` and `baseline_to`, `format`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ShiftQuery {
+    /// First day, `YYYY-MM-DD`.
+    from: String,
+    /// Last day (inclusive), `YYYY-MM-DD`.
+    to: String,
+    /// Only contacts attributed to this theme.
+    theme: Option<String>,
+    /// First day of the baseline (default: the period of the same length before).
+    baseline_from: Option<String>,
+    /// Last day of the baseline (with `baseline_from`).
+    baseline_to: Option<String>,
+    /// `json` (default) or `csv` (the channel table).
+    format: Option<String>,
+}
+
+/// A channel shift valued in euros and staff hours.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ShiftAnswer {
+    /// Site id.
+    pub site: String,
+    /// The theme asked, if any.
+    pub theme: Option<String>,
+    /// First day.
+    pub from: String,
+    /// Last day (inclusive).
+    pub to: String,
+    /// The baseline period.
+    pub baseline: super::Span,
+    /// Contacts per channel, with the assumed cost and minutes.
+    pub channels: Vec<crate::savings::ChannelRow>,
+    /// `estimated`, or `insufficient_data` when either period had no contacts.
+    pub status: String,
+    /// One sentence: the shift and what it is worth, or why there is no figure.
+    pub summary: String,
+    /// The figures.
+    pub shift: Option<crate::savings::Shift>,
+    /// The assumptions behind them.
+    pub assumptions: Vec<String>,
+}
+
+/// Euros and time: contacts per channel (telephone, counter, letter, web) that start on
+/// the website, the web's share against a baseline, and what the shift saved in euros
+/// and staff hours with the municipality's own costs, assumptions stated.
+#[utoipa::path(get, path = "/v1/sites/{site}/channel-shift", tag = "actions",
+    params(("site" = String, Path, description = "Site id"), ShiftQuery),
+    responses(
+        (status = 200, description = "The shift", content((ShiftAnswer = "application/json"), (String = "text/csv"))),
+        SiteErrors,
+    ))]
+pub(super) async fn channel_shift(
+    State(app): State<Arc<App>>,
+    Site(site): Site,
+    Params(q): Params<ShiftQuery>,
+) -> Result<Response, ApiError> {
+    let p = Period::parse(Some(&q.from), Some(&q.to), app.limits.max_period_days)?;
+    let baseline = match (q.baseline_from.as_deref(), q.baseline_to.as_deref()) {
+        (None, None) => p.previous(),
+        (from, to) => Period::parse(from, to, app.limits.max_period_days)
+            .map_err(|e| ApiError::BadRequest(format!("{e} (baseline_from and baseline_to)")))?,
+    };
+    let theme = params::theme(q.theme.as_deref())?;
+    let format = Format::parse(q.format.as_deref())?;
+    let c = app.store.client();
+    let now = crate::savings::mix(c, site.as_str(), p, theme.as_deref()).await?;
+    let before = crate::savings::mix(c, site.as_str(), baseline, theme.as_deref()).await?;
+    let (channels, shift) = crate::savings::shift(&now, &before, &app.contact_costs, site.as_str());
+    let answer = ShiftAnswer {
+        site: site.to_string(),
+        theme,
+        from: p.from.to_string(),
+        to: p.to.to_string(),
+        baseline: baseline.into(),
+        status: if shift.is_some() {
+            "estimated"
+        } else {
+            "insufficient_data"
+        }
+        .into(),
+        summary: shift.as_ref().map_or_else(
+            || {
+                "No figure: the period or the baseline had no contacts that started on the website."
+                    .into()
+            },
+            |s| s.summary.clone(),
+        ),
+        shift,
+        channels,
+        assumptions: crate::savings::ASSUMPTIONS
+            .iter()
+            .map(|a| (*a).to_string())
+            .collect(),
+    };
+    respond(
+        format,
+        &answer,
+        &answer.channels,
+        &format!("{site}-channel-shift-{}-{}", p.from, p.to),
+    )
+}

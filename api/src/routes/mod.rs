@@ -61,6 +61,8 @@ pub struct App {
     pub min_visitors_per_term: u32,
     /// Themes of the report's early-contact section.
     pub early_contact_themes: Vec<String>,
+    /// Cost and staff time of a contact per channel.
+    pub contact_costs: Vec<crate::savings::ContactCost>,
 }
 
 impl HasTokens for App {
@@ -187,6 +189,7 @@ fn endpoints() -> OpenApiRouter<Arc<App>> {
             actions::delete_action
         ))
         .routes(routes!(actions::action_effect))
+        .routes(routes!(actions::channel_shift))
 }
 
 /// The OpenAPI document as `/openapi.json` serves it (also `luister-api openapi`).
@@ -268,6 +271,7 @@ mod tests {
             tz: chrono_tz::Europe::Amsterdam,
             min_visitors_per_term: 5,
             early_contact_themes: vec![],
+            contact_costs: crate::savings::default_costs(),
         })
     }
 
@@ -288,7 +292,7 @@ mod tests {
     }
 
     const ID: &str = "0123456789abcdef0123456789abcdef";
-    const PATHS: [&str; 15] = [
+    const PATHS: [&str; 16] = [
         "/v1/sites/demo/reach",
         "/v1/sites/demo/themes",
         "/v1/sites/demo/timeseries",
@@ -302,6 +306,7 @@ mod tests {
         "/v1/freshness",
         "/v1/sites/demo/report",
         "/v1/sites/demo/actions",
+        "/v1/sites/demo/channel-shift",
         "/v1/actions/0123456789abcdef0123456789abcdef",
         "/v1/actions/0123456789abcdef0123456789abcdef/effect",
     ];

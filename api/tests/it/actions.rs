@@ -57,8 +57,41 @@ fn traffic(site: &'static str, host: &str, start: NaiveDate, lift: f64, seed: u6
             };
             let mean = 40.0 * weekday[date.weekday().num_days_from_monday() as usize] * l;
             let n = Poisson::new(mean).unwrap().sample(&mut rng) as u64;
+            // At demo, some debt-help visitors also make contact: 4 phone and 2 forms a
+            // day before the start, 3 phone and 5 forms from it (a shift to the web).
+            let (phone, form) = match (site, theme, date >= start) {
+                ("demo", "schulden", false) => (4, 2),
+                ("demo", "schulden", true) => (3, 5),
+                _ => (0, 0),
+            };
             for i in 0..n {
                 visitor += 1;
+                let contact = if i < phone {
+                    Some("contact:phone")
+                } else if i < phone + form {
+                    Some("contact:form")
+                } else {
+                    None
+                };
+                if let Some(name) = contact {
+                    out.push(Event {
+                        v: SCHEMA_VERSION,
+                        site: SiteId::parse(site).unwrap(),
+                        ts_ms: noon + i as i64 * 1000 + 500,
+                        client_ts_ms: None,
+                        visitor: VisitorKey::from_u64(visitor),
+                        url: format!("http://{host}{path}"),
+                        referrer: None,
+                        device: Device::Desktop,
+                        browser: "Firefox".into(),
+                        screen_width: None,
+                        language: None,
+                        data: EventData::Action {
+                            name: name.into(),
+                            target: None,
+                        },
+                    });
+                }
                 out.push(Event {
                     v: SCHEMA_VERSION,
                     site: SiteId::parse(site).unwrap(),
@@ -112,7 +145,13 @@ async fn an_action_with_a_real_lift_is_found_and_one_without_is_called_chance() 
     let start = start_day();
     let demo = traffic("demo", "localhost", start, 1.3, 1);
     let zwolle = traffic("zwolle", "zwolle.example", start, 1.0, 2);
-    let expected = (demo.len(), zwolle.len());
+    let pageviews = |events: &[Event]| {
+        events
+            .iter()
+            .filter(|e| matches!(e.data, EventData::Pageview { .. }))
+            .count()
+    };
+    let expected = (pageviews(&demo), pageviews(&zwolle));
     load(&scratch.topic, &[demo, zwolle].concat()).await;
     let first = start - Days::new(7 * WEEKS_BEFORE);
     let last = start + Days::new(7 * WEEKS_AFTER - 1);
@@ -208,23 +247,32 @@ async fn an_action_with_a_real_lift_is_found_and_one_without_is_called_chance() 
         .unwrap()
         .ends_with("unlikely to be chance"));
 
-    // Contacts: there were none, so no estimate (and the sessions query ran).
-    let (_, effect) = send(
-        &p,
-        reqwest::Method::GET,
-        DEMO,
-        &format!("/v1/actions/{id}/effect?metric=conversion"),
-        None,
-    )
-    .await;
-    assert_eq!(effect["status"], json!("insufficient_data"), "{effect}");
-    assert!(
-        effect["summary"]
-            .as_str()
+    // Euros and time: 4 phone + 2 forms a day before, 3 + 5 from the start.
+    let (status, shift) = send(&p, reqwest::Method::GET, DEMO,
+        &format!("/v1/sites/demo/channel-shift?from={start}&to={last}&theme=schulden&baseline_from={first}&baseline_to={}", start - Days::new(1)), None).await;
+    assert_eq!(status, 200, "{shift}");
+    let web = |rows: &Value| {
+        rows.as_array()
             .unwrap()
-            .contains("contact conversion"),
-        "{effect}"
+            .iter()
+            .find(|r| r["channel"] == "web")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(
+        (
+            web(&shift["channels"])["contacts"].clone(),
+            web(&shift["channels"])["baseline_contacts"].clone()
+        ),
+        (json!(210), json!(168))
     );
+    // Web share 62.5% against 33.3% of 336 contacts: 98 moved from the telephone
+    // (€6, 7 min) to the web (€1.50, 2 min).
+    assert_eq!(shift["shift"]["shifted_contacts"], json!(98.0));
+    assert_eq!(shift["shift"]["saved_eur"], json!(441.0));
+    assert_eq!(shift["shift"]["saved_hours"], json!(8.2));
+    assert_eq!(shift["assumptions"].as_array().unwrap().len(), 4);
+    println!("channel shift: {}", shift["summary"]);
 
     // The same action at zwolle, where nothing changed.
     let (status, flat) = send(
@@ -250,6 +298,26 @@ async fn an_action_with_a_real_lift_is_found_and_one_without_is_called_chance() 
         .as_str()
         .unwrap()
         .ends_with("within normal week-to-week variation"));
+    // Zwolle had no contacts: no conversion estimate, a reason (and the sessions query ran).
+    let (_, effect) = send(
+        &p,
+        reqwest::Method::GET,
+        ZWOLLE,
+        &format!(
+            "/v1/actions/{}/effect?metric=conversion",
+            flat["id"].as_str().unwrap()
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(effect["status"], json!("insufficient_data"), "{effect}");
+    assert!(
+        effect["summary"]
+            .as_str()
+            .unwrap()
+            .contains("contact conversion"),
+        "{effect}"
+    );
 
     // An action that started yesterday: too little data, a reason instead of a number.
     let yesterday = Utc::now().date_naive() - Days::new(1);
