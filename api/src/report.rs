@@ -4,8 +4,8 @@
 //!
 //! Sections: reach (this week, last week, a year ago), themes and their change, the
 //! trend of the last eight weeks, top and zero-result searches, channel and device mix,
-//! early contact for the configured themes, and the actions that ran that week with
-//! their estimated effect. The text is Dutch: the readers are
+//! early contact for the configured themes, the channel shift in euros and staff hours,
+//! and the actions that ran that week with their estimated effect. The text is Dutch: the readers are
 //! municipal communications and policy staff.
 
 use chrono::Days;
@@ -65,6 +65,19 @@ pub async fn render(app: &App, site: &SiteId, week: IsoWeek) -> Result<String, A
         .await?;
         actions.push((a, effect.summary));
     }
+
+    // Channel shift: this week against the four weeks before.
+    let four_before = Period {
+        from: p.from - Days::new(28),
+        to: p.from - Days::new(1),
+    };
+    let (shift_rows, shift) = crate::savings::shift(
+        &crate::savings::period(c, site.as_str(), p, None).await?,
+        &crate::savings::period(c, site.as_str(), four_before, None).await?,
+        &app.contact_costs,
+        site.as_str(),
+        k,
+    );
 
     let top_level: Vec<_> = themes
         .themes
@@ -151,6 +164,30 @@ pub async fn render(app: &App, site: &SiteId, week: IsoWeek) -> Result<String, A
                         h3 { (theme) }
                         (contact_block(rows))
                     }
+                }
+                section #channel-shift {
+                    h2 { "Kanaalverschuiving: euro's en tijd" }
+                    p.note { "Contacten die op de website begonnen (bellen, afspraak, formulier, chat, online aanvraag) per kanaal, deze week tegen de vier weken ervoor, gewaardeerd met de eigen kosten en behandeltijd per kanaal. Een streepje: minder dan " (k) " bezoekers." }
+                    table {
+                        thead { tr { th { "Kanaal" } th.n { "Deze week" } th.n { "Aandeel" } th.n { "4 weken ervoor" } th.n { "Aandeel" } th.n { "Kosten per contact" } th.n { "Minuten" } } }
+                        tbody {
+                            @for r in &shift_rows {
+                                tr {
+                                    td { (r.channel) }
+                                    td.n { (count_or_dash(r.contacts)) }
+                                    td.n { (r.share_pct.map_or("–".into(), pct_plain)) }
+                                    td.n { (count_or_dash(r.baseline_contacts)) }
+                                    td.n { (r.baseline_share_pct.map_or("–".into(), pct_plain)) }
+                                    td.n { "€ " (format!("{:.2}", r.cost_eur).replace('.', ",")) }
+                                    td.n { (format!("{:.0}", r.minutes)) }
+                                }
+                            }
+                        }
+                    }
+                    p {
+                        @if let Some(s) = &shift { (s.summary) "." } @else { "Geen contacten om te vergelijken." }
+                    }
+                    ul.note { @for a in crate::savings::ASSUMPTIONS { li { (a) } } }
                 }
                 section #actions {
                     h2 { "Acties" }
@@ -255,6 +292,11 @@ fn share_bars(rows: &[Share]) -> Markup {
             }
         }
     }
+}
+
+/// A count, or a dash where fewer than k visitors produced it.
+fn count_or_dash(v: Option<u64>) -> String {
+    v.map_or("–".into(), |n| n.to_string())
 }
 
 fn pct_plain(v: f64) -> String {

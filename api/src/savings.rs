@@ -19,18 +19,46 @@ use crate::table::{round1, Cell, Tabular};
 /// The channels contacts are handled through.
 pub const CHANNELS: [&str; 4] = ["telephone", "counter", "letter", "web"];
 
+/// `contact:*` action kinds handled by telephone, at the counter and by letter; every
+/// other `contact:*` kind and every `selfservice:*` action is the web.
+const TELEPHONE: [&str; 4] = ["phone", "call", "telephone", "callback"];
+const COUNTER: [&str; 4] = ["appointment", "counter", "visit", "balie"];
+const LETTER: [&str; 2] = ["letter", "post"];
+
 /// The channel an action belongs to, if it is a contact or a self-service completion.
 pub fn channel_of(action: &str) -> Option<&'static str> {
     if action.starts_with("selfservice:") {
         return Some("web");
     }
     let kind = action.strip_prefix("contact:")?;
-    Some(match kind {
-        "phone" | "call" | "telephone" | "callback" => "telephone",
-        "appointment" | "counter" | "visit" | "balie" => "counter",
-        "letter" | "post" => "letter",
-        _ => "web",
+    Some(if TELEPHONE.contains(&kind) {
+        "telephone"
+    } else if COUNTER.contains(&kind) {
+        "counter"
+    } else if LETTER.contains(&kind) {
+        "letter"
+    } else {
+        "web"
     })
+}
+
+/// The same mapping as a ClickHouse expression over `action_name` (from the constants
+/// above, never from request text).
+fn channel_sql() -> String {
+    let list = |kinds: &[&str]| {
+        kinds
+            .iter()
+            .map(|k| format!("'contact:{k}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "multiIf(action_name IN ({}), 'telephone', action_name IN ({}), 'counter', \
+         action_name IN ({}), 'letter', 'web')",
+        list(&TELEPHONE),
+        list(&COUNTER),
+        list(&LETTER)
+    )
 }
 
 /// One `[[contact_costs]]` entry: what handling one contact costs through a channel.
@@ -117,19 +145,22 @@ fn costs_for<'a>(costs: &'a [ContactCost], site: &str) -> HashMap<&'a str, &'a C
 /// Contacts per channel in a period.
 pub type Mix = HashMap<&'static str, u64>;
 
+/// Distinct visitors who made those contacts, per channel.
+pub type Visitors = HashMap<&'static str, u64>;
+
 /// One channel of the comparison.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ChannelRow {
     /// `telephone`, `counter`, `letter` or `web`.
     pub channel: String,
-    /// Contacts in the period.
-    pub contacts: u64,
-    /// Their share in percent.
-    pub share_pct: f64,
-    /// Contacts in the baseline.
-    pub baseline_contacts: u64,
-    /// Share in the baseline in percent.
-    pub baseline_share_pct: f64,
+    /// Contacts in the period; absent when fewer than k distinct visitors made them.
+    pub contacts: Option<u64>,
+    /// Their share in percent (absent likewise).
+    pub share_pct: Option<f64>,
+    /// Contacts in the baseline (absent below k).
+    pub baseline_contacts: Option<u64>,
+    /// Share in the baseline in percent (absent below k).
+    pub baseline_share_pct: Option<f64>,
     /// Assumed cost of one contact (euros).
     pub cost_eur: f64,
     /// Assumed staff minutes per contact.
@@ -149,9 +180,9 @@ impl Tabular for ChannelRow {
     fn cells(&self) -> Vec<Cell> {
         vec![
             self.channel.as_str().into(),
-            self.contacts.into(),
+            self.contacts.map_or(Cell::Float(None), Cell::Int),
             self.share_pct.into(),
-            self.baseline_contacts.into(),
+            self.baseline_contacts.map_or(Cell::Float(None), Cell::Int),
             self.baseline_share_pct.into(),
             self.cost_eur.into(),
             self.minutes.into(),
@@ -177,14 +208,27 @@ pub struct Shift {
     pub summary: String,
 }
 
-/// Values the shift of `now` against `baseline` with `costs` for `site`.
+/// The contacts of one period.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContactsIn {
+    /// Contacts per channel.
+    pub contacts: Mix,
+    /// Distinct visitors per channel.
+    pub visitors: Visitors,
+}
+
+/// Values the shift of `now` against `baseline` with `costs` for `site`. The rows hide
+/// a cell fewer than `k` distinct visitors produced; the valuation uses all contacts.
 pub fn shift(
-    now: &Mix,
-    baseline: &Mix,
+    now: &ContactsIn,
+    baseline: &ContactsIn,
     costs: &[ContactCost],
     site: &str,
+    k: u32,
 ) -> (Vec<ChannelRow>, Option<Shift>) {
     let per = costs_for(costs, site);
+    let (now_v, base_v) = (&now.visitors, &baseline.visitors);
+    let (now, baseline) = (&now.contacts, &baseline.contacts);
     let total = |m: &Mix| {
         CHANNELS
             .iter()
@@ -199,14 +243,16 @@ pub fn shift(
             m.get(c).copied().unwrap_or(0) as f64 / t as f64
         }
     };
+    let shown = |v: &Visitors, c: &str| v.get(c).copied().unwrap_or(0) >= u64::from(k);
     let rows = CHANNELS
         .iter()
         .map(|c| ChannelRow {
             channel: (*c).to_string(),
-            contacts: now.get(c).copied().unwrap_or(0),
-            share_pct: round1(share(now, c, t_now) * 100.0),
-            baseline_contacts: baseline.get(c).copied().unwrap_or(0),
-            baseline_share_pct: round1(share(baseline, c, t_base) * 100.0),
+            contacts: shown(now_v, c).then(|| now.get(c).copied().unwrap_or(0)),
+            share_pct: shown(now_v, c).then(|| round1(share(now, c, t_now) * 100.0)),
+            baseline_contacts: shown(base_v, c).then(|| baseline.get(c).copied().unwrap_or(0)),
+            baseline_share_pct: shown(base_v, c)
+                .then(|| round1(share(baseline, c, t_base) * 100.0)),
             cost_eur: per.get(c).map_or(0.0, |x| x.cost_eur),
             minutes: per.get(c).map_or(0.0, |x| x.minutes),
         })
@@ -270,14 +316,20 @@ pub const ASSUMPTIONS: [&str; 4] = [
 ];
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
-struct ActionCount {
-    action: String,
-    n: u64,
+struct ChannelCount {
+    channel: String,
+    contacts: u64,
+    visitors: u64,
 }
 
 /// Contacts and self-service completions per channel of `site` (optionally for a
-/// theme) in `p`.
-pub async fn mix(c: &Client, site: &str, p: Period, theme: Option<&str>) -> Result<Mix, ApiError> {
+/// theme) in `p`, with the distinct visitors who made them.
+pub async fn period(
+    c: &Client,
+    site: &str,
+    p: Period,
+    theme: Option<&str>,
+) -> Result<ContactsIn, ApiError> {
     let (from, to) = p.bounds();
     let filter = if theme.is_some() {
         " AND has(themes, ?)"
@@ -286,10 +338,11 @@ pub async fn mix(c: &Client, site: &str, p: Period, theme: Option<&str>) -> Resu
     };
     let mut q = c
         .query(&format!(
-            "SELECT action_name AS action, count() AS n FROM events \
+            "SELECT {} AS channel, count() AS contacts, uniq(visitor) AS visitors FROM events \
              WHERE site = ? AND day >= toDate(?) AND day <= toDate(?) AND type = 'action' \
              AND (startsWith(action_name, 'contact:') OR startsWith(action_name, 'selfservice:')){filter} \
-             GROUP BY action"
+             GROUP BY channel",
+            channel_sql()
         ))
         .bind(site)
         .bind(&from)
@@ -297,10 +350,11 @@ pub async fn mix(c: &Client, site: &str, p: Period, theme: Option<&str>) -> Resu
     if let Some(t) = theme {
         q = q.bind(t);
     }
-    let mut out = Mix::new();
-    for r in q.fetch_all::<ActionCount>().await? {
-        if let Some(ch) = channel_of(&r.action) {
-            *out.entry(ch).or_default() += r.n;
+    let mut out = ContactsIn::default();
+    for r in q.fetch_all::<ChannelCount>().await? {
+        if let Some(ch) = CHANNELS.iter().find(|c| **c == r.channel) {
+            out.contacts.insert(ch, r.contacts);
+            out.visitors.insert(ch, r.visitors);
         }
     }
     Ok(out)
@@ -321,13 +375,25 @@ mod tests {
             Some("web")
         );
         assert_eq!(channel_of("download"), None);
+        let sql = channel_sql();
+        assert!(
+            sql.contains("'contact:phone'") && sql.contains("'contact:appointment'"),
+            "{sql}"
+        );
+    }
+
+    fn period(contacts: &[(&'static str, u64)], visitors: u64) -> ContactsIn {
+        ContactsIn {
+            contacts: contacts.iter().copied().collect(),
+            visitors: contacts.iter().map(|(c, _)| (*c, visitors)).collect(),
+        }
     }
 
     #[test]
     fn a_shift_to_the_web_is_valued_with_the_baselines_other_channels() {
-        let now: Mix = [("telephone", 60), ("web", 40)].into();
-        let base: Mix = [("telephone", 60), ("counter", 20), ("web", 20)].into();
-        let (rows, s) = shift(&now, &base, &default_costs(), "demo");
+        let now = period(&[("telephone", 60), ("web", 40)], 30);
+        let base = period(&[("telephone", 60), ("counter", 20), ("web", 20)], 10);
+        let (rows, s) = shift(&now, &base, &default_costs(), "demo", 5);
         let s = s.unwrap_or_else(|| panic!("no shift"));
         // Web share 40% against 20%: 20 of the 100 contacts moved. Otherwise they would
         // have been 75% telephone (€6, 7 min) and 25% counter (€12.50, 15 min):
@@ -335,7 +401,9 @@ mod tests {
         assert_eq!(s.shifted_contacts, 20.0);
         assert_eq!(s.saved_eur, 122.5);
         assert_eq!(s.saved_hours, 2.3);
-        assert_eq!(rows[0].share_pct, 60.0);
+        assert_eq!(rows[0].share_pct, Some(60.0));
+        assert_eq!(rows[1].contacts, None, "no counter contacts now: below k");
+        assert_eq!(rows[1].baseline_contacts, Some(20));
         assert!(
             s.summary
                 .starts_with("40% of contacts went through the web, against 20% before"),
@@ -365,7 +433,14 @@ mod tests {
 
     #[test]
     fn without_contacts_there_is_no_figure() {
-        let (_, s) = shift(&Mix::new(), &[("web", 3)].into(), &default_costs(), "demo");
+        let (rows, s) = shift(
+            &ContactsIn::default(),
+            &period(&[("web", 3)], 2),
+            &default_costs(),
+            "demo",
+            5,
+        );
         assert!(s.is_none());
+        assert_eq!(rows[3].baseline_contacts, None, "2 visitors: below k");
     }
 }

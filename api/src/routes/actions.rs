@@ -310,9 +310,15 @@ pub(super) async fn channel_shift(
     let theme = params::theme(q.theme.as_deref())?;
     let format = Format::parse(q.format.as_deref())?;
     let c = app.store.client();
-    let now = crate::savings::mix(c, site.as_str(), p, theme.as_deref()).await?;
-    let before = crate::savings::mix(c, site.as_str(), baseline, theme.as_deref()).await?;
-    let (channels, shift) = crate::savings::shift(&now, &before, &app.contact_costs, site.as_str());
+    let now = crate::savings::period(c, site.as_str(), p, theme.as_deref()).await?;
+    let before = crate::savings::period(c, site.as_str(), baseline, theme.as_deref()).await?;
+    let (channels, shift) = crate::savings::shift(
+        &now,
+        &before,
+        &app.contact_costs,
+        site.as_str(),
+        app.min_visitors_per_term,
+    );
     let answer = ShiftAnswer {
         site: site.to_string(),
         theme,

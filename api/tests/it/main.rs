@@ -614,6 +614,7 @@ async fn the_weekly_report_renders_its_sections_and_charts_in_headless_chromium(
         "searches",
         "channels",
         "early-contact",
+        "channel-shift",
         "actions",
     ] {
         assert!(
