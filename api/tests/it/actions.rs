@@ -210,7 +210,7 @@ async fn an_action_with_a_real_lift_is_found_and_one_without_is_called_chance() 
     )
     .await;
     assert_eq!(status, 200, "{effect}");
-    println!("with a +30% lift: {}", effect["summary"]);
+    println!("with a +30% lift: {}\n{}", effect["summary"], effect["estimate"]);
     assert_eq!(effect["status"], json!("estimated"), "{effect}");
     assert_eq!(effect["target_themes"], json!(["schulden"]));
     assert_eq!(

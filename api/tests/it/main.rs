@@ -750,6 +750,11 @@ async fn the_api_reads_through_a_read_only_user_once_the_processor_has_migrated(
     .unwrap();
     let api = ApiConfig {
         clickhouse: reader,
+        // Actions are written through their own user.
+        actions: luister_api::config::ActionsConfig {
+            user: "default".into(),
+            password: String::new(),
+        },
         auth: luister_api::config::AuthConfig {
             admin_token_sha256: vec![luister_api::auth::token_hash(ADMIN)],
         },
@@ -770,6 +775,15 @@ async fn the_api_reads_through_a_read_only_user_once_the_processor_has_migrated(
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["figures"][0]["current"], json!(0));
+    let r = reqwest::Client::new()
+        .post(api.url("/v1/sites/demo/actions"))
+        .bearer_auth(ADMIN)
+        .json(&json!({"themes": ["schulden"], "channels": ["website"], "start": "2026-11-02",
+                      "end": "2026-11-08", "description": "Nieuwe pagina schuldhulp", "owner": "Web"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     api.stop().await.unwrap();
     scratch.cleanup().await;
 }
