@@ -53,6 +53,9 @@ cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
 log "cargo test (unit and integration tests)"
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$LOG_DIR/cargo-test.log"
 
+log "effect estimates on simulated traffic: measured false-positive rate, power and interval coverage"
+cargo test -q --locked -p luister-api --lib effect::tests -- --nocapture 2>&1 | grep -E "simulated|covered|test result"
+
 log "tracker size: $(gzip -9c ingest/assets/t.js | wc -c) bytes gzipped (aim: under 2048)"
 (( $(gzip -9c ingest/assets/t.js | wc -c) < 2048 )) || die "ingest/assets/t.js is 2 KB or more gzipped"
 
