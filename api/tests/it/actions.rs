@@ -210,7 +210,10 @@ async fn an_action_with_a_real_lift_is_found_and_one_without_is_called_chance() 
     )
     .await;
     assert_eq!(status, 200, "{effect}");
-    println!("with a +30% lift: {}\n{}", effect["summary"], effect["estimate"]);
+    println!(
+        "with a +30% lift: {}\n{}",
+        effect["summary"], effect["estimate"]
+    );
     assert_eq!(effect["status"], json!("estimated"), "{effect}");
     assert_eq!(effect["target_themes"], json!(["schulden"]));
     assert_eq!(
@@ -273,6 +276,57 @@ async fn an_action_with_a_real_lift_is_found_and_one_without_is_called_chance() 
     assert_eq!(shift["shift"]["saved_hours"], json!(8.2));
     assert_eq!(shift["assumptions"].as_array().unwrap().len(), 4);
     println!("channel shift: {}", shift["summary"]);
+    // The weekly-review dashboard computes the same saving in SQL (its baseline is the
+    // 4 weeks before, where the mix was the same as in the 12).
+    let d = super::dashboards::dashboard("weekly-review");
+    let panel = d["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["title"] == "Besparing door verschuiving naar het web")
+        .unwrap();
+    let mut vars: Vec<(String, String)> = d["templating"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["type"] == "constant")
+        .map(|v| {
+            (
+                v["name"].as_str().unwrap().into(),
+                v["query"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    vars.push(("site".into(), "demo".into()));
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let tz = chrono_tz::Europe::Amsterdam;
+    let midnight = |d: NaiveDate| {
+        use chrono::TimeZone;
+        tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap())
+            .earliest()
+            .unwrap()
+            .timestamp()
+    };
+    let range = super::dashboards::Range {
+        from: midnight(start),
+        to: midnight(last + Days::new(1)) - 1,
+    };
+    let sql =
+        super::dashboards::interpolate(panel["targets"][0]["rawSql"].as_str().unwrap(), &vars);
+    let sql = super::dashboards::expand_macros(&sql, range).unwrap();
+    let rows = super::dashboards::run(&scratch.database, &sql)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        (
+            rows[0]["bespaard_eur"].as_f64(),
+            rows[0]["bespaard_uren"].as_f64(),
+            rows[0]["verschoven_contacten"].as_f64()
+        ),
+        (Some(441.0), Some(8.2), Some(98.0)),
+        "{rows:?}"
+    );
 
     // The same action at zwolle, where nothing changed.
     let (status, flat) = send(
