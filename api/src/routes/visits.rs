@@ -4,18 +4,16 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{Html, Response};
+use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use luister_schema::SiteId;
 
 use super::{filename, App, Params, Site};
-use crate::error::{ApiError, ErrorBody, SiteErrors};
-use axum::response::Html;
-use axum::Json;
-
 use crate::auth::Principal;
+use crate::error::{ApiError, ErrorBody, SiteErrors};
 use crate::params::{self, Dimension, Format, IsoWeek};
 use crate::table::respond;
 use crate::visits::{self, Contact, Freshness, Share};
