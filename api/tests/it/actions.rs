@@ -120,7 +120,7 @@ async fn send(
     body: Option<Value>,
 ) -> (u16, Value) {
     let mut req = reqwest::Client::new()
-        .request(method, p.api.url(path))
+        .request(method.clone(), p.api.url(path))
         .bearer_auth(token);
     if let Some(b) = body {
         req = req.json(&b);
@@ -128,7 +128,13 @@ async fn send(
     let r = req.send().await.unwrap();
     let status = r.status().as_u16();
     let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    let value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    // Every answer, error or not, matches the OpenAPI document.
+    if status != 204 {
+        let m = method.as_str().to_lowercase();
+        super::helpers::conforms(p.openapi(), &m, status, path, &value);
+    }
+    (status, value)
 }
 
 fn action(start: NaiveDate, themes: &[&str]) -> Value {

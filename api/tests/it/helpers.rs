@@ -23,6 +23,8 @@ pub struct Pipeline {
     pub processor: Running,
     pub api: Running,
     client: reqwest::Client,
+    /// The API's OpenAPI document, against which every JSON answer is checked.
+    openapi: serde_json::Value,
 }
 
 fn clickhouse(scratch: &Scratch) -> ClickHouseConfig {
@@ -85,11 +87,21 @@ impl Pipeline {
         };
         let api = Running::start(move |l, s| luister_api::serve(api, l, s)).await;
         api.wait_ready(Duration::from_secs(30)).await;
+        let client = reqwest::Client::new();
+        let openapi = client
+            .get(api.url("/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         Self {
             ingest,
             processor,
             api,
-            client: reqwest::Client::new(),
+            client,
+            openapi,
         }
     }
 
@@ -103,13 +115,22 @@ impl Pipeline {
             .unwrap()
     }
 
-    /// GET an API path with a token and parse the JSON answer (panics on non-200).
+    /// GET an API path with a token and parse the JSON answer (panics on non-200, and
+    /// when the answer does not match the schema the OpenAPI document gives for it, as
+    /// a client generated from that document would expect).
     pub async fn json(&self, token: &str, path: &str) -> serde_json::Value {
         let r = self.get(token, path).await;
         let status = r.status();
         let body = r.text().await.unwrap();
         assert_eq!(status, 200, "{path}: {body}");
-        serde_json::from_str(&body).unwrap()
+        let value: serde_json::Value = serde_json::from_str(&body).unwrap();
+        conforms(&self.openapi, "get", 200, path, &value);
+        value
+    }
+
+    /// The API's OpenAPI document.
+    pub fn openapi(&self) -> &serde_json::Value {
+        &self.openapi
     }
 
     pub async fn stop(self) {
@@ -300,4 +321,81 @@ pub async fn load(topic: &str, events: &[Event]) {
         })
         .collect();
     produce_many(topic, &messages).await;
+}
+
+/// The OpenAPI path template of a concrete path (`/v1/sites/demo/reach?…` →
+/// `/v1/sites/{site}/reach`).
+fn template(path: &str) -> String {
+    let path = path.split('?').next().unwrap_or(path);
+    let parts: Vec<&str> = path.split('/').collect();
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| match (i, parts.get(2)) {
+            (3, Some(&"sites")) => "{site}",
+            (3, Some(&"actions")) => "{id}",
+            _ => p,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Panics unless `value` matches the JSON schema the OpenAPI document gives for
+/// `method` (`get`, `post`, …) on `path` answering `status`.
+pub fn conforms(
+    openapi: &serde_json::Value,
+    method: &str,
+    status: u16,
+    path: &str,
+    value: &serde_json::Value,
+) {
+    let t = template(path);
+    let schema = &openapi["paths"][&t][method]["responses"][status.to_string()]["content"]
+        ["application/json"]["schema"];
+    assert!(
+        !schema.is_null(),
+        "{method} {t} {status}: no JSON schema in the OpenAPI document"
+    );
+    // The OpenAPI 3.1 document is a JSON Schema 2020-12 resource: validate against it
+    // with the answer's schema as root, so that #/components/... references resolve.
+    let mut root = openapi.clone();
+    root.as_object_mut()
+        .unwrap()
+        .insert("$ref".into(), schema["$ref"].clone());
+    if schema.get("$ref").is_none() {
+        root = schema.clone();
+    }
+    let validator = jsonschema::validator_for(&root).unwrap_or_else(|e| panic!("{t}: {e}"));
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{t}: the answer does not match the OpenAPI document: {errors:?}\n{value}"
+    );
+}
+
+#[test]
+fn paths_map_to_their_openapi_templates() {
+    assert_eq!(
+        template("/v1/sites/demo/reach?from=x"),
+        "/v1/sites/{site}/reach"
+    );
+    assert_eq!(
+        template("/v1/actions/abc/effect"),
+        "/v1/actions/{id}/effect"
+    );
+    assert_eq!(template("/v1/freshness"), "/v1/freshness");
+}
+
+#[test]
+fn an_answer_that_differs_from_the_document_is_caught() {
+    let doc: serde_json::Value =
+        serde_json::from_str(&luister_api::routes::openapi_json()).unwrap();
+    let wrong = serde_json::json!({"site": 7, "figures": "none"});
+    let caught = std::panic::catch_unwind(|| {
+        conforms(&doc, "get", 200, "/v1/sites/demo/reach", &wrong);
+    });
+    assert!(caught.is_err(), "a wrong answer passed the OpenAPI check");
 }
