@@ -24,14 +24,18 @@ start_prometheus
 today=$(date -u +%F)
 week=$(date -u +%G-W%V)
 token=$(admin_token)
-DEMO_UA="Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
-log "sending demo traffic through the collector"
-for path in / /werk-en-inkomen/bijstand /schulden/schuldhulpverlening /afval/grofvuil; do
-  curl -fsS -o /dev/null -X POST "http://127.0.0.1:$INGEST_PORT/v1/events" \
-    -H 'content-type: application/json' -A "$DEMO_UA" \
-    -d "{\"site\":\"demo\",\"type\":\"pageview\",\"url\":\"http://localhost$path\"}" \
-    || die "the collector refused the demo traffic; see $LOG_DIR/ingest.log"
-done
+log "sending demo traffic through the collector (luister-loadgen, today so far)"
+"$ROOT/target/release/luister-loadgen" http --collector "http://127.0.0.1:$INGEST_PORT" \
+  --sites demo --hosts localhost --visits-per-day 300 --events 300 --rate 200 \
+  >>"$LOG_DIR/loadgen.log" 2>&1 || die "the collector refused the demo traffic; see $LOG_DIR/loadgen.log"
+demo_days="${LUISTER_DEMO_DAYS:-56}"
+if ((demo_days > 0)) && [[ ! -f $LUISTER_HOME/demo-history-written ]]; then
+  log "writing $demo_days days of demo history to Kafka (luister-loadgen; LUISTER_DEMO_DAYS=0 skips it)"
+  "$ROOT/target/release/luister-loadgen" kafka --brokers "$KAFKA_BROKERS" --sites demo --hosts localhost \
+    --visits-per-day 300 --days "$demo_days" >>"$LOG_DIR/loadgen.log" 2>&1 \
+    || die "writing the demo history failed; see $LOG_DIR/loadgen.log"
+  touch "$LUISTER_HOME/demo-history-written" # once: running up.sh again adds no history twice
+fi
 
 cat <<INFO
 

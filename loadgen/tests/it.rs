@@ -1,0 +1,117 @@
+//! The load generator against the real collector and broker: every hit it sends in each
+//! protocol is accepted and reaches the topic, and the Kafka mode writes one message per
+//! hit.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test here
+
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use luister_ingest::config::{IngestConfig, SiteConfig};
+use luister_loadgen::model::{Kind, Model};
+use luister_loadgen::protocol::Site;
+use luister_loadgen::send::{self, Protocol};
+use luister_schema::{Event, SiteId};
+use luister_testkit::{consume, Running, Scratch};
+
+fn site() -> Site {
+    Site {
+        id: "demo".into(),
+        host: "localhost".into(),
+        matomo_idsite: "1".into(),
+    }
+}
+
+fn hits(n: usize) -> Vec<luister_loadgen::model::Hit> {
+    let model = Model {
+        seed: 3,
+        sites: 1,
+        visits_per_day: 400,
+    };
+    let mut h = model.day(
+        NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+        chrono_tz::Europe::Amsterdam,
+    );
+    h.truncate(n);
+    h
+}
+
+#[tokio::test]
+async fn every_protocol_delivers_every_hit_to_the_topic() {
+    let scratch = Scratch::new("loadgen_http");
+    let mut config = IngestConfig {
+        kafka: scratch.kafka(),
+        sites: vec![{
+            let mut s = SiteConfig::new(SiteId::parse("demo").unwrap(), &["localhost"]);
+            s.matomo_idsite = Some("1".into());
+            s.plausible_domain = Some("localhost".into());
+            s
+        }],
+        ..IngestConfig::default()
+    };
+    config.http.client_ip_header = "x-forwarded-for".into();
+    let ingest = Running::start(move |l, s| luister_ingest::serve(config, l, s)).await;
+    ingest.wait_ready(Duration::from_secs(30)).await;
+
+    let hits = hits(150);
+    let base = ingest.url("");
+    let mut expected = 0;
+    for protocol in [Protocol::Native, Protocol::Matomo, Protocol::Plausible] {
+        let sent = send::http(base.trim_end_matches('/'), protocol, &[site()], &hits, 0, 8)
+            .await
+            .unwrap();
+        assert_eq!((sent.accepted, sent.refused), (150, 0), "{protocol:?}");
+        expected += 150;
+    }
+    let got = consume(&scratch.topic, expected, Duration::from_secs(60)).await;
+    assert_eq!(got.len(), expected);
+    let events: Vec<Event> = got
+        .iter()
+        .map(|m| Event::from_json(m.payload.as_bytes()).unwrap())
+        .collect();
+    let kinds = |k: &str| events.iter().filter(|e| e.data.type_name() == k).count();
+    let sent_kinds = |k: &str| {
+        3 * hits
+            .iter()
+            .filter(|h| {
+                matches!(
+                    (&h.kind, k),
+                    (Kind::Pageview { .. }, "pageview")
+                        | (Kind::Search { .. }, "search")
+                        | (Kind::Action { .. }, "action")
+                )
+            })
+            .count()
+    };
+    for k in ["pageview", "search", "action"] {
+        assert_eq!(kinds(k), sent_kinds(k), "{k}");
+    }
+    ingest.stop().await.unwrap();
+    scratch.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_kafka_mode_writes_one_event_per_hit() {
+    let scratch = Scratch::new("loadgen_kafka");
+    let kafka = scratch.kafka();
+    luister_service::kafka::ensure_topics(&kafka, &[&kafka.topic])
+        .await
+        .unwrap();
+    let hits = hits(500);
+    let sent = send::kafka(
+        &luister_testkit::kafka_brokers(),
+        &scratch.topic,
+        &[site()],
+        &hits,
+    )
+    .await
+    .unwrap();
+    assert_eq!((sent.accepted, sent.refused), (500, 0));
+    let got = consume(&scratch.topic, 500, Duration::from_secs(60)).await;
+    assert_eq!(got.len(), 500);
+    for m in &got {
+        let e = Event::from_json(m.payload.as_bytes()).unwrap();
+        assert_eq!(e.site.as_str(), "demo");
+    }
+    scratch.cleanup().await;
+}
