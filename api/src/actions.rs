@@ -225,6 +225,22 @@ struct ActionRow {
     version: u64,
 }
 
+impl ActionRow {
+    /// This row with the fields of a checked input.
+    fn with(self, a: Checked) -> Self {
+        Self {
+            themes: a.themes,
+            channels: a.channels,
+            start_day: epoch_day(a.period.from),
+            end_day: epoch_day(a.period.to),
+            description: a.description,
+            cost_eur: a.cost_eur,
+            owner: a.owner,
+            ..self
+        }
+    }
+}
+
 const COLUMNS: &str = "id, site, themes, channels, start_day, end_day, description, cost_eur, \
      owner, created_at, updated_at, deleted, version";
 
@@ -332,18 +348,19 @@ impl Register<'_> {
         let row = ActionRow {
             id: hex::encode(id),
             site: site.to_string(),
-            themes: a.themes,
-            channels: a.channels,
-            start_day: epoch_day(a.period.from),
-            end_day: epoch_day(a.period.to),
-            description: a.description,
-            cost_eur: a.cost_eur,
-            owner: a.owner,
+            themes: Vec::new(),
+            channels: Vec::new(),
+            start_day: 0,
+            end_day: 0,
+            description: String::new(),
+            cost_eur: None,
+            owner: String::new(),
             created_at: secs,
             updated_at: secs,
             deleted: 0,
             version,
-        };
+        }
+        .with(a);
         self.write(&row).await?;
         Ok(row.into())
     }
@@ -352,17 +369,11 @@ impl Register<'_> {
     pub async fn replace(&self, old: Stored, a: Checked) -> Result<Action, ApiError> {
         let (secs, version) = now();
         let row = ActionRow {
-            themes: a.themes,
-            channels: a.channels,
-            start_day: epoch_day(a.period.from),
-            end_day: epoch_day(a.period.to),
-            description: a.description,
-            cost_eur: a.cost_eur,
-            owner: a.owner,
             updated_at: secs,
             version: version.max(old.row.version + 1),
             ..old.row
-        };
+        }
+        .with(a);
         self.write(&row).await?;
         Ok(row.into())
     }
