@@ -60,6 +60,23 @@ pub enum SiteErrors {
     NotFound(ErrorBody),
 }
 
+/// The error answers of every endpoint with an action id in its path.
+#[derive(IntoResponses)]
+pub enum ActionErrors {
+    /// A parameter or field is missing, unknown or malformed; the message names it.
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// No token, or not a valid one.
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// The token may not read the action's site (another tenant's).
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// No such action.
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         if e.is_retryable() {

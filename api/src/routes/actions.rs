@@ -19,7 +19,7 @@ use luister_schema::SiteId;
 use super::{App, Params, Site};
 use crate::actions::{self, Action, ActionInput, Register, Stored};
 use crate::auth::Principal;
-use crate::error::{ApiError, ErrorBody, SiteErrors};
+use crate::error::{ActionErrors, ApiError, SiteErrors};
 use crate::measure::{self, EffectAnswer, Metric};
 use crate::params::{self, Format, Period};
 use crate::table::respond;
@@ -131,9 +131,7 @@ pub(super) async fn list_actions(
     params(("id" = String, Path, description = "Action id")),
     responses(
         (status = 200, description = "The action", body = Action),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Another tenant's action", body = ErrorBody),
-        (status = 404, description = "No such action", body = ErrorBody),
+        ActionErrors,
     ))]
 pub(super) async fn get_action(
     State(app): State<Arc<App>>,
@@ -149,10 +147,7 @@ pub(super) async fn get_action(
     request_body = ActionInput,
     responses(
         (status = 200, description = "The action as it is now", body = Action),
-        (status = 400, description = "A field is wrong", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Another tenant's action", body = ErrorBody),
-        (status = 404, description = "No such action", body = ErrorBody),
+        ActionErrors,
     ))]
 pub(super) async fn update_action(
     State(app): State<Arc<App>>,
@@ -170,9 +165,7 @@ pub(super) async fn update_action(
     params(("id" = String, Path, description = "Action id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Another tenant's action", body = ErrorBody),
-        (status = 404, description = "No such action", body = ErrorBody),
+        ActionErrors,
     ))]
 pub(super) async fn delete_action(
     State(app): State<Arc<App>>,
@@ -206,10 +199,7 @@ pub struct EffectQuery {
     params(("id" = String, Path, description = "Action id"), EffectQuery),
     responses(
         (status = 200, description = "The estimate, or why there is none", body = EffectAnswer),
-        (status = 400, description = "A parameter is wrong", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Another tenant's action", body = ErrorBody),
-        (status = 404, description = "No such action", body = ErrorBody),
+        ActionErrors,
     ))]
 pub(super) async fn action_effect(
     State(app): State<Arc<App>>,
