@@ -29,7 +29,7 @@ export LUISTER_TEST_CLICKHOUSE_URL="$CLICKHOUSE_URL" LUISTER_TEST_KAFKA_BROKERS=
 
 cd "$ROOT" || exit 1
 log "shell scripts: shellcheck"
-shellcheck -x deploy/local/*.sh .ci/run
+shellcheck -x deploy/local/*.sh .ci/run bench/run.sh
 
 log "Prometheus configuration: promtool check config"
 render_prometheus_config "$LUISTER_HOME/prometheus-check.yml"
