@@ -144,19 +144,8 @@ pub async fn kafka(
             let e = protocol::event(&sites[hit.site % sites.len()], hit)?;
             let key = e.visitor.to_string();
             let payload = e.to_json();
-            let mut record = FutureRecord::to(topic).key(&key).payload(&payload);
-            loop {
-                match producer.send_result(record) {
-                    Ok(delivery) => {
-                        pending.push(delivery);
-                        break;
-                    }
-                    Err((_, r)) => {
-                        record = r;
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    }
-                }
-            }
+            let record = FutureRecord::to(topic).key(&key).payload(&payload);
+            pending.push(luister_service::kafka::enqueue(&producer, record).await?);
         }
         for d in pending {
             match d.await {

@@ -146,22 +146,15 @@ pub async fn produce_many(topic: &str, messages: &[(String, String)]) {
         .set("linger.ms", "5")
         .create()
         .expect("producer");
-    // send_result enqueues at once; the acknowledgements are awaited afterwards.
+    // Enqueue everything at once; the acknowledgements are awaited afterwards.
     let mut pending = Vec::with_capacity(messages.len());
     for (k, v) in messages {
-        let mut record = FutureRecord::to(topic).key(k).payload(v);
-        loop {
-            match producer.send_result(record) {
-                Ok(delivery) => {
-                    pending.push(delivery);
-                    break;
-                }
-                Err((_, r)) => {
-                    record = r;
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-            }
-        }
+        let record = FutureRecord::to(topic).key(k).payload(v);
+        pending.push(
+            luister_service::kafka::enqueue(&producer, record)
+                .await
+                .expect("produce"),
+        );
     }
     for d in pending {
         d.await
