@@ -43,36 +43,20 @@ pub struct ErrorBody {
     pub error: String,
 }
 
-/// The error answers of every endpoint with a site in its path, for the OpenAPI document.
+/// The error answers of every endpoint with a site or an action in its path, for the
+/// OpenAPI document.
 #[derive(IntoResponses)]
-pub enum SiteErrors {
-    /// A parameter is missing, unknown or malformed; the message names it.
-    #[response(status = 400)]
-    BadRequest(ErrorBody),
-    /// No token, or not a valid one.
-    #[response(status = 401)]
-    Unauthorized(ErrorBody),
-    /// The token may not read this site (another tenant's).
-    #[response(status = 403)]
-    Forbidden(ErrorBody),
-    /// The site is not known to this API.
-    #[response(status = 404)]
-    NotFound(ErrorBody),
-}
-
-/// The error answers of every endpoint with an action id in its path.
-#[derive(IntoResponses)]
-pub enum ActionErrors {
+pub enum AccessErrors {
     /// A parameter or field is missing, unknown or malformed; the message names it.
     #[response(status = 400)]
     BadRequest(ErrorBody),
     /// No token, or not a valid one.
     #[response(status = 401)]
     Unauthorized(ErrorBody),
-    /// The token may not read the action's site (another tenant's).
+    /// The token may not read this site, or the action's site (another tenant's).
     #[response(status = 403)]
     Forbidden(ErrorBody),
-    /// No such action.
+    /// The site or the action does not exist.
     #[response(status = 404)]
     NotFound(ErrorBody),
 }

@@ -19,7 +19,7 @@ use luister_schema::SiteId;
 use super::{App, Params, Site};
 use crate::actions::{self, Action, ActionInput, Register, Stored};
 use crate::auth::Principal;
-use crate::error::{ActionErrors, ApiError, SiteErrors};
+use crate::error::{AccessErrors, ApiError};
 use crate::measure::{self, EffectAnswer, Metric};
 use crate::params::{self, Format, Period};
 use crate::table::respond;
@@ -60,7 +60,7 @@ fn body(input: Result<Json<ActionInput>, JsonRejection>) -> Result<ActionInput, 
     request_body = ActionInput,
     responses(
         (status = 201, description = "Recorded; Location names it", body = Action),
-        SiteErrors,
+        AccessErrors,
     ))]
 pub(super) async fn create_action(
     State(app): State<Arc<App>>,
@@ -106,7 +106,7 @@ pub struct ActionsAnswer {
     params(("site" = String, Path, description = "Site id"), ActionsQuery),
     responses(
         (status = 200, description = "The actions", content((ActionsAnswer = "application/json"), (String = "text/csv"))),
-        SiteErrors,
+        AccessErrors,
     ))]
 pub(super) async fn list_actions(
     State(app): State<Arc<App>>,
@@ -131,7 +131,7 @@ pub(super) async fn list_actions(
     params(("id" = String, Path, description = "Action id")),
     responses(
         (status = 200, description = "The action", body = Action),
-        ActionErrors,
+        AccessErrors,
     ))]
 pub(super) async fn get_action(
     State(app): State<Arc<App>>,
@@ -147,7 +147,7 @@ pub(super) async fn get_action(
     request_body = ActionInput,
     responses(
         (status = 200, description = "The action as it is now", body = Action),
-        ActionErrors,
+        AccessErrors,
     ))]
 pub(super) async fn update_action(
     State(app): State<Arc<App>>,
@@ -165,7 +165,7 @@ pub(super) async fn update_action(
     params(("id" = String, Path, description = "Action id")),
     responses(
         (status = 204, description = "Deleted"),
-        ActionErrors,
+        AccessErrors,
     ))]
 pub(super) async fn delete_action(
     State(app): State<Arc<App>>,
@@ -199,7 +199,7 @@ pub struct EffectQuery {
     params(("id" = String, Path, description = "Action id"), EffectQuery),
     responses(
         (status = 200, description = "The estimate, or why there is none", body = EffectAnswer),
-        ActionErrors,
+        AccessErrors,
     ))]
 pub(super) async fn action_effect(
     State(app): State<Arc<App>>,
@@ -284,7 +284,7 @@ pub struct ShiftAnswer {
     params(("site" = String, Path, description = "Site id"), ShiftQuery),
     responses(
         (status = 200, description = "The shift", content((ShiftAnswer = "application/json"), (String = "text/csv"))),
-        SiteErrors,
+        AccessErrors,
     ))]
 pub(super) async fn channel_shift(
     State(app): State<Arc<App>>,

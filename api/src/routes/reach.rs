@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use luister_schema::SiteId;
 
 use super::{filename, App, Params, Site, Span};
-use crate::error::{ApiError, SiteErrors};
+use crate::error::{AccessErrors, ApiError};
 use crate::figures::{self, Figures};
 use crate::params::{self, Format, Granularity, Period};
 use crate::series::{self, Point};
@@ -153,7 +153,7 @@ pub async fn reach_figures(
     params(("site" = String, Path, description = "Site id"), ReachQuery),
     responses(
         (status = 200, description = "The figures", content((ReachAnswer = "application/json"), (String = "text/csv"))),
-        SiteErrors,
+        AccessErrors,
     ))]
 pub(super) async fn reach(
     State(app): State<Arc<App>>,
@@ -302,7 +302,7 @@ pub async fn theme_rows(app: &App, site: &SiteId, p: Period) -> Result<ThemesAns
     params(("site" = String, Path, description = "Site id"), PeriodQuery),
     responses(
         (status = 200, description = "One row per theme", content((ThemesAnswer = "application/json"), (String = "text/csv"))),
-        SiteErrors,
+        AccessErrors,
     ))]
 pub(super) async fn themes(
     State(app): State<Arc<App>>,
@@ -364,7 +364,7 @@ pub struct SeriesAnswer {
     params(("site" = String, Path, description = "Site id"), SeriesQuery),
     responses(
         (status = 200, description = "The series", content((SeriesAnswer = "application/json"), (String = "text/csv"))),
-        SiteErrors,
+        AccessErrors,
     ))]
 pub(super) async fn timeseries(
     State(app): State<Arc<App>>,

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use luister_schema::SiteId;
 
 use super::{filename, App, Params, Site, Span};
-use crate::error::{ApiError, SiteErrors};
+use crate::error::{AccessErrors, ApiError};
 use crate::params::{self, Format, Period};
 use crate::searches::{self, Order, Rising, Scope, Term};
 use crate::table::respond;
@@ -102,7 +102,7 @@ async fn term_list(
     params(("site" = String, Path, description = "Site id"), TermsQuery),
     responses(
         (status = 200, description = "The terms", content((TermsAnswer = "application/json"), (String = "text/csv"))),
-        SiteErrors,
+        AccessErrors,
     ))]
 pub(super) async fn top_searches(
     State(app): State<Arc<App>>,
@@ -118,7 +118,7 @@ pub(super) async fn top_searches(
     params(("site" = String, Path, description = "Site id"), TermsQuery),
     responses(
         (status = 200, description = "The terms", content((TermsAnswer = "application/json"), (String = "text/csv"))),
-        SiteErrors,
+        AccessErrors,
     ))]
 pub(super) async fn zero_result_searches(
     State(app): State<Arc<App>>,
@@ -142,7 +142,7 @@ pub(super) async fn zero_result_searches(
     params(("site" = String, Path, description = "Site id"), UnmatchedQuery),
     responses(
         (status = 200, description = "The terms", content((TermsAnswer = "application/json"), (String = "text/csv"))),
-        SiteErrors,
+        AccessErrors,
     ))]
 pub(super) async fn unmatched_searches(
     State(app): State<Arc<App>>,
@@ -206,7 +206,7 @@ pub struct RisingAnswer {
     params(("site" = String, Path, description = "Site id"), RisingQuery),
     responses(
         (status = 200, description = "The terms", content((RisingAnswer = "application/json"), (String = "text/csv"))),
-        SiteErrors,
+        AccessErrors,
     ))]
 pub(super) async fn rising_searches(
     State(app): State<Arc<App>>,

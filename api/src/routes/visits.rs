@@ -13,7 +13,7 @@ use luister_schema::SiteId;
 
 use super::{filename, App, Params, Site};
 use crate::auth::Principal;
-use crate::error::{ApiError, ErrorBody, SiteErrors};
+use crate::error::{AccessErrors, ApiError, ErrorBody};
 use crate::params::{self, Dimension, Format, IsoWeek};
 use crate::table::respond;
 use crate::visits::{self, Contact, Freshness, Share};
@@ -65,7 +65,7 @@ pub struct MixAnswer {
     params(("site" = String, Path, description = "Site id"), MixQuery),
     responses(
         (status = 200, description = "The mix", content((MixAnswer = "application/json"), (String = "text/csv"))),
-        SiteErrors,
+        AccessErrors,
     ))]
 pub(super) async fn mix(
     State(app): State<Arc<App>>,
@@ -138,7 +138,7 @@ pub struct ContactAnswer {
     params(("site" = String, Path, description = "Site id"), ContactQuery),
     responses(
         (status = 200, description = "Total and weekly trend; the CSV has the total first, then the weeks", content((ContactAnswer = "application/json"), (String = "text/csv"))),
-        SiteErrors,
+        AccessErrors,
     ))]
 pub(super) async fn early_contact(
     State(app): State<Arc<App>>,
@@ -183,7 +183,7 @@ pub struct FormatQuery {
     params(("site" = String, Path, description = "Site id")),
     responses(
         (status = 200, description = "The newest event", body = Freshness),
-        SiteErrors,
+        AccessErrors,
     ))]
 pub(super) async fn site_freshness(
     State(app): State<Arc<App>>,
@@ -246,7 +246,7 @@ pub struct ReportQuery {
     params(("site" = String, Path, description = "Site id"), ReportQuery),
     responses(
         (status = 200, description = "The report", content_type = "text/html", body = String),
-        SiteErrors,
+        AccessErrors,
     ))]
 pub(super) async fn report(
     State(app): State<Arc<App>>,
