@@ -3,13 +3,15 @@
 //! `luister-loadgen` (fixed seed). `bench/run.sh` reads the results.
 //!
 //! The baseline in the same run is the text normalisation alone (lowercase, accents
-//! off: `normalize::fold`), the least any attribution must do per input: the ratio says what the matching
-//! adds on top.
+//! off: `normalize::fold`), the least any attribution must do per input: the ratio says
+//! what the matching adds on top. `pageviews` runs with the words of earlier batches
+//! remembered (the steady state of a running processor), `pageviews_first_sight` with a
+//! new matcher for every batch.
 
 use std::hint::black_box;
 
 use chrono::NaiveDate;
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use luister_loadgen::model::{Kind, Model};
 use luister_processor::attribution::{Input, Matcher};
 use luister_processor::taxonomy::load_taxonomy;
@@ -57,6 +59,24 @@ fn attribution(c: &mut Criterion) {
                 }));
             }
         })
+    });
+    // A new matcher remembers no words: every word is analysed the first time it occurs
+    // in the batch (as after a start or a taxonomy reload).
+    g.bench_function("pageviews_first_sight", |b| {
+        b.iter_batched(
+            || Matcher::new(&taxonomy).unwrap_or_else(|e| panic!("{e}")),
+            |fresh| {
+                for (url, title) in &pages {
+                    black_box(fresh.classify(&Input {
+                        path: Some(url),
+                        title: Some(title),
+                        query: None,
+                    }));
+                }
+                fresh
+            },
+            BatchSize::LargeInput,
+        )
     });
     g.bench_function("pageviews_normalise_only", |b| {
         b.iter(|| {

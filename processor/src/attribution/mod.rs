@@ -15,11 +15,18 @@
 //! Several themes may match. The answer lists the most specific ones (a parent is
 //! dropped when one of its children matched), highest `priority` first, then in file
 //! order.
+//!
+//! Speed: what a word matches does not depend on where it occurs, so each thread keeps
+//! what it worked out for the words it saw (stem, keyword and compound hits, typo
+//! correction) for the matcher in use, up to [`WORD_CACHE_CAPACITY`] words. A page view
+//! of words seen before costs a hash lookup per word (benchmark 4 in `BENCHMARKS.md`).
 
 pub mod evaluate;
 pub mod normalize;
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aho_corasick::AhoCorasick;
 use regex::RegexSet;
@@ -54,16 +61,45 @@ struct CompiledTheme {
 
 /// A compiled taxonomy.
 pub struct Matcher {
+    /// Tells this matcher's entries in the per-thread word cache from another's.
+    generation: u64,
     themes: Vec<CompiledTheme>,
     exact: HashMap<String, Vec<Hit>>,
     compound: Option<AhoCorasick>,
     compound_hits: Vec<(usize, Vec<Hit>)>,
     typo_words: Vec<(String, Vec<Hit>)>,
     deletions: HashMap<String, Vec<usize>>,
-    phrases: Vec<(Vec<String>, Hit)>,
+    /// Every stem that occurs in a phrase, numbered.
+    phrase_stems: HashMap<String, u32>,
+    /// Phrases as numbered stems, by their first stem.
+    phrases: HashMap<u32, Vec<(Vec<u32>, Hit)>>,
     patterns: RegexSet,
     pattern_hits: Vec<Hit>,
     stemmer: Stemmer,
+}
+
+/// What a word matches wherever it occurs.
+struct Word {
+    /// Keyword, compound and typo hits (the field decides later which count).
+    hits: Vec<Hit>,
+    /// The number of its stem (or of its correction's stem) among the phrase stems.
+    phrase_stem: Option<u32>,
+}
+
+/// How many words a thread remembers per matcher before it starts over. Words of a
+/// municipal site number in the thousands; numbers and codes in URLs are what fills it.
+pub const WORD_CACHE_CAPACITY: usize = 100_000;
+
+static GENERATIONS: AtomicU64 = AtomicU64::new(0);
+
+#[derive(Default)]
+struct WordCache {
+    generation: u64,
+    words: hashbrown::HashMap<Box<str>, Word>,
+}
+
+thread_local! {
+    static WORDS: RefCell<WordCache> = RefCell::default();
 }
 
 fn field_index(f: Field) -> usize {
@@ -123,7 +159,8 @@ impl Matcher {
         let mut exact: HashMap<String, Vec<Hit>> = HashMap::new();
         let mut compound_map: HashMap<String, Vec<Hit>> = HashMap::new();
         let mut typo_map: HashMap<String, Vec<Hit>> = HashMap::new();
-        let mut phrases = Vec::new();
+        let mut phrase_stems: HashMap<String, u32> = HashMap::new();
+        let mut phrases: HashMap<u32, Vec<(Vec<u32>, Hit)>> = HashMap::new();
         let mut patterns = Vec::new();
         let mut pattern_hits = Vec::new();
         for (i, t) in taxonomy.themes.iter().enumerate() {
@@ -148,10 +185,16 @@ impl Matcher {
                 let folded = fold(entry);
                 let ws: Vec<&str> = words(&folded).collect();
                 if ws.len() > 1 {
-                    phrases.push((
-                        ws.iter().map(|w| stemmer.stem(w).into_owned()).collect(),
-                        hit,
-                    ));
+                    let ids: Vec<u32> = ws
+                        .iter()
+                        .map(|w| {
+                            let next = phrase_stems.len() as u32;
+                            *phrase_stems
+                                .entry(stemmer.stem(w).into_owned())
+                                .or_insert(next)
+                        })
+                        .collect();
+                    phrases.entry(ids[0]).or_default().push((ids, hit));
                     for w in &ws {
                         if w.chars().count() >= 5 {
                             typo_map.entry((*w).to_owned()).or_default();
@@ -201,12 +244,14 @@ impl Matcher {
             }
         }
         Ok(Self {
+            generation: GENERATIONS.fetch_add(1, Ordering::Relaxed),
             themes,
             exact,
             compound,
             compound_hits,
             typo_words,
             deletions,
+            phrase_stems,
             phrases,
             patterns: RegexSet::new(&patterns)?,
             pattern_hits,
@@ -229,10 +274,9 @@ impl Matcher {
                 }
             }
         };
-        let path = input.path.map(|p| match url::Url::parse(p) {
-            Ok(u) => u.path().to_owned(),
-            Err(_) => p.to_owned(),
-        });
+        let path = input
+            .path
+            .map(|p| percent_encoding::percent_decode_str(url_path(p)).decode_utf8_lossy());
         for (field, text) in [(0, path.as_deref()), (1, input.title), (2, input.query)] {
             let Some(text) = text else { continue };
             let folded = fold(text);
@@ -262,47 +306,88 @@ impl Matcher {
     }
 
     fn match_text(&self, folded: &str, field: usize, apply: &mut impl FnMut(&[Hit], usize)) {
-        let mut tokens: Vec<&str> = words(folded).collect();
-        for token in &mut tokens {
-            let len = token.chars().count();
-            let mut found = false;
-            let stem = self.stemmer.stem(token);
-            for key in [*token, stem.as_ref()] {
-                if let Some(hits) = self.exact.get(key) {
-                    apply(hits, field);
-                    found = true;
-                }
+        let mut stems: Vec<Option<u32>> = Vec::new();
+        WORDS.with_borrow_mut(|cache| {
+            if cache.generation != self.generation || cache.words.len() >= WORD_CACHE_CAPACITY {
+                cache.words.clear();
+                cache.generation = self.generation;
             }
-            if let Some(ac) = &self.compound {
-                for m in ac.find_overlapping_iter(*token) {
-                    let (klen, hits) = &self.compound_hits[m.pattern().as_usize()];
-                    let at_edge = m.start() == 0 || m.end() == token.len();
-                    if *klen < len && (at_edge || *klen >= 7) {
-                        apply(hits, field);
-                    }
-                }
+            for token in words(folded) {
+                let word = cache
+                    .words
+                    .entry_ref(token)
+                    .or_insert_with(|| self.analyse(token));
+                apply(&word.hits, field);
+                stems.push(word.phrase_stem);
             }
-            if !found && len >= 5 {
-                if let Some((word, hits)) = self.correct(token) {
-                    apply(hits, field);
-                    // Phrases see the corrected word.
-                    *token = word;
+        });
+        for (i, stem) in stems.iter().enumerate() {
+            let Some(first) = stem else { continue };
+            for (phrase, hit) in self.phrases.get(first).into_iter().flatten() {
+                let rest = &stems[i..];
+                if rest.len() >= phrase.len()
+                    && rest.iter().zip(phrase).all(|(s, p)| *s == Some(*p))
+                {
+                    apply(std::slice::from_ref(hit), field);
                 }
-            }
-        }
-        let stems: Vec<String> = tokens
-            .iter()
-            .map(|t| self.stemmer.stem(t).into_owned())
-            .collect();
-        for (phrase, hit) in &self.phrases {
-            if stems.windows(phrase.len()).any(|w| w == phrase.as_slice()) {
-                apply(std::slice::from_ref(hit), field);
             }
         }
         for p in self.patterns.matches(folded).iter() {
             apply(std::slice::from_ref(&self.pattern_hits[p]), field);
         }
     }
+
+    /// What `token` (a folded word) matches: its keyword and stem hits, the keywords it
+    /// contains as a compound and, when it matched no keyword, the keyword one typo away.
+    fn analyse(&self, token: &str) -> Word {
+        let len = token.chars().count();
+        let mut hits = Vec::new();
+        let stem = self.stemmer.stem(token);
+        for key in [token, stem.as_ref()] {
+            if let Some(h) = self.exact.get(key) {
+                hits.extend_from_slice(h);
+            }
+        }
+        let found = !hits.is_empty();
+        if let Some(ac) = &self.compound {
+            for m in ac.find_overlapping_iter(token) {
+                let (klen, h) = &self.compound_hits[m.pattern().as_usize()];
+                let at_edge = m.start() == 0 || m.end() == token.len();
+                if *klen < len && (at_edge || *klen >= 7) {
+                    hits.extend_from_slice(h);
+                }
+            }
+        }
+        let mut phrase_stem = self.phrase_stems.get(stem.as_ref()).copied();
+        if !found && len >= 5 {
+            if let Some((word, h)) = self.correct(token) {
+                hits.extend_from_slice(h);
+                // Phrases see the corrected word.
+                phrase_stem = self
+                    .phrase_stems
+                    .get(self.stemmer.stem(word).as_ref())
+                    .copied();
+            }
+        }
+        Word { hits, phrase_stem }
+    }
+}
+
+/// The path of a URL (without query and fragment); `url` itself when it has no scheme.
+fn url_path(url: &str) -> &str {
+    let end = url.find(['?', '#']).unwrap_or(url.len());
+    let url = &url[..end];
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url;
+    };
+    if scheme.is_empty()
+        || !scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+    {
+        return url;
+    }
+    rest.find('/').map_or("/", |i| &rest[i..])
 }
 
 #[cfg(test)]

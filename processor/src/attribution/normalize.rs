@@ -4,6 +4,9 @@ use unicode_normalization::UnicodeNormalization;
 
 /// Lowercases and removes diacritics (`Financiële` → `financiele`, `één` → `een`).
 pub fn fold(text: &str) -> String {
+    if text.is_ascii() {
+        return text.to_ascii_lowercase();
+    }
     text.nfd()
         .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
         .flat_map(char::to_lowercase)

@@ -87,6 +87,49 @@ fn url_paths_are_tokenised() {
         vec!["schulden/schuldhulpverlening"]
     );
     assert_eq!(path(&m, "/afval/grofvuil-aanmelden"), vec!["afval"]);
+    // Percent-encoded letters are decoded before folding.
+    assert_eq!(
+        path(&m, "https://gemeente.nl/kwijtsch%C3%A9lding"),
+        vec!["armoede/kwijtschelding"]
+    );
+    // Only the path counts: not the host, the query or the fragment.
+    assert!(path(&m, "https://bijstand.example/?q=bijstand#bijstand").is_empty());
+    assert!(path(&m, "/zoeken?url=https://x.nl/bijstand").is_empty());
+}
+
+#[test]
+fn url_path_takes_the_path_of_any_url() {
+    for (url, want) in [
+        ("https://www.gemeente.nl/a/b?x=1#y", "/a/b"),
+        ("http://gemeente.nl", "/"),
+        ("http://gemeente.nl?x=/a", "/"),
+        ("/a/b#c", "/a/b"),
+        ("a/b", "a/b"),
+        ("/go?to=https://x.nl/c", "/go"),
+        ("/go/https://x.nl/c", "/go/https://x.nl/c"),
+    ] {
+        assert_eq!(url_path(url), want, "{url}");
+    }
+}
+
+#[test]
+fn what_a_thread_remembers_of_a_word_belongs_to_one_matcher() {
+    let theme = |word: &str| {
+        Matcher::new(
+            &Taxonomy::parse(&format!(
+                "[[theme]]\nid = \"t\"\nlabel = \"T\"\nkeywords = [\"{word}\"]\n"
+            ))
+            .unwrap(),
+        )
+        .unwrap()
+    };
+    let (a, b) = (theme("zwembad"), theme("bibliotheek"));
+    for _ in 0..2 {
+        assert_eq!(query(&a, "zwembad"), vec!["t"]);
+        assert!(query(&b, "zwembad").is_empty());
+        assert!(query(&a, "bibliotheek").is_empty());
+        assert_eq!(query(&b, "bibliotheek"), vec!["t"]);
+    }
 }
 
 #[test]
