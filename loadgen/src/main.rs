@@ -3,7 +3,7 @@
 //! ```text
 //! luister-loadgen http  [--collector URL] [--protocol native|matomo|plausible] [--rate N]
 //!                       [--concurrency N] [--events N] [SITE OPTIONS]
-//! luister-loadgen kafka [--brokers HOSTS] [--topic T] [--days N] [SITE OPTIONS]
+//! luister-loadgen kafka [--brokers HOSTS] [--topic T] [--partitions N] [--days N] [SITE OPTIONS]
 //!
 //! SITE OPTIONS: --sites demo,zwolle  --hosts localhost,www.zwolle.nl  --matomo-idsites 1,2
 //!               --visits-per-day N (first site; each next fewer)  --seed N
@@ -11,7 +11,9 @@
 //!
 //! `http` sends today's traffic to a collector, paced; `kafka` produces the traffic of
 //! the last `--days` days (ending today) straight to the topic as v1 events, for
-//! history and query benchmarks. The same options give the same traffic.
+//! history and query benchmarks; it creates the topic with `--partitions` (default 6)
+//! when it does not exist (`--days 0` only creates it). The same options give the same
+//! traffic.
 
 use std::collections::HashMap;
 
@@ -113,7 +115,17 @@ async fn main() -> anyhow::Result<()> {
             let brokers: String = take(&mut o, "brokers", "127.0.0.1:9092".to_string())?;
             let topic: String = take(&mut o, "topic", "luister.events.v1".to_string())?;
             let days: u64 = take(&mut o, "days", 1)?;
+            let partitions: i32 = take(&mut o, "partitions", 6)?;
             reject_unknown(&o)?;
+            let config = luister_service::kafka::KafkaConfig {
+                brokers: brokers.clone(),
+                partitions,
+                ..Default::default()
+            };
+            config.validate().map_err(anyhow::Error::msg)?;
+            luister_service::kafka::ensure_topics(&config, &[&topic])
+                .await
+                .map_err(anyhow::Error::msg)?;
             let mut hits = Vec::new();
             for d in (0..days).rev() {
                 let mut day = model.day(today - Days::new(d), tz);

@@ -115,3 +115,37 @@ async fn the_kafka_mode_writes_one_event_per_hit() {
     }
     scratch.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_binary_creates_a_missing_topic_and_fills_it() {
+    let scratch = Scratch::new("loadgen_binary");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_luister-loadgen"))
+        .args(["kafka", "--brokers", &luister_testkit::kafka_brokers()])
+        .args(["--topic", &scratch.topic, "--partitions", "3"])
+        .args(["--visits-per-day", "40", "--days", "1", "--sites", "demo"])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // "sent N events of 1 days to … : N accepted, 0 refused …"
+    let accepted: usize = stdout
+        .split(": ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {stdout:?}"));
+    assert!(accepted > 0, "{stdout}");
+    let got = consume(&scratch.topic, accepted, Duration::from_secs(60)).await;
+    assert_eq!(got.len(), accepted);
+    let partitions: std::collections::BTreeSet<i32> = got.iter().map(|m| m.partition).collect();
+    assert!(
+        partitions.iter().all(|p| (0..3).contains(p)),
+        "{partitions:?}"
+    );
+    scratch.cleanup().await;
+}
