@@ -131,6 +131,9 @@ pub struct SessionsConfig {
     pub inactivity_gap_s: u32,
     /// How often sessions of recently active visitors are recomputed. Default 60 s.
     pub interval_s: u64,
+    /// A run with more new events than this is split into passes over disjoint sets
+    /// of visitors, which bounds the sessionizer's memory. Default 200,000.
+    pub events_per_pass: u64,
 }
 
 impl Default for SessionsConfig {
@@ -138,6 +141,7 @@ impl Default for SessionsConfig {
         Self {
             inactivity_gap_s: 1800,
             interval_s: 60,
+            events_per_pass: 200_000,
         }
     }
 }
@@ -259,6 +263,9 @@ impl ProcessorConfig {
         }
         if self.sessions.inactivity_gap_s == 0 {
             return Err("sessions.inactivity_gap_s must be at least 1".into());
+        }
+        if self.sessions.events_per_pass == 0 {
+            return Err("sessions.events_per_pass must be at least 1".into());
         }
         if self.consumer.max_poll_interval_ms < self.consumer.session_timeout_ms {
             return Err(

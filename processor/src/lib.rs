@@ -89,7 +89,7 @@ pub async fn serve(
         let every = Duration::from_secs(config.sessions.interval_s.max(1));
         tokio::spawn(sessions::run(
             store.clone(),
-            config.sessions.inactivity_gap_s,
+            config.sessions.clone(),
             goals,
             every,
         ));

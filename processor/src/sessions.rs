@@ -6,7 +6,9 @@
 //! summaries. Because raw events are stored exactly once and sessions are recomputed
 //! from them as a whole, a crash, a replay, an out-of-order or a late event can never
 //! count a visit twice: the newest version of each session wins (ReplacingMergeTree),
-//! and sessions a late event merged into another are rewritten as deleted.
+//! and sessions a late event merged into another are rewritten as deleted. A run with
+//! many new events is split into passes over disjoint sets of visitors, so memory does
+//! not grow with the number of open visits.
 //!
 //! A contact is an action whose name starts with one of the goal's action prefixes
 //! (default `contact:`) or a page view whose path matches one of its URL patterns (a
@@ -23,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use luister_store::{Store, StoreError};
 
-use crate::config::GoalConfig;
+use crate::config::{GoalConfig, SessionsConfig};
 
 /// An event as the sessionizer reads it.
 #[derive(Debug, Clone, clickhouse::Row, Deserialize)]
@@ -243,30 +245,70 @@ struct ExistingSession {
 }
 
 /// Recomputes the sessions of the visitors whose events arrived at or after `since`
-/// (seconds); returns how many session rows were written.
+/// (seconds); returns how many session rows were written. When more than
+/// `events_per_pass` events are new, the visitors are split into passes by a hash of
+/// their key, so memory stays bounded however many visits are open (a busy day of a
+/// large municipality, or a replay).
 pub async fn run_once(
     store: &Store,
     since: u32,
-    gap_s: u32,
+    config: &SessionsConfig,
     goals: &Goals,
 ) -> Result<usize, StoreError> {
+    let new_events: u64 = store
+        .client()
+        .query("SELECT count() FROM events WHERE inserted_at >= toDateTime(?)")
+        .bind(since)
+        .fetch_one()
+        .await?;
+    if new_events == 0 {
+        return Ok(0);
+    }
+    let passes = new_events.div_ceil(config.events_per_pass.max(1));
+    let version = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let mut written = 0;
+    for pass in 0..passes {
+        written += run_pass(
+            store,
+            since,
+            (pass, passes),
+            config.inactivity_gap_s,
+            goals,
+            version,
+        )
+        .await?;
+    }
+    Ok(written)
+}
+
+/// One pass of [`run_once`]: the visitors whose key hashes to `pass.0` modulo `pass.1`.
+async fn run_pass(
+    store: &Store,
+    since: u32,
+    (pass, passes): (u64, u64),
+    gap_s: u32,
+    goals: &Goals,
+    version: u64,
+) -> Result<usize, StoreError> {
+    const TOUCHED: &str = "(site, visitor, day) IN (SELECT site, visitor, day FROM events \
+         WHERE inserted_at >= toDateTime(?) AND cityHash64(visitor) % ? = ?)";
     let events: Vec<SessionEvent> = store
         .client()
-        .query(
+        .query(&format!(
             "SELECT site, day, visitor, ts, type, path, themes, channel, device, action_name, search_term, search_results FROM events \
-             WHERE (site, visitor, day) IN (SELECT site, visitor, day FROM events WHERE inserted_at >= toDateTime(?)) \
-             ORDER BY site, visitor, day, ts, kafka_partition, kafka_offset",
-        )
+             WHERE {TOUCHED} ORDER BY site, visitor, day, ts, kafka_partition, kafka_offset"
+        ))
         .bind(since)
+        .bind(passes)
+        .bind(pass)
         .fetch_all()
         .await?;
     if events.is_empty() {
         return Ok(0);
     }
-    let version = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
     let mut rows: Vec<SessionRow> = Vec::new();
     let mut start = 0;
     for i in 1..=events.len() {
@@ -285,14 +327,16 @@ pub async fn run_once(
             start = i;
         }
     }
+    drop(events);
     // Sessions written before that no longer exist (a late event joined them to another).
     let existing: Vec<ExistingSession> = store
         .client()
-        .query(
-            "SELECT site, day, visitor, session_id FROM sessions FINAL \
-             WHERE deleted = 0 AND (site, visitor, day) IN (SELECT site, visitor, day FROM events WHERE inserted_at >= toDateTime(?))",
-        )
+        .query(&format!(
+            "SELECT site, day, visitor, session_id FROM sessions FINAL WHERE deleted = 0 AND {TOUCHED}"
+        ))
         .bind(since)
+        .bind(passes)
+        .bind(pass)
         .fetch_all()
         .await?;
     let current: std::collections::HashSet<&str> =
@@ -326,7 +370,7 @@ pub async fn run_once(
 
 /// Runs [`run_once`] every `every`. The first run looks back a day, so a restart
 /// recomputes what a crash may have left half-done.
-pub async fn run(store: Store, gap_s: u32, goals: Goals, every: Duration) {
+pub async fn run(store: Store, config: SessionsConfig, goals: Goals, every: Duration) {
     let now = || {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -336,7 +380,7 @@ pub async fn run(store: Store, gap_s: u32, goals: Goals, every: Duration) {
     let mut since = now().saturating_sub(86_400);
     loop {
         let started = now();
-        match run_once(&store, since, gap_s, &goals).await {
+        match run_once(&store, since, &config, &goals).await {
             // Events inserted during the run are looked at again next time.
             Ok(_) => since = started.saturating_sub(5),
             Err(e) => tracing::warn!(error = %e, "sessionizer run failed; retrying"),

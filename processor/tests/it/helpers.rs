@@ -8,6 +8,15 @@ use luister_testkit::{clickhouse, clickhouse_url, wait_for, Running, Scratch};
 
 /// The processor on the scratch topic and database, in consumer group `group`.
 pub async fn start_processor(scratch: &Scratch, group: &str) -> Running {
+    start_processor_with(scratch, group, |_| {}).await
+}
+
+/// [`start_processor`] with `adjust` applied to its configuration.
+pub async fn start_processor_with(
+    scratch: &Scratch,
+    group: &str,
+    adjust: impl FnOnce(&mut ProcessorConfig),
+) -> Running {
     let mut config = ProcessorConfig {
         kafka: scratch.kafka(),
         clickhouse: ClickHouseConfig {
@@ -21,6 +30,7 @@ pub async fn start_processor(scratch: &Scratch, group: &str) -> Running {
     config.sessions.interval_s = 1;
     config.consumer.batch_max_wait_ms = 200;
     config.consumer.session_timeout_ms = 6000;
+    adjust(&mut config);
     let running = Running::start(move |listener, shutdown| {
         luister_processor::serve(config, listener, shutdown)
     })
