@@ -57,7 +57,8 @@ pub struct ProducerConfig {
     /// How long the producer tries to deliver an event before the request gets 503.
     /// Default 5000 ms.
     pub delivery_timeout_ms: u64,
-    /// How long the producer waits to batch events. Default 5 ms.
+    /// How long the producer waits to batch events. Every request waits for its
+    /// events' acknowledgement, so this adds to its latency. Default 1 ms.
     pub linger_ms: u64,
     /// Most events waiting in the local queue; when full, requests get 503.
     /// Default 100000.
@@ -73,7 +74,7 @@ impl Default for ProducerConfig {
     fn default() -> Self {
         Self {
             delivery_timeout_ms: 5000,
-            linger_ms: 5,
+            linger_ms: 1,
             queue_max_messages: 100_000,
             compression: "lz4".into(),
             retry_after_s: 5,
