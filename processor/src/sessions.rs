@@ -8,7 +8,8 @@
 //! count a visit twice: the newest version of each session wins (ReplacingMergeTree),
 //! and sessions a late event merged into another are rewritten as deleted. A run with
 //! many new events is split into passes over disjoint sets of visitors, so memory does
-//! not grow with the number of open visits.
+//! not grow with the number of open visits. After each run the daily visit aggregate
+//! (`visits_daily`) of every (site, day) the run touched is rewritten from the sessions.
 //!
 //! A contact is an action whose name starts with one of the goal's action prefixes
 //! (default `contact:`) or a page view whose path matches one of its URL patterns (a
@@ -281,7 +282,39 @@ pub async fn run_once(
         )
         .await?;
     }
+    refresh_visits_daily(store, since, version).await?;
     Ok(written)
+}
+
+/// Rewrites `visits_daily` (migration 0008) for every (site, day) that got new events
+/// since `since`, from the sessions just written, as `version`.
+async fn refresh_visits_daily(store: &Store, since: u32, version: u64) -> Result<(), StoreError> {
+    store
+        .client()
+        .query(
+            "INSERT INTO visits_daily \
+             SELECT site, day, '' AS theme, channel, device, count() AS visits, countIf(contacts > 0) AS contacts, \
+                    sum(arrayCount(r -> r = 0, search_results)) AS zero_results, uniqState(visitor) AS visitors, \
+                    quantilesExactIfState(0.5, 0.9)(toInt64(first_contact_ts) - toInt64(toUInt32(start_ts)), first_contact_ts > 0) AS time_to_contact, \
+                    toUInt64(?) AS version \
+             FROM (SELECT * FROM sessions FINAL WHERE (site, day) IN (SELECT site, day FROM events WHERE inserted_at >= toDateTime(?))) \
+             WHERE deleted = 0 GROUP BY site, day, channel, device \
+             UNION ALL \
+             SELECT site, day, theme, channel, device, count() AS visits, countIf(contact_ts > 0) AS contacts, \
+                    toUInt64(0) AS zero_results, uniqState(visitor) AS visitors, \
+                    quantilesExactIfState(0.5, 0.9)(toInt64(contact_ts) - toInt64(first_ts), contact_ts > 0) AS time_to_contact, \
+                    toUInt64(?) AS version \
+             FROM (SELECT * FROM sessions FINAL WHERE (site, day) IN (SELECT site, day FROM events WHERE inserted_at >= toDateTime(?))) \
+             ARRAY JOIN themes AS theme, theme_first_ts AS first_ts, theme_contact_ts AS contact_ts \
+             WHERE deleted = 0 GROUP BY site, day, theme, channel, device",
+        )
+        .bind(version)
+        .bind(since)
+        .bind(version)
+        .bind(since)
+        .execute()
+        .await?;
+    Ok(())
 }
 
 /// One pass of [`run_once`]: the visitors whose key hashes to `pass.0` modulo `pass.1`.

@@ -69,6 +69,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0007_actions.sql",
         sql: include_str!("../migrations/0007_actions.sql"),
     },
+    Migration {
+        version: 8,
+        name: "0008_visits_daily.sql",
+        sql: include_str!("../migrations/0008_visits_daily.sql"),
+    },
 ];
 
 const LOCK_TABLE: &str = "schema_migrations_lock";

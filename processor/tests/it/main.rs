@@ -527,3 +527,52 @@ async fn sessions_and_early_contact_for_scripted_visits_including_a_late_event()
     processor.stop().await.unwrap();
     scratch.cleanup().await;
 }
+
+#[tokio::test]
+async fn migration_8_aggregates_the_sessions_written_before_it() {
+    let scratch = Scratch::new("proc_visits_backfill");
+    let db = &scratch.database;
+    let config = luister_store::ClickHouseConfig {
+        url: luister_testkit::clickhouse_url(),
+        database: db.clone(),
+        ..luister_store::ClickHouseConfig::default()
+    };
+    let store = luister_store::Store::connect(&config).await.unwrap();
+    // Two visits of one day, as the sessionizer of a build before migration 8 wrote
+    // them (the first also in an older version), and one deleted visit.
+    luister_testkit::clickhouse(&format!(
+        "INSERT INTO {db}.sessions (site, day, visitor, session_id, start_ts, end_ts, channel, device, \
+         contacts, first_contact_ts, themes, theme_first_ts, theme_contact_ts, deleted, version, search_results) VALUES \
+         ('demo', '2026-11-02', 'a', 'a-1', 1000, 1300, 'search', 'mobile', 0, 0, ['schulden'], [1000], [0], 0, 1, [0]), \
+         ('demo', '2026-11-02', 'a', 'a-1', 1000, 1300, 'search', 'mobile', 1, 1300, ['schulden'], [1000], [1300], 0, 2, [0]), \
+         ('demo', '2026-11-02', 'b', 'b-1', 2000, 2000, 'direct', 'desktop', 0, 0, [], [], [], 0, 1, []), \
+         ('demo', '2026-11-02', 'c', 'c-1', 3000, 3000, 'direct', 'desktop', 0, 0, [], [], [], 1, 1, [])"
+    ))
+    .await
+    .unwrap();
+    // Forget migration 8 and apply it again, as on a database made before it.
+    for sql in [
+        format!("DROP TABLE {db}.visits_daily"),
+        format!("CREATE TABLE {db}.kept AS {db}.schema_migrations"),
+        format!("INSERT INTO {db}.kept SELECT * FROM {db}.schema_migrations WHERE version != 8"),
+        format!("DROP TABLE {db}.schema_migrations"),
+        format!("RENAME TABLE {db}.kept TO {db}.schema_migrations"),
+    ] {
+        luister_testkit::clickhouse(&sql).await.unwrap();
+    }
+    luister_store::migrations::run(&store, &config)
+        .await
+        .unwrap();
+    let got = luister_testkit::clickhouse(&format!(
+        "SELECT theme, channel, visits, contacts, zero_results, uniqMerge(visitors), \
+         quantilesExactIfMerge(0.5, 0.9)(time_to_contact) FROM {db}.visits_daily \
+         GROUP BY theme, channel, visits, contacts, zero_results ORDER BY theme, channel FORMAT TSV"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        got,
+        "\tdirect\t1\t0\t0\t1\t[0,0]\n\tsearch\t1\t1\t1\t1\t[300,300]\nschulden\tsearch\t1\t1\t0\t1\t[300,300]\n"
+    );
+    scratch.cleanup().await;
+}
