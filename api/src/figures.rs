@@ -3,9 +3,9 @@
 //! | figure | site as a whole | one theme |
 //! |---|---|---|
 //! | page views, searches | `site_daily` | `theme_daily` |
-//! | distinct visitors | `sessions` (`uniq(visitor)`) | `theme_daily` (`uniqMerge`) |
-//! | zero-result searches | `sessions` (search results per visit) | `search_terms_daily` |
-//! | visits, contacts | `sessions` | `sessions` (visits touching the theme) |
+//! | distinct visitors | `visits_daily` (`uniqMerge`) | `theme_daily` (`uniqMerge`) |
+//! | zero-result searches | `visits_daily` (search results per visit) | `search_terms_daily` |
+//! | visits, contacts | `visits_daily` | `visits_daily` (visits touching the theme) |
 //!
 //! A *contact* is a visit that reached a contact goal (the processor's `[[goals]]`);
 //! for a theme, one that reached it at or after touching the theme. Visitors are
@@ -54,6 +54,29 @@ impl Figures {
     }
 }
 
+/// The newest `visits_daily` rows (migration 0008: visits per day, theme, channel and
+/// device, written by the sessionizer) of a site and period. Bind with [`bind_visits`];
+/// the caller continues the WHERE clause with ` AND …`.
+pub(crate) const VISITS: &str =
+    "visits_daily WHERE site = ? AND day >= toDate(?) AND day <= toDate(?) \
+     AND (day, version) IN (SELECT day, max(version) FROM visits_daily \
+     WHERE site = ? AND day >= toDate(?) AND day <= toDate(?) GROUP BY day)";
+
+/// Binds site, from and to of [`VISITS`].
+pub(crate) fn bind_visits(
+    q: clickhouse::query::Query,
+    site: &str,
+    from: &str,
+    to: &str,
+) -> clickhouse::query::Query {
+    q.bind(site)
+        .bind(from)
+        .bind(to)
+        .bind(site)
+        .bind(from)
+        .bind(to)
+}
+
 /// The `sessions` rows of a site and period, newest version only, without deleted
 /// ones. `deleted` is filtered outside FINAL so that it applies after the merge.
 pub(crate) const SESSIONS: &str = "(SELECT * FROM sessions FINAL \
@@ -76,7 +99,7 @@ struct VisitCounts {
 /// The figures of the whole site.
 pub async fn site(c: &Client, site: &str, p: Period) -> Result<Figures, ApiError> {
     let (from, to) = p.bounds();
-    let counts: Counts = c
+    let counts = c
         .query(
             "SELECT sumIf(events, type = 'pageview') AS pageviews, sumIf(events, type = 'search') AS searches \
              FROM site_daily WHERE site = ? AND day >= toDate(?) AND day <= toDate(?)",
@@ -84,19 +107,19 @@ pub async fn site(c: &Client, site: &str, p: Period) -> Result<Figures, ApiError
         .bind(site)
         .bind(&from)
         .bind(&to)
-        .fetch_one()
-        .await?;
-    let visits: VisitCounts = c
-        .query(&format!(
-            "SELECT count() AS visits, uniq(visitor) AS visitors, \
-             sum(arrayCount(r -> r = 0, search_results)) AS zero_results, countIf(contacts > 0) AS contacts \
-             FROM {SESSIONS}"
-        ))
-        .bind(site)
-        .bind(&from)
-        .bind(&to)
-        .fetch_one()
-        .await?;
+        .fetch_one::<Counts>();
+    let visits = bind_visits(
+        c.query(&format!(
+            "SELECT sum(visits) AS visits, uniqMerge(visitors) AS visitors, \
+             sum(zero_results) AS zero_results, sum(contacts) AS contacts \
+             FROM {VISITS} AND theme = ''"
+        )),
+        site,
+        &from,
+        &to,
+    )
+    .fetch_one::<VisitCounts>();
+    let (counts, visits) = tokio::try_join!(counts, visits)?;
     Ok(Figures {
         pageviews: counts.pageviews,
         visits: visits.visits,
@@ -149,7 +172,7 @@ pub async fn themes(
     if let Some(t) = only {
         q = q.bind(t);
     }
-    let counts: Vec<ThemeCounts> = q.fetch_all().await?;
+    let counts = q.fetch_all::<ThemeCounts>();
 
     let mut q = c
         .query(&format!(
@@ -162,20 +185,22 @@ pub async fn themes(
     if let Some(t) = only {
         q = q.bind(t);
     }
-    let zero: Vec<ThemeZero> = q.fetch_all().await?;
+    let zero = q.fetch_all::<ThemeZero>();
 
-    let mut q = c
-        .query(&format!(
-            "SELECT theme, count() AS visits, countIf(contact_ts > 0) AS contacts \
-             FROM {SESSIONS_PER_THEME}{filter} GROUP BY theme"
-        ))
-        .bind(site)
-        .bind(&from)
-        .bind(&to);
+    let mut q = bind_visits(
+        c.query(&format!(
+            "SELECT theme, sum(visits) AS visits, sum(contacts) AS contacts \
+             FROM {VISITS} AND theme != ''{filter} GROUP BY theme"
+        )),
+        site,
+        &from,
+        &to,
+    );
     if let Some(t) = only {
         q = q.bind(t);
     }
-    let visits: Vec<ThemeVisits> = q.fetch_all().await?;
+    let visits = q.fetch_all::<ThemeVisits>();
+    let (counts, zero, visits) = tokio::try_join!(counts, zero, visits)?;
 
     let mut out: BTreeMap<String, Figures> = BTreeMap::new();
     for r in counts {

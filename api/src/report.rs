@@ -33,20 +33,27 @@ pub async fn render(app: &App, site: &SiteId, week: IsoWeek) -> Result<String, A
         to: p.to,
     };
     let k = app.min_visitors_per_term;
-    let reach = reach_figures(app, site, p, None).await?;
-    let themes = theme_rows(app, site, p).await?;
-    let trend = series::series(c, app.tz, site.as_str(), eight, None, Granularity::Week).await?;
-    let top = searches::terms(c, site.as_str(), p, Scope::Site, Order::Searches, k, 10).await?;
-    let zero = searches::terms(c, site.as_str(), p, Scope::Site, Order::ZeroResults, k, 10).await?;
-    let (channels, _) = visits::mix(c, site.as_str(), p, None, Dimension::Channel, k).await?;
-    let (devices, _) = visits::mix(c, site.as_str(), p, None, Dimension::Device, k).await?;
-    let mut contact = Vec::new();
-    for theme in &app.early_contact_themes {
-        contact.push((
-            theme.as_str(),
-            visits::early_contact(c, site.as_str(), eight, theme).await?,
-        ));
-    }
+    let early_contact = async {
+        let mut contact = Vec::new();
+        for theme in &app.early_contact_themes {
+            contact.push((
+                theme.as_str(),
+                visits::early_contact(c, site.as_str(), eight, theme).await?,
+            ));
+        }
+        Ok::<_, ApiError>(contact)
+    };
+    // The sections' queries are independent: ClickHouse answers them side by side.
+    let (reach, themes, trend, top, zero, (channels, _), (devices, _), contact) = tokio::try_join!(
+        reach_figures(app, site, p, None),
+        theme_rows(app, site, p),
+        series::series(c, app.tz, site.as_str(), eight, None, Granularity::Week),
+        searches::terms(c, site.as_str(), p, Scope::Site, Order::Searches, k, 10),
+        searches::terms(c, site.as_str(), p, Scope::Site, Order::ZeroResults, k, 10),
+        visits::mix(c, site.as_str(), p, None, Dimension::Channel, k),
+        visits::mix(c, site.as_str(), p, None, Dimension::Device, k),
+        early_contact,
+    )?;
     // Actions running in the week, each with its estimated effect on visitors so far.
     let today = chrono::Utc::now().with_timezone(&app.tz).date_naive();
     let register = crate::actions::Register {
@@ -71,13 +78,12 @@ pub async fn render(app: &App, site: &SiteId, week: IsoWeek) -> Result<String, A
         from: p.from - Days::new(28),
         to: p.from - Days::new(1),
     };
-    let (shift_rows, shift) = crate::savings::shift(
-        &crate::savings::period(c, site.as_str(), p, None).await?,
-        &crate::savings::period(c, site.as_str(), four_before, None).await?,
-        &app.contact_costs,
-        site.as_str(),
-        k,
-    );
+    let (this_week, before) = tokio::try_join!(
+        crate::savings::period(c, site.as_str(), p, None),
+        crate::savings::period(c, site.as_str(), four_before, None),
+    )?;
+    let (shift_rows, shift) =
+        crate::savings::shift(&this_week, &before, &app.contact_costs, site.as_str(), k);
 
     let top_level: Vec<_> = themes
         .themes

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
-use crate::figures::{SESSIONS, SESSIONS_PER_THEME};
+use crate::figures::{bind_visits, SESSIONS, SESSIONS_PER_THEME, VISITS};
 use crate::params::{Granularity, IsoWeek, Period};
 use crate::table::{Cell, Tabular};
 
@@ -86,7 +86,8 @@ pub async fn series(
     };
     let hourly = g == Granularity::Hour;
 
-    let events: Vec<EventBucket> = match (hourly, theme) {
+    let events = async {
+        Ok::<Vec<EventBucket>, ApiError>(match (hourly, theme) {
         (true, _) => {
             let filter = if theme.is_some() { " AND has(themes, ?)" } else { "" };
             let mut q = c
@@ -129,26 +130,35 @@ pub async fn series(
             .fetch_all()
             .await?
         }
+    })
     };
 
-    let mut q = match theme {
-        Some(_) => c.query(&format!(
+    // Visits per hour from the sessions; per day and week from their daily aggregate.
+    let mut q = match (hourly, theme) {
+        (true, Some(_)) => c.query(&format!(
             "SELECT {visit_bucket} AS bucket, count() AS visits, uniq(visitor) AS visitors \
              FROM {SESSIONS_PER_THEME} AND theme = ? GROUP BY bucket"
         )),
-        None => c.query(&format!(
+        (true, None) => c.query(&format!(
             "SELECT {visit_bucket} AS bucket, count() AS visits, uniq(visitor) AS visitors \
              FROM {SESSIONS} GROUP BY bucket"
         )),
+        (false, _) => c.query(&format!(
+            "SELECT {visit_bucket} AS bucket, sum(visits) AS visits, uniqMerge(visitors) AS visitors \
+             FROM {VISITS} AND theme = ? GROUP BY bucket"
+        )),
     };
     if hourly {
-        q = q.bind(tz_name);
+        q = q.bind(tz_name).bind(site).bind(&from).bind(&to);
+        if let Some(t) = theme {
+            q = q.bind(t);
+        }
+    } else {
+        q = bind_visits(q, site, &from, &to).bind(theme.unwrap_or(""));
     }
-    q = q.bind(site).bind(&from).bind(&to);
-    if let Some(t) = theme {
-        q = q.bind(t);
-    }
-    let visits: Vec<VisitBucket> = q.fetch_all().await?;
+    let (events, visits) = tokio::try_join!(events, async {
+        Ok::<Vec<VisitBucket>, ApiError>(q.fetch_all().await?)
+    })?;
 
     let events: HashMap<u32, EventBucket> = events.into_iter().map(|e| (e.bucket, e)).collect();
     let visits: HashMap<u32, VisitBucket> = visits.into_iter().map(|v| (v.bucket, v)).collect();

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
-use crate::figures::{SESSIONS, SESSIONS_PER_THEME};
+use crate::figures::{bind_visits, VISITS};
 use crate::params::{Dimension, IsoWeek, Period};
 use crate::table::{round1, Cell, Tabular};
 
@@ -61,20 +61,11 @@ pub async fn mix(
 ) -> Result<(Vec<Share>, u32), ApiError> {
     let (from, to) = p.bounds();
     let col = by.column();
-    let q = match theme {
-        None => c.query(&format!(
-            "SELECT {col} AS value, count() AS visits, uniq(visitor) AS visitors, countIf(contacts > 0) AS contacts \
-             FROM {SESSIONS} GROUP BY value ORDER BY visits DESC, value"
-        )),
-        Some(_) => c.query(&format!(
-            "SELECT {col} AS value, count() AS visits, uniq(visitor) AS visitors, countIf(contact_ts > 0) AS contacts \
-             FROM {SESSIONS_PER_THEME} AND theme = ? GROUP BY value ORDER BY visits DESC, value"
-        )),
-    };
-    let mut q = q.bind(site).bind(&from).bind(&to);
-    if let Some(t) = theme {
-        q = q.bind(t);
-    }
+    let q = c.query(&format!(
+        "SELECT {col} AS value, sum(visits) AS visits, uniqMerge(visitors) AS visitors, sum(contacts) AS contacts \
+         FROM {VISITS} AND theme = ? GROUP BY value ORDER BY visits DESC, value"
+    ));
+    let q = bind_visits(q, site, &from, &to).bind(theme.unwrap_or(""));
     let rows: Vec<ShareRow> = q.fetch_all().await?;
     let total: u64 = rows.iter().map(|r| r.visits).sum();
     let (shown, hidden): (Vec<ShareRow>, Vec<ShareRow>) =
@@ -154,17 +145,15 @@ pub async fn early_contact(
 ) -> Result<Vec<Contact>, ApiError> {
     let (from, to) = p.bounds();
     let fetch = |group: &'static str| {
-        c.query(&format!(
-            "SELECT {group} AS week, count() AS sessions, countIf(contact_ts > 0) AS contacted, \
-             quantileExactIf(0.5)(toInt64(contact_ts) - toInt64(first_ts), contact_ts > 0) AS median_s, \
-             quantileExactIf(0.9)(toInt64(contact_ts) - toInt64(first_ts), contact_ts > 0) AS p90_s \
-             FROM {SESSIONS_PER_THEME} AND theme = ? GROUP BY week ORDER BY week"
-        ))
-        .bind(site)
-        .bind(&from)
-        .bind(&to)
-        .bind(theme)
-        .fetch_all::<ContactRow>()
+        let q = c.query(&format!(
+            "SELECT {group} AS week, sum(visits) AS sessions, sum(contacts) AS contacted, \
+             toInt64(quantilesExactIfMerge(0.5, 0.9)(time_to_contact)[1]) AS median_s, \
+             toInt64(quantilesExactIfMerge(0.5, 0.9)(time_to_contact)[2]) AS p90_s \
+             FROM {VISITS} AND theme = ? GROUP BY week ORDER BY week"
+        ));
+        bind_visits(q, site, &from, &to)
+            .bind(theme)
+            .fetch_all::<ContactRow>()
     };
     let total = fetch("toUInt32(0)").await?;
     let weeks = fetch("toUInt32(toMonday(day))").await?;

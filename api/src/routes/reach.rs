@@ -116,11 +116,8 @@ pub async fn reach_figures(
             ),
         }
     };
-    let (now, prev, year) = (
-        get(p).await?,
-        get(p.previous()).await?,
-        get(p.year_ago()).await?,
-    );
+    // Independent queries: ClickHouse answers them side by side.
+    let (now, prev, year) = tokio::try_join!(get(p), get(p.previous()), get(p.year_ago()))?;
     let rows = now
         .named()
         .iter()
@@ -260,9 +257,11 @@ pub struct ThemesAnswer {
 /// The reach of every theme of a site.
 pub async fn theme_rows(app: &App, site: &SiteId, p: Period) -> Result<ThemesAnswer, ApiError> {
     let c = app.client();
-    let now = figures::themes(c, site.as_str(), p, None).await?;
-    let prev = figures::themes(c, site.as_str(), p.previous(), None).await?;
-    let year = figures::themes(c, site.as_str(), p.year_ago(), None).await?;
+    let (now, prev, year) = tokio::try_join!(
+        figures::themes(c, site.as_str(), p, None),
+        figures::themes(c, site.as_str(), p.previous(), None),
+        figures::themes(c, site.as_str(), p.year_ago(), None),
+    )?;
     let mut rows: Vec<ThemeRow> = now
         .into_iter()
         .map(|(theme, f)| {
