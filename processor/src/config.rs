@@ -132,7 +132,8 @@ pub struct SessionsConfig {
     /// How often sessions of recently active visitors are recomputed. Default 60 s.
     pub interval_s: u64,
     /// A run with more new events than this is split into passes over disjoint sets
-    /// of visitors, which bounds the sessionizer's memory. Default 200,000.
+    /// of visitors, which bounds the sessionizer's memory (about 1 KB per event).
+    /// Default 100,000.
     pub events_per_pass: u64,
 }
 
@@ -141,7 +142,7 @@ impl Default for SessionsConfig {
         Self {
             inactivity_gap_s: 1800,
             interval_s: 60,
-            events_per_pass: 200_000,
+            events_per_pass: 100_000,
         }
     }
 }

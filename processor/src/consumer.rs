@@ -104,6 +104,9 @@ impl Pipeline {
                 config.consumer.session_timeout_ms.to_string(),
             )
             .set("enable.partition.eof", "false")
+            // Prefetch about two batches, not librdkafka's default of 64 MB: the
+            // processor's memory stays small and batches still fill from memory.
+            .set("queued.max.messages.kbytes", "32768")
             .set("statistics.interval.ms", "10000")
             .create_with_context(ConsumerEvents {
                 rebalances: AtomicU64::new(0),
