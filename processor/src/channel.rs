@@ -77,9 +77,13 @@ fn host_matches(host: &str, list: &[&str]) -> bool {
 /// The channel of an event on `page_url` with `referrer` (see the module documentation).
 /// `partners` are hostnames of the municipality's partner organisations.
 pub fn channel(page_url: &str, referrer: Option<&str>, partners: &[String]) -> &'static str {
-    let page = Url::parse(page_url).ok();
+    channel_of(Url::parse(page_url).ok().as_ref(), referrer, partners)
+}
+
+/// [`channel`] of a page URL the caller parsed already (`None`: not a URL).
+pub fn channel_of(page: Option<&Url>, referrer: Option<&str>, partners: &[String]) -> &'static str {
     let utm = |name: &str| -> Option<String> {
-        page.as_ref()?
+        page?
             .query_pairs()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.to_lowercase())
@@ -122,10 +126,7 @@ pub fn channel(page_url: &str, referrer: Option<&str>, partners: &[String]) -> &
     else {
         return "direct";
     };
-    let page_host = page
-        .as_ref()
-        .and_then(|u| u.host_str())
-        .map(str::to_lowercase);
+    let page_host = page.and_then(|u| u.host_str()).map(str::to_lowercase);
     if page_host.as_deref() == Some(ref_host.as_str()) {
         return "internal";
     }

@@ -319,32 +319,29 @@ impl Pipeline {
         loop {
             let attempt: Result<usize, StoreError> = async {
                 self.watermarks.ensure_loaded(&self.store, &topic).await?;
-                let fresh: Vec<EventRow> = rows
-                    .iter()
-                    .filter(|r| {
-                        !self
-                            .watermarks
-                            .already_written(r.kafka_partition as i32, r.kafka_offset as i64)
-                    })
-                    .cloned()
-                    .collect();
-                self.metrics
-                    .duplicates
-                    .inc_by((rows.len() - fresh.len()) as u64);
+                // Rows ClickHouse holds already (a replay) are dropped for good: the
+                // watermarks only grow, so a retry would drop them again.
+                let before = rows.len();
+                rows.retain(|r| {
+                    !self
+                        .watermarks
+                        .already_written(r.kafka_partition as i32, r.kafka_offset as i64)
+                });
+                self.metrics.duplicates.inc_by((before - rows.len()) as u64);
                 let start = std::time::Instant::now();
-                writer::insert(&self.store, &fresh).await?;
-                if !fresh.is_empty() {
+                writer::insert(&self.store, &rows).await?;
+                if !rows.is_empty() {
                     self.metrics
                         .insert_seconds
                         .observe(start.elapsed().as_secs_f64());
-                    self.metrics.batch_rows.observe(fresh.len() as f64);
+                    self.metrics.batch_rows.observe(rows.len() as f64);
                 }
-                for r in &fresh {
+                for r in &rows {
                     self.watermarks
                         .advance(r.kafka_partition as i32, r.kafka_offset as i64);
                     self.metrics.count_row(r, &self.config.metrics.sites);
                 }
-                Ok(fresh.len())
+                Ok(rows.len())
             }
             .await;
             match attempt {

@@ -18,7 +18,7 @@ use luister_schema::{Event, EventData};
 
 use crate::attribution::normalize::{fold, words};
 use crate::attribution::{Input, Matcher};
-use crate::channel::channel;
+use crate::channel::channel_of;
 use luister_store::{Store, StoreError};
 
 /// One row of the `events` table.
@@ -160,7 +160,10 @@ pub fn to_row(event: &Event, origin: &Origin, ctx: &RowContext<'_>) -> EventRow 
                 .ok()
         })
         .unwrap_or(0);
-    let path = url::Url::parse(&event.url)
+    // Parsed once: its path here, its host and campaign parameters for the channel.
+    let page = url::Url::parse(&event.url).ok();
+    let path = page
+        .as_ref()
         .map(|u| u.path().to_owned())
         .unwrap_or_default();
     let (
@@ -218,7 +221,7 @@ pub fn to_row(event: &Event, origin: &Origin, ctx: &RowContext<'_>) -> EventRow 
         action_name,
         action_target,
         themes: with_ancestors(&matcher.classify(&attribution_input(event))),
-        channel: channel(&event.url, event.referrer.as_deref(), ctx.partners).to_owned(),
+        channel: channel_of(page.as_ref(), event.referrer.as_deref(), ctx.partners).to_owned(),
         search_term: match &event.data {
             EventData::Search { query, .. } => search_term(query),
             _ => String::new(),
