@@ -31,6 +31,9 @@ cd "$ROOT" || exit 1
 log "shell scripts: shellcheck"
 shellcheck -x deploy/local/*.sh .ci/run bench/run.sh
 
+log "benchmark harness: unit tests"
+python3 -m unittest discover -s bench
+
 log "Prometheus configuration: promtool check config"
 render_prometheus_config "$LUISTER_HOME/prometheus-check.yml"
 promtool check config "$LUISTER_HOME/prometheus-check.yml"
