@@ -53,6 +53,10 @@ def machine() -> list[str]:
     mem_kb = next((int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=ROOT).stdout.strip()
+    if subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                      text=True, cwd=ROOT).stdout.strip():
+        commit += " with uncommitted changes"
+    measured = datetime.datetime.fromtimestamp(RESULTS.stat().st_mtime, datetime.timezone.utc)
     wrk = tool_version(["wrk", "--version"], r"wrk (\S+)")
     nginx = tool_version(["nginx", "-v"], r"nginx/(\S+)")
     kcat = tool_version(["kcat", "-V"], r"Version (\S+)")
@@ -64,7 +68,7 @@ def machine() -> list[str]:
         f"- {tool_version(['rustc', '--version'])}; commit {commit}",
         f"- wrk {wrk}; nginx {nginx}; kcat {kcat} (librdkafka {librdkafka})",
         f"- ClickHouse {clickhouse}; Apache Kafka {kafka_version()} (KRaft, one broker, deploy/local/kafka)",
-        f"- measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
+        f"- measured until {measured:%Y-%m-%d %H:%M} UTC",
     ]
 
 
@@ -170,6 +174,10 @@ def main() -> None:
                       for q in b5["queries"])
     sites5 = ", ".join(f"{s} {v['avg']:,.0f}" for s, v in per_day.items())
 
+    load_wait_ms = float(r["commands"]["7-load"][0].rsplit(" ", 1)[1])
+    paced7 = (f"wrk waited {load_wait_ms:.2f} ms after each answer" if load_wait_ms > 0 else
+              "the calibration found the collector could not answer that fast with the processor, "
+              "the API and ClickHouse beside it on the same cores, so wrk sent as fast as it answered")
     print(f"""# Luister benchmarks
 
 Written by `{command}` ({r['mode']} mode, {r['seconds'] / 60:.1f} minutes for benchmarks 1–3 and 5–7)
@@ -229,8 +237,8 @@ Commands:
 wrk with `bench/wrk/batch.lua`: batches of {b2['batch_size']} native events (page views,
 site searches, a contact click) per request, {b2['connections']} connections. Baseline: the
 messages the collector wrote to Kafka, dumped and produced again by kcat to a new topic of
-the same partitions with the collector's producer settings (lz4, acks=all, idempotence,
-linger 5 ms).
+the same partitions with the collector's producer settings (lz4, acks=all, idempotence;
+the linger is in the command below).
 
 | | events/s | messages | seconds | against kcat |
 |---|---|---|---|---|
@@ -247,8 +255,9 @@ Commands:
 straight into a topic of its own: `{b3['generator']}`. The processor reads them from the
 start, attributes themes and channels, writes events and the aggregate tables, and its
 sessionizer builds the visits; the time runs from its /readyz until its
-`luister_processor_events_written_total` reached every event. Baseline: the plain pipe
-from the same topic into one raw MergeTree table.
+`luister_processor_events_written_total` reached every event. Its sessionizer runs
+every 5 s here (default 60 s), so the figure carries more sessionizer work than in
+production. Baseline: the plain pipe from the same topic into one raw MergeTree table.
 
 | | events/s | seconds | against the pipe |
 |---|---|---|---|
@@ -309,8 +318,9 @@ Peak resident set (VmHWM) of each service, read from /proc at the end of its ben
 ## 7. End-to-end freshness
 
 Collector, processor and API on a new topic and database, with wrk offering
-{b7['offered_per_s']:,} page views/s (50% of the collector's saturation in benchmark 1;
-it answered {b7['load_requests_per_s']:,.0f}/s). One probe page view at a time for site `probe`;
+{b7['offered_per_s']:,} page views/s (50% of the collector's saturation in benchmark 1):
+{paced7}; the collector accepted {b7['load_requests_per_s']:,.0f} events/s meanwhile
+({b7['load_requests_per_s'] / c['requests_per_s']:.0%} of its saturation in benchmark 1). One probe page view at a time for site `probe`;
 the time runs from the collector's 2xx to the API's reach count including it
 (polled every 20 ms). The processor flushes a batch after at most
 {b7['batch_max_wait_ms']} ms (`consumer.batch_max_wait_ms`, default).
