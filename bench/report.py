@@ -53,8 +53,9 @@ def machine() -> list[str]:
     mem_kb = next((int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=ROOT).stdout.strip()
-    if subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                      text=True, cwd=ROOT).stdout.strip():
+    outputs = [":!BENCHMARKS.md", ":!BENCHMARKS.md.new", f":!{CHART}"]
+    if subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *outputs],
+                      capture_output=True, text=True, cwd=ROOT).stdout.strip():
         commit += " with uncommitted changes"
     measured = datetime.datetime.fromtimestamp(RESULTS.stat().st_mtime, datetime.timezone.utc)
     wrk = tool_version(["wrk", "--version"], r"wrk (\S+)")
