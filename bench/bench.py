@@ -499,6 +499,8 @@ def bench_processor(mode: dict, run_id: str, database: str) -> Service:
     wait_until("the processor to write every event", 3600, done, every=0.1)
     took = time.monotonic() - started
     stored = ch_int(f"SELECT count() FROM {database}.events")
+    if stored != n:
+        raise SystemExit(f"the processor stored {stored} events of {n}: lost or counted twice")
     log(f"  processor: {n} events in {took:.1f} s: {n / took:.0f}/s ({stored} rows in events)")
     log("  waiting for the sessionizer to finish the visits")
     stable = [-1, time.monotonic()]

@@ -3,7 +3,7 @@
 //! | figure | site as a whole | one theme |
 //! |---|---|---|
 //! | page views, searches | `site_daily` | `theme_daily` |
-//! | distinct visitors | `visits_daily` (`uniqMerge`) | `theme_daily` (`uniqMerge`) |
+//! | distinct visitors | `visits_daily` (sum of days) | `visits_daily` (sum of days) |
 //! | zero-result searches | `visits_daily` (search results per visit) | `search_terms_daily` |
 //! | visits, contacts | `visits_daily` | `visits_daily` (visits touching the theme) |
 //!
@@ -11,8 +11,8 @@
 //! for a theme, one that reached it at or after touching the theme. Visitors are
 //! counted per day's visitor key (it rotates daily), so "distinct visitors" over a
 //! period is the sum of distinct visitors per day and visitor: see docs/privacy.md.
-//! Sessions are recomputed every `sessions.interval_s`, so visits, contacts and
-//! zero-result figures of the last minute may still grow.
+//! Sessions are recomputed every `sessions.interval_s`, so visits, visitors, contacts
+//! and zero-result figures of the last minute may still grow.
 
 use std::collections::BTreeMap;
 
@@ -54,9 +54,10 @@ impl Figures {
     }
 }
 
-/// The newest `visits_daily` rows (migration 0008: visits per day, theme, channel and
-/// device, written by the sessionizer) of a site and period. Bind with [`bind_visits`];
-/// the caller continues the WHERE clause with ` AND …`.
+/// The newest `visits_daily` rows (migration 0008: visits per day and theme, by channel,
+/// by device and in total (`'*'`), written by the sessionizer) of a site and period.
+/// Bind with [`bind_visits`]; the caller continues the WHERE clause with ` AND …`.
+/// Distinct visitors of a period are the sum of its days': visitor keys rotate daily.
 pub(crate) const VISITS: &str =
     "visits_daily WHERE site = ? AND day >= toDate(?) AND day <= toDate(?) \
      AND (day, version) IN (SELECT day, max(version) FROM visits_daily \
@@ -110,9 +111,9 @@ pub async fn site(c: &Client, site: &str, p: Period) -> Result<Figures, ApiError
         .fetch_one::<Counts>();
     let visits = bind_visits(
         c.query(&format!(
-            "SELECT sum(visits) AS visits, uniqMerge(visitors) AS visitors, \
+            "SELECT sum(visits) AS visits, sum(visitors) AS visitors, \
              sum(zero_results) AS zero_results, sum(contacts) AS contacts \
-             FROM {VISITS} AND theme = ''"
+             FROM {VISITS} AND theme = '' AND channel = '*' AND device = '*'"
         )),
         site,
         &from,
@@ -135,7 +136,6 @@ struct ThemeCounts {
     theme: String,
     pageviews: u64,
     searches: u64,
-    visitors: u64,
 }
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
@@ -148,6 +148,7 @@ struct ThemeZero {
 struct ThemeVisits {
     theme: String,
     visits: u64,
+    visitors: u64,
     contacts: u64,
 }
 
@@ -162,8 +163,8 @@ pub async fn themes(
     let filter = if only.is_some() { " AND theme = ?" } else { "" };
     let mut q = c
         .query(&format!(
-            "SELECT theme, sumIf(events, type = 'pageview') AS pageviews, sumIf(events, type = 'search') AS searches, \
-             uniqMerge(visitors) AS visitors FROM theme_daily \
+            "SELECT theme, sumIf(events, type = 'pageview') AS pageviews, sumIf(events, type = 'search') AS searches \
+             FROM theme_daily \
              WHERE site = ? AND day >= toDate(?) AND day <= toDate(?){filter} GROUP BY theme"
         ))
         .bind(site)
@@ -189,8 +190,8 @@ pub async fn themes(
 
     let mut q = bind_visits(
         c.query(&format!(
-            "SELECT theme, sum(visits) AS visits, sum(contacts) AS contacts \
-             FROM {VISITS} AND theme != ''{filter} GROUP BY theme"
+            "SELECT theme, sum(visits) AS visits, sum(visitors) AS visitors, sum(contacts) AS contacts \
+             FROM {VISITS} AND theme != '' AND channel = '*' AND device = '*'{filter} GROUP BY theme"
         )),
         site,
         &from,
@@ -207,7 +208,6 @@ pub async fn themes(
         let f = out.entry(r.theme).or_default();
         f.pageviews = r.pageviews;
         f.searches = r.searches;
-        f.visitors = r.visitors;
     }
     for r in zero {
         out.entry(r.theme).or_default().zero_result_searches = r.zero_results;
@@ -215,6 +215,7 @@ pub async fn themes(
     for r in visits {
         let f = out.entry(r.theme).or_default();
         f.visits = r.visits;
+        f.visitors = r.visitors;
         f.contacts = r.contacts;
     }
     if let Some(t) = only {

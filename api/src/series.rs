@@ -108,7 +108,7 @@ pub async fn series(
         (false, Some(t)) => {
             c.query(&format!(
                 "SELECT {event_bucket} AS bucket, sumIf(events, type = 'pageview') AS pageviews, \
-                 sumIf(events, type = 'search') AS searches, uniqMerge(visitors) AS visitors FROM theme_daily \
+                 sumIf(events, type = 'search') AS searches, toUInt64(0) AS visitors FROM theme_daily \
                  WHERE site = ? AND day >= toDate(?) AND day <= toDate(?) AND theme = ? GROUP BY bucket"
             ))
             .bind(site)
@@ -144,8 +144,8 @@ pub async fn series(
              FROM {SESSIONS} GROUP BY bucket"
         )),
         (false, _) => c.query(&format!(
-            "SELECT {visit_bucket} AS bucket, sum(visits) AS visits, uniqMerge(visitors) AS visitors \
-             FROM {VISITS} AND theme = ? GROUP BY bucket"
+            "SELECT {visit_bucket} AS bucket, sum(visits) AS visits, sum(visitors) AS visitors \
+             FROM {VISITS} AND theme = ? AND channel = '*' AND device = '*' GROUP BY bucket"
         )),
     };
     if hourly {
@@ -171,11 +171,12 @@ pub async fn series(
                 bucket: label,
                 pageviews: e.map_or(0, |e| e.pageviews),
                 searches: e.map_or(0, |e| e.searches),
-                // Site-wide distinct visitors per day or week come from the sessions;
-                // per theme and per hour, from the events.
-                visitors: match (hourly, theme) {
-                    (false, None) => v.map_or(0, |v| v.visitors),
-                    _ => e.map_or(0, |e| e.visitors),
+                // Distinct visitors per day or week come from the visits; per hour,
+                // from the events.
+                visitors: if hourly {
+                    e.map_or(0, |e| e.visitors)
+                } else {
+                    v.map_or(0, |v| v.visitors)
                 },
                 visits: v.map_or(0, |v| v.visits),
             }

@@ -61,9 +61,14 @@ pub async fn mix(
 ) -> Result<(Vec<Share>, u32), ApiError> {
     let (from, to) = p.bounds();
     let col = by.column();
+    let other = match by {
+        Dimension::Channel => Dimension::Device,
+        Dimension::Device => Dimension::Channel,
+    }
+    .column();
     let q = c.query(&format!(
-        "SELECT {col} AS value, sum(visits) AS visits, uniqMerge(visitors) AS visitors, sum(contacts) AS contacts \
-         FROM {VISITS} AND theme = ? GROUP BY value ORDER BY visits DESC, value"
+        "SELECT {col} AS value, sum(visits) AS visits, sum(visitors) AS visitors, sum(contacts) AS contacts \
+         FROM {VISITS} AND theme = ? AND {col} != '*' AND {other} = '*' GROUP BY value ORDER BY visits DESC, value"
     ));
     let q = bind_visits(q, site, &from, &to).bind(theme.unwrap_or(""));
     let rows: Vec<ShareRow> = q.fetch_all().await?;
@@ -149,7 +154,7 @@ pub async fn early_contact(
             "SELECT {group} AS week, sum(visits) AS sessions, sum(contacts) AS contacted, \
              toInt64(quantilesExactIfMerge(0.5, 0.9)(time_to_contact)[1]) AS median_s, \
              toInt64(quantilesExactIfMerge(0.5, 0.9)(time_to_contact)[2]) AS p90_s \
-             FROM {VISITS} AND theme = ? GROUP BY week ORDER BY week"
+             FROM {VISITS} AND theme = ? AND channel = '*' AND device = '*' GROUP BY week ORDER BY week"
         ));
         bind_visits(q, site, &from, &to)
             .bind(theme)

@@ -291,25 +291,7 @@ pub async fn run_once(
 async fn refresh_visits_daily(store: &Store, since: u32, version: u64) -> Result<(), StoreError> {
     store
         .client()
-        .query(
-            "INSERT INTO visits_daily \
-             SELECT site, day, '' AS theme, channel, device, count() AS visits, countIf(contacts > 0) AS contacts, \
-                    sum(arrayCount(r -> r = 0, search_results)) AS zero_results, uniqState(visitor) AS visitors, \
-                    quantilesExactIfState(0.5, 0.9)(toInt64(first_contact_ts) - toInt64(toUInt32(start_ts)), first_contact_ts > 0) AS time_to_contact, \
-                    toUInt64(?) AS version \
-             FROM (SELECT * FROM sessions FINAL WHERE (site, day) IN (SELECT site, day FROM events WHERE inserted_at >= toDateTime(?))) \
-             WHERE deleted = 0 GROUP BY site, day, channel, device \
-             UNION ALL \
-             SELECT site, day, theme, channel, device, count() AS visits, countIf(contact_ts > 0) AS contacts, \
-                    toUInt64(0) AS zero_results, uniqState(visitor) AS visitors, \
-                    quantilesExactIfState(0.5, 0.9)(toInt64(contact_ts) - toInt64(first_ts), contact_ts > 0) AS time_to_contact, \
-                    toUInt64(?) AS version \
-             FROM (SELECT * FROM sessions FINAL WHERE (site, day) IN (SELECT site, day FROM events WHERE inserted_at >= toDateTime(?))) \
-             ARRAY JOIN themes AS theme, theme_first_ts AS first_ts, theme_contact_ts AS contact_ts \
-             WHERE deleted = 0 GROUP BY site, day, theme, channel, device",
-        )
-        .bind(version)
-        .bind(since)
+        .query(&luister_store::migrations::visits_daily_refresh())
         .bind(version)
         .bind(since)
         .execute()

@@ -78,6 +78,26 @@ pub const MIGRATIONS: &[Migration] = &[
 
 const LOCK_TABLE: &str = "schema_migrations_lock";
 
+/// The statement of migration 0008 that fills `visits_daily` from the sessions, narrowed
+/// to the (site, day)s that got events since a time and written as a new version: the
+/// sessionizer's refresh, so that the aggregation is defined once. Binds the version,
+/// then the time (seconds).
+pub fn visits_daily_refresh() -> String {
+    let backfill = MIGRATIONS
+        .iter()
+        .filter(|m| m.version == 8)
+        .flat_map(|m| m.statements())
+        .find(|s| s.starts_with("INSERT INTO visits_daily"))
+        .unwrap_or_default();
+    backfill
+        .replace(
+            "FROM (SELECT * FROM sessions FINAL)",
+            "FROM (SELECT * FROM sessions FINAL WHERE (site, day) IN \
+             (SELECT site, day FROM events WHERE inserted_at >= toDateTime(?)))",
+        )
+        .replace("toUInt64(0) AS version", "toUInt64(?) AS version")
+}
+
 impl Migration {
     /// The statements of the file, without comments.
     pub fn statements(&self) -> Vec<String> {
@@ -332,6 +352,15 @@ mod tests {
                 m.name
             );
         }
+    }
+
+    #[test]
+    fn the_sessionizer_refreshes_visits_daily_with_the_migrations_statement() {
+        let sql = visits_daily_refresh();
+        assert!(sql.starts_with("INSERT INTO visits_daily"), "{sql}");
+        assert!(sql.contains("toUInt64(?) AS version"), "{sql}");
+        assert!(sql.contains("inserted_at >= toDateTime(?)"), "{sql}");
+        assert_eq!(sql.matches('?').count(), 2, "{sql}");
     }
 
     #[test]

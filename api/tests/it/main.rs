@@ -32,15 +32,19 @@ async fn loaded(scratch: &Scratch) -> (Pipeline, Weeks) {
         let zwolle = p
             .json(ADMIN, &format!("/v1/sites/zwolle/reach?{}", w.period()))
             .await;
-        let fig = |v: &Value, m: &str| {
+        let period = |v: &Value, m: &str, period: &str| {
             v["figures"]
                 .as_array()
                 .and_then(|rows| rows.iter().find(|r| r["metric"] == m))
-                .map(|r| r["current"].clone())
+                .map(|r| r[period].clone())
         };
+        let fig = |v: &Value, m: &str| period(v, m, "current");
+        // The sessionizer may see the weeks in different runs: wait for all three.
         (fig(&demo, "visits") == Some(json!(7))
             && fig(&demo, "contacts") == Some(json!(3))
             && fig(&demo, "searches") == Some(json!(21))
+            && period(&demo, "visitors", "previous") == Some(json!(2))
+            && period(&demo, "visitors", "year_ago") == Some(json!(1))
             && fig(&zwolle, "visits") == Some(json!(5)))
         .then_some(())
     })

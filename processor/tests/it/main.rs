@@ -564,15 +564,24 @@ async fn migration_8_aggregates_the_sessions_written_before_it() {
         .await
         .unwrap();
     let got = luister_testkit::clickhouse(&format!(
-        "SELECT theme, channel, visits, contacts, zero_results, uniqMerge(visitors), \
+        "SELECT theme, channel, device, visits, contacts, zero_results, visitors, \
          quantilesExactIfMerge(0.5, 0.9)(time_to_contact) FROM {db}.visits_daily \
-         GROUP BY theme, channel, visits, contacts, zero_results ORDER BY theme, channel FORMAT TSV"
+         GROUP BY theme, channel, device, visits, contacts, zero_results, visitors \
+         ORDER BY theme, channel, device FORMAT TSV"
     ))
     .await
     .unwrap();
+    // Per theme ('' = all visits): by channel, by device and in total ('*').
     assert_eq!(
         got,
-        "\tdirect\t1\t0\t0\t1\t[0,0]\n\tsearch\t1\t1\t1\t1\t[300,300]\nschulden\tsearch\t1\t1\t0\t1\t[300,300]\n"
+        "\t*\t*\t2\t1\t1\t2\t[300,300]\n\
+         \t*\tdesktop\t1\t0\t0\t1\t[0,0]\n\
+         \t*\tmobile\t1\t1\t1\t1\t[300,300]\n\
+         \tdirect\t*\t1\t0\t0\t1\t[0,0]\n\
+         \tsearch\t*\t1\t1\t1\t1\t[300,300]\n\
+         schulden\t*\t*\t1\t1\t0\t1\t[300,300]\n\
+         schulden\t*\tmobile\t1\t1\t0\t1\t[300,300]\n\
+         schulden\tsearch\t*\t1\t1\t0\t1\t[300,300]\n"
     );
     scratch.cleanup().await;
 }
