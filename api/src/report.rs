@@ -9,6 +9,7 @@
 //! municipal communications and policy staff.
 
 use chrono::Days;
+use futures_util::future::try_join_all;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use luister_schema::SiteId;
@@ -33,54 +34,63 @@ pub async fn render(app: &App, site: &SiteId, week: IsoWeek) -> Result<String, A
         to: p.to,
     };
     let k = app.min_visitors_per_term;
-    let early_contact = async {
-        let mut contact = Vec::new();
-        for theme in &app.early_contact_themes {
-            contact.push((
-                theme.as_str(),
-                visits::early_contact(c, site.as_str(), eight, theme).await?,
-            ));
-        }
-        Ok::<_, ApiError>(contact)
+    // Channel shift: this week against the four weeks before.
+    let four_before = Period {
+        from: p.from - Days::new(28),
+        to: p.from - Days::new(1),
     };
-    // The sections' queries are independent: ClickHouse answers them side by side.
-    let (reach, themes, trend, top, zero, (channels, _), (devices, _), contact) = tokio::try_join!(
-        reach_figures(app, site, p, None),
-        theme_rows(app, site, p),
-        series::series(c, app.tz, site.as_str(), eight, None, Granularity::Week),
-        searches::terms(c, site.as_str(), p, Scope::Site, Order::Searches, k, 10),
-        searches::terms(c, site.as_str(), p, Scope::Site, Order::ZeroResults, k, 10),
-        visits::mix(c, site.as_str(), p, None, Dimension::Channel, k),
-        visits::mix(c, site.as_str(), p, None, Dimension::Device, k),
-        early_contact,
-    )?;
+    let early_contact = try_join_all(app.early_contact_themes.iter().map(|theme| async move {
+        Ok::<_, ApiError>((
+            theme.as_str(),
+            visits::early_contact(c, site.as_str(), eight, theme).await?,
+        ))
+    }));
     // Actions running in the week, each with its estimated effect on visitors so far.
     let today = chrono::Utc::now().with_timezone(&app.tz).date_naive();
     let register = crate::actions::Register {
         reader: c,
         writer: &app.writer,
     };
-    let mut actions = Vec::new();
-    for a in register.list(site.as_str(), Some(p)).await? {
-        let effect = crate::measure::effect(
-            c,
-            a.clone(),
-            crate::measure::Metric::Visitors,
-            (12, 6),
-            today,
-        )
-        .await?;
-        actions.push((a, effect.summary));
-    }
-
-    // Channel shift: this week against the four weeks before.
-    let four_before = Period {
-        from: p.from - Days::new(28),
-        to: p.from - Days::new(1),
+    let actions = async {
+        let list = register.list(site.as_str(), Some(p)).await?;
+        try_join_all(list.into_iter().map(|a| async move {
+            let effect = crate::measure::effect(
+                c,
+                a.clone(),
+                crate::measure::Metric::Visitors,
+                (12, 6),
+                today,
+            )
+            .await?;
+            Ok::<_, ApiError>((a, effect.summary))
+        }))
+        .await
     };
-    let (this_week, before) = tokio::try_join!(
-        crate::savings::period(c, site.as_str(), p, None),
-        crate::savings::period(c, site.as_str(), four_before, None),
+    // Every section's queries are independent: ClickHouse answers them side by side,
+    // so the page takes about as long as its slowest section, not their sum.
+    let (
+        (reach, themes, trend, top, zero),
+        ((channels, _), (devices, _), contact, actions, this_week, before),
+    ) = tokio::try_join!(
+        async {
+            tokio::try_join!(
+                reach_figures(app, site, p, None),
+                theme_rows(app, site, p),
+                series::series(c, app.tz, site.as_str(), eight, None, Granularity::Week),
+                searches::terms(c, site.as_str(), p, Scope::Site, Order::Searches, k, 10),
+                searches::terms(c, site.as_str(), p, Scope::Site, Order::ZeroResults, k, 10),
+            )
+        },
+        async {
+            tokio::try_join!(
+                visits::mix(c, site.as_str(), p, None, Dimension::Channel, k),
+                visits::mix(c, site.as_str(), p, None, Dimension::Device, k),
+                early_contact,
+                actions,
+                crate::savings::period(c, site.as_str(), p, None),
+                crate::savings::period(c, site.as_str(), four_before, None),
+            )
+        },
     )?;
     let (shift_rows, shift) =
         crate::savings::shift(&this_week, &before, &app.contact_costs, site.as_str(), k);

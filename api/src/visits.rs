@@ -132,13 +132,17 @@ impl Tabular for Contact {
     }
 }
 
+/// The weeks of a period side by side (same order in every array) and their total.
 #[derive(Debug, clickhouse::Row, Deserialize)]
-struct ContactRow {
-    week: u32,
-    sessions: u64,
-    contacted: u64,
-    median_s: i64,
-    p90_s: i64,
+struct ContactWeeks {
+    weeks: Vec<u32>,
+    sessions: Vec<u64>,
+    contacted: Vec<u64>,
+    /// Median and 90th percentile of the seconds to contact, per week.
+    times: Vec<Vec<i64>>,
+    total_sessions: u64,
+    total_contacted: u64,
+    total_times: Vec<i64>,
 }
 
 /// The period's total (first) and its weeks, every week present.
@@ -149,41 +153,53 @@ pub async fn early_contact(
     theme: &str,
 ) -> Result<Vec<Contact>, ApiError> {
     let (from, to) = p.bounds();
-    let fetch = |group: &'static str| {
-        let q = c.query(&format!(
-            "SELECT {group} AS week, sum(visits) AS sessions, sum(contacts) AS contacted, \
-             toInt64(quantilesExactIfMerge(0.5, 0.9)(time_to_contact)[1]) AS median_s, \
-             toInt64(quantilesExactIfMerge(0.5, 0.9)(time_to_contact)[2]) AS p90_s \
-             FROM {VISITS} AND theme = ? AND channel = '*' AND device = '*' GROUP BY week ORDER BY week"
-        ));
-        bind_visits(q, site, &from, &to)
-            .bind(theme)
-            .fetch_all::<ContactRow>()
-    };
-    let total = fetch("toUInt32(0)").await?;
-    let weeks = fetch("toUInt32(toMonday(day))").await?;
-    let row = |label: String, r: Option<&ContactRow>| {
-        let (sessions, contacted) = r.map_or((0, 0), |r| (r.sessions, r.contacted));
+    // One read of the rows: the weeks keep their time-to-contact state, which the
+    // outer query both finalizes per week and merges into the period's.
+    let q = c.query(&format!(
+        "SELECT groupArray(week) AS weeks, groupArray(s) AS sessions, groupArray(k) AS contacted, \
+         groupArray(finalizeAggregation(t)) AS times, sum(s) AS total_sessions, \
+         sum(k) AS total_contacted, quantilesExactIfMerge(0.5, 0.9)(t) AS total_times \
+         FROM (SELECT toUInt32(toMonday(day)) AS week, sum(visits) AS s, sum(contacts) AS k, \
+         quantilesExactIfMergeState(0.5, 0.9)(time_to_contact) AS t \
+         FROM {VISITS} AND theme = ? AND channel = '*' AND device = '*' GROUP BY week)"
+    ));
+    let w = bind_visits(q, site, &from, &to)
+        .bind(theme)
+        .fetch_one::<ContactWeeks>()
+        .await?;
+    let row = |label: String, sessions: u64, contacted: u64, times: &[i64]| {
         let has = contacted > 0;
+        let time = |i: usize| times.get(i).filter(|_| has).map(|s| (*s).max(0) as u64);
         Contact {
             week: label,
             sessions,
             contacted,
             conversion_pct: (sessions > 0)
                 .then(|| round1(contacted as f64 * 100.0 / sessions as f64)),
-            median_time_to_contact_s: r.filter(|_| has).map(|r| r.median_s.max(0) as u64),
-            p90_time_to_contact_s: r.filter(|_| has).map(|r| r.p90_s.max(0) as u64),
+            median_time_to_contact_s: time(0),
+            p90_time_to_contact_s: time(1),
         }
     };
-    let mut out = vec![row("total".into(), total.first())];
+    let mut out = vec![row(
+        "total".into(),
+        w.total_sessions,
+        w.total_contacted,
+        &w.total_times,
+    )];
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or(NaiveDate::MIN);
     let mut monday = IsoWeek::of(p.from).monday();
     while monday <= p.to {
         let key = (monday - epoch).num_days() as u32;
-        out.push(row(
-            IsoWeek::of(monday).to_string(),
-            weeks.iter().find(|w| w.week == key),
-        ));
+        let label = IsoWeek::of(monday).to_string();
+        out.push(match w.weeks.iter().position(|k| *k == key) {
+            Some(i) => row(
+                label,
+                w.sessions.get(i).copied().unwrap_or(0),
+                w.contacted.get(i).copied().unwrap_or(0),
+                w.times.get(i).map_or(&[], Vec::as_slice),
+            ),
+            None => row(label, 0, 0, &[]),
+        });
         monday = monday + Days::new(7);
     }
     Ok(out)
