@@ -1,13 +1,20 @@
 //! The consume → write → commit loop.
 //!
-//! One batch at a time: read messages until the batch is full by rows or bytes or its
-//! time is up; parse them; send unusable ones to the dead-letter topic (and wait for
-//! the broker); drop those ClickHouse already holds; insert the rest in one `INSERT`,
-//! retrying with capped backoff while ClickHouse is unreachable; and only then store
-//! the offsets, which the consumer commits. No write is in flight while the consumer
-//! polls, so a rebalance never hands a partition over with a write of ours pending.
+//! Per batch: read messages until the batch is full by rows or bytes or its time is
+//! up; parse and attribute them; send unusable ones to the dead-letter topic (and wait
+//! for the broker); drop those ClickHouse already holds; insert the rest in one
+//! `INSERT`, retrying with capped backoff while ClickHouse is unreachable; and only
+//! then store the offsets, which the consumer commits.
+//!
+//! When a batch filled up (the topic is ahead of us), it is held back while the next
+//! batch is read; then its write and the parsing of the next one run side by side (the
+//! parsing on a blocking thread), so neither waits for the other. A batch that did not
+//! fill is written at once. No write is in flight while the consumer polls, so a
+//! rebalance never hands a partition over with a write of ours pending; a batch read
+//! before a rebalance keeps only the partitions still assigned when it is written.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono_tz::Tz;
@@ -20,6 +27,7 @@ use tokio::time::Instant;
 use luister_schema::Event;
 use luister_store::{Store, StoreError};
 
+use crate::attribution::Matcher;
 use crate::config::ProcessorConfig;
 use crate::dead_letter::DeadLetters;
 use crate::metrics::ProcessorMetrics;
@@ -81,6 +89,64 @@ pub struct Pipeline {
     seen_rebalances: u64,
     /// Messages fetched while waiting for ClickHouse, for the next batch.
     carried: Vec<OwnedMessage>,
+    /// The rebalance count when the first of `carried` was fetched.
+    carried_since: u64,
+    /// `channels.partners`, shared with the parsing thread.
+    partners: Arc<[String]>,
+}
+
+/// A batch read from the topic, parsed and attributed, waiting to be written.
+struct Prepared {
+    messages: Vec<OwnedMessage>,
+    /// Per message, in the same order: its row, or why it is unusable.
+    parsed: Vec<Result<EventRow, (String, &'static str)>>,
+    /// The consumer's rebalance count when reading the batch began.
+    rebalances: u64,
+    /// The batch stopped at its row or byte limit rather than its wait.
+    full: bool,
+}
+
+/// Parses and attributes the messages of a batch (CPU only, no I/O).
+fn prepare(
+    messages: Vec<OwnedMessage>,
+    matcher: &Matcher,
+    tz: Tz,
+    partners: &[String],
+    (rebalances, full): (u64, bool),
+) -> Prepared {
+    let ctx = writer::RowContext {
+        tz,
+        matcher,
+        partners,
+    };
+    let parsed = messages
+        .iter()
+        .map(|m| {
+            let origin = Origin {
+                topic: m.topic().to_owned(),
+                partition: m.partition(),
+                offset: m.offset(),
+            };
+            match Event::from_json(m.payload().unwrap_or_default()) {
+                Ok(event) => Ok(writer::to_row(&event, &origin, &ctx)),
+                Err(e) => {
+                    let reason = match e {
+                        luister_schema::SchemaError::UnsupportedVersion { .. } => {
+                            "unsupported_version"
+                        }
+                        _ => "invalid_event",
+                    };
+                    Err((e.to_string(), reason))
+                }
+            }
+        })
+        .collect();
+    Prepared {
+        messages,
+        parsed,
+        rebalances,
+        full,
+    }
 }
 
 impl Pipeline {
@@ -120,6 +186,7 @@ impl Pipeline {
             .parse()
             .map_err(|_| anyhow::anyhow!("processing.timezone is not a time zone"))?;
         let dead_letters = DeadLetters::new(&config.kafka, metrics.clone())?;
+        let partners: Arc<[String]> = config.channels.partners.clone().into();
         Ok(Self {
             consumer,
             store,
@@ -131,23 +198,45 @@ impl Pipeline {
             watermarks: Watermarks::default(),
             seen_rebalances: 0,
             carried: Vec::new(),
+            carried_since: 0,
+            partners,
         })
     }
 
-    /// Runs until `shutdown` turns true; the batch in hand is finished first.
+    /// Runs until `shutdown` turns true; the batches in hand are finished first.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+        let mut pending: Option<Prepared> = None;
         loop {
-            let batch = tokio::select! {
-                batch = self.next_batch() => batch,
-                _ = shutdown.wait_for(|stop| *stop) => break,
+            let next = tokio::select! {
+                batch = self.next_batch(pending.is_some()) => Some(batch),
+                _ = shutdown.wait_for(|stop| *stop) => None,
             };
-            if let Err(e) = self.process(batch, &mut shutdown).await {
-                if !*shutdown.borrow() {
-                    return Err(e);
+            let Some((batch, read)) = next else {
+                if let Some(p) = pending.take() {
+                    self.finish_or_stop(p, &mut shutdown).await?;
                 }
-                tracing::warn!(error = %e, "stopped mid-batch");
+                break;
+            };
+            self.metrics.consumed.inc_by(batch.len() as u64);
+            let matcher = self.taxonomy.matcher();
+            let (tz, partners) = (self.tz, Arc::clone(&self.partners));
+            let parse =
+                tokio::task::spawn_blocking(move || prepare(batch, &matcher, tz, &partners, read));
+            let prepared = match pending.take() {
+                Some(p) => {
+                    let (written, parsed) =
+                        tokio::join!(self.finish_or_stop(p, &mut shutdown), parse);
+                    written?;
+                    parsed?
+                }
+                None => parse.await?,
+            };
+            if prepared.full && !*shutdown.borrow() {
+                pending = Some(prepared);
+            } else {
+                self.finish_or_stop(prepared, &mut shutdown).await?;
             }
-            if *shutdown.borrow() {
+            if *shutdown.borrow() && pending.is_none() {
                 break;
             }
         }
@@ -160,15 +249,39 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Waits for the first message, then gathers more until full or timed out.
-    async fn next_batch(&mut self) -> Vec<OwnedMessage> {
+    /// [`Self::finish`]; an error while shutting down only ends the batch (it is read
+    /// again at the next start), any other is returned.
+    async fn finish_or_stop(
+        &mut self,
+        prepared: Prepared,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
+        if let Err(e) = self.finish(prepared, shutdown).await {
+            if !*shutdown.borrow() {
+                return Err(e);
+            }
+            tracing::warn!(error = %e, "stopped mid-batch");
+        }
+        Ok(())
+    }
+
+    /// Waits for the first message, then gathers more until full or timed out; with a
+    /// batch held back (`holding`), the time runs from the start, so that batch is not
+    /// kept waiting for a topic that has run dry. Returns the messages, the rebalance
+    /// count from before the first was read, and whether the batch stopped at its row
+    /// or byte limit.
+    async fn next_batch(&mut self, holding: bool) -> (Vec<OwnedMessage>, (u64, bool)) {
+        let mut rebalances = self.consumer.context().rebalances.load(Ordering::SeqCst);
         let c = &self.config.consumer;
         let mut batch = std::mem::take(&mut self.carried);
+        if !batch.is_empty() {
+            rebalances = self.carried_since;
+        }
         let mut bytes: usize = batch
             .iter()
             .map(|m| m.payload().map_or(0, <[u8]>::len))
             .sum();
-        let mut deadline: Option<Instant> = (!batch.is_empty())
+        let mut deadline: Option<Instant> = (holding || !batch.is_empty())
             .then(|| Instant::now() + Duration::from_millis(c.batch_max_wait_ms));
         while batch.len() < c.batch_max_rows && bytes < c.batch_max_bytes {
             let next = match deadline {
@@ -193,53 +306,53 @@ impl Pipeline {
                 Err(_elapsed) => break,
             }
         }
-        batch
+        let full = batch.len() >= c.batch_max_rows || bytes >= c.batch_max_bytes;
+        (batch, (rebalances, full))
     }
 
-    async fn process(
+    /// Writes a prepared batch: dead letters, then rows, then the offsets.
+    async fn finish(
         &mut self,
-        mut batch: Vec<OwnedMessage>,
+        prepared: Prepared,
         shutdown: &mut watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
-        self.metrics.consumed.inc_by(batch.len() as u64);
-        if let Some(owned) = self.owned_after_rebalance() {
-            batch.retain(|m| owned.find_partition(m.topic(), m.partition()).is_some());
+        let Prepared {
+            mut messages,
+            mut parsed,
+            rebalances,
+            ..
+        } = prepared;
+        let owned = self.owned_after_rebalance();
+        if self.seen_rebalances != rebalances {
+            // Partitions may have moved since the batch was read: keep the messages of
+            // those still ours; their new owner reads the others from the committed offset.
+            if let Some(owned) = owned.or_else(|| self.consumer.assignment().ok()) {
+                let keep: Vec<bool> = messages
+                    .iter()
+                    .map(|m| owned.find_partition(m.topic(), m.partition()).is_some())
+                    .collect();
+                let mut k = keep.iter();
+                messages.retain(|_| *k.next().unwrap_or(&false));
+                let mut k = keep.iter();
+                parsed.retain(|_| *k.next().unwrap_or(&false));
+            }
         }
-        if batch.is_empty() {
+        if messages.is_empty() {
             return Ok(());
         }
-        let mut rows: Vec<EventRow> = Vec::with_capacity(batch.len());
-        let matcher = self.taxonomy.matcher();
-        let ctx = writer::RowContext {
-            tz: self.tz,
-            matcher: &matcher,
-            partners: &self.config.channels.partners,
-        };
+        let mut rows: Vec<EventRow> = Vec::with_capacity(messages.len());
         let mut rejects: Vec<(&OwnedMessage, String, &'static str)> = Vec::new();
-        for m in &batch {
-            let origin = Origin {
-                topic: m.topic().to_owned(),
-                partition: m.partition(),
-                offset: m.offset(),
-            };
-            match Event::from_json(m.payload().unwrap_or_default()) {
-                Ok(event) => rows.push(writer::to_row(&event, &origin, &ctx)),
-                Err(e) => {
-                    let reason = match e {
-                        luister_schema::SchemaError::UnsupportedVersion { .. } => {
-                            "unsupported_version"
-                        }
-                        _ => "invalid_event",
-                    };
-                    rejects.push((m, e.to_string(), reason));
-                }
+        for (m, p) in messages.iter().zip(parsed) {
+            match p {
+                Ok(row) => rows.push(row),
+                Err((error, reason)) => rejects.push((m, error, reason)),
             }
         }
         // Dead letters first: once the events after them are in ClickHouse, a replay
         // would skip them.
         self.dead_letters.send_all(&rejects, shutdown).await?;
         self.write(rows, shutdown).await?;
-        for m in &batch {
+        for m in &messages {
             if let Err(e) = self
                 .consumer
                 .store_offset(m.topic(), m.partition(), m.offset())
@@ -264,6 +377,9 @@ impl Pipeline {
             if let Err(e) = self.consumer.pause(a) {
                 tracing::warn!(error = %e, "cannot pause partitions");
             }
+        }
+        if self.carried.is_empty() {
+            self.carried_since = self.consumer.context().rebalances.load(Ordering::SeqCst);
         }
         let deadline = Instant::now() + backoff;
         let result = loop {

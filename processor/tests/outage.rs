@@ -41,6 +41,8 @@ fn config(scratch: &Scratch) -> ProcessorConfig {
         ..ProcessorConfig::default()
     };
     config.consumer.batch_max_wait_ms = 100;
+    // Batches fill up: a full batch is held back while the next is read and parsed.
+    config.consumer.batch_max_rows = 40;
     config
 }
 

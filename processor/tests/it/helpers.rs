@@ -29,6 +29,8 @@ pub async fn start_processor_with(
     config.consumer.group_id = group.to_owned();
     config.sessions.interval_s = 1;
     config.consumer.batch_max_wait_ms = 200;
+    // Small batches fill up, so every test also runs the held-back (pipelined) path.
+    config.consumer.batch_max_rows = 8;
     config.consumer.session_timeout_ms = 6000;
     adjust(&mut config);
     let running = Running::start(move |listener, shutdown| {
