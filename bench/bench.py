@@ -473,9 +473,9 @@ def bench_processor(mode: dict, run_id: str, database: str) -> Service:
     """Benchmark 3 (and the processor's part of 6); returns the processor, still running."""
     topic = f"bench.{run_id}.history"
     log(f"benchmark 3: {mode['visits_per_day']} visits a day for the first of {len(SITES)} sites, "
-        f"yesterday and today, straight into {topic}")
+        f"the two days before today and today so far, straight into {topic}")
     out = run([BIN / "luister-loadgen", "kafka", "--brokers", BROKERS, "--topic", topic,
-               "--partitions", PARTITIONS, "--days", 2, "--seed", 7, "--sites", ",".join(SITES),
+               "--partitions", PARTITIONS, "--days", 3, "--seed", 7, "--sites", ",".join(SITES),
                "--visits-per-day", mode["visits_per_day"]], "3-history")
     log(f"  {out.strip()}")
     n = offsets(topic)

@@ -252,7 +252,7 @@ Commands:
 
 ## 3. Processor
 
-{b3['events']:,} events of ten municipal sites (yesterday and today, seed 7) generated
+{b3['events']:,} events of ten municipal sites (the two days before the run and its day so far, seed 7) generated
 straight into a topic of its own: `{b3['generator']}`. The processor reads them from the
 start, attributes themes and channels, writes events and the aggregate tables, and its
 sessionizer builds the visits; the time runs from its /readyz until its
