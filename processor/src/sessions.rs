@@ -310,7 +310,8 @@ async fn run_pass(
 ) -> Result<usize, StoreError> {
     const TOUCHED: &str = "(site, visitor, day) IN (SELECT site, visitor, day FROM events \
          WHERE inserted_at >= toDateTime(?) AND cityHash64(visitor) % ? = ?)";
-    let events: Vec<SessionEvent> = store
+    // Streamed in key order: only one visitor-day's events are held at a time.
+    let mut cursor = store
         .client()
         .query(&format!(
             "SELECT site, day, visitor, ts, type, path, themes, channel, device, action_name, search_term, search_results FROM events \
@@ -319,30 +320,25 @@ async fn run_pass(
         .bind(since)
         .bind(passes)
         .bind(pass)
-        .fetch_all()
-        .await?;
-    if events.is_empty() {
+        .fetch::<SessionEvent>()?;
+    let mut rows: Vec<SessionRow> = Vec::new();
+    let mut visit: Vec<SessionEvent> = Vec::new();
+    while let Some(e) = cursor.next().await? {
+        let same = visit.first().is_some_and(|f| {
+            (f.site.as_str(), f.visitor.as_str(), f.day)
+                == (e.site.as_str(), e.visitor.as_str(), e.day)
+        });
+        if !same && !visit.is_empty() {
+            rows.extend(build(&visit, gap_s, goals, version));
+            visit.clear();
+        }
+        visit.push(e);
+    }
+    if visit.is_empty() {
         return Ok(0);
     }
-    let mut rows: Vec<SessionRow> = Vec::new();
-    let mut start = 0;
-    for i in 1..=events.len() {
-        let boundary = i == events.len()
-            || (
-                events[i].site.as_str(),
-                events[i].visitor.as_str(),
-                events[i].day,
-            ) != (
-                events[start].site.as_str(),
-                events[start].visitor.as_str(),
-                events[start].day,
-            );
-        if boundary {
-            rows.extend(build(&events[start..i], gap_s, goals, version));
-            start = i;
-        }
-    }
-    drop(events);
+    rows.extend(build(&visit, gap_s, goals, version));
+    drop(visit);
     // Sessions written before that no longer exist (a late event joined them to another).
     let existing: Vec<ExistingSession> = store
         .client()
