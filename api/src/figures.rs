@@ -83,56 +83,124 @@ pub(crate) fn bind_visits(
 pub(crate) const SESSIONS: &str = "(SELECT * FROM sessions FINAL \
      WHERE site = ? AND day >= toDate(?) AND day <= toDate(?)) WHERE deleted = 0";
 
+/// SQL that reads the rows of several periods in one query: `join` repeats each row
+/// once per period (`ARRAY JOIN … AS period`, 0-based), `ranges` selects the days of any
+/// of them (for the primary key), `within` keeps the rows whose day is in their
+/// period. Periods may overlap (a long period and the same one a year before). The
+/// days are validated dates, written as literals.
+pub(crate) struct Periods {
+    pub(crate) join: String,
+    pub(crate) ranges: String,
+    pub(crate) within: String,
+}
+
+impl Periods {
+    pub(crate) fn new(periods: &[Period]) -> Self {
+        let days = |f: fn(&Period) -> chrono::NaiveDate| {
+            let list: Vec<String> = periods
+                .iter()
+                .map(|p| format!("toDate('{}')", f(p).format("%Y-%m-%d")))
+                .collect();
+            format!("[{}]", list.join(", "))
+        };
+        let index: Vec<String> = (0..periods.len()).map(|i| i.to_string()).collect();
+        let ranges: Vec<String> = periods
+            .iter()
+            .map(|p| {
+                format!(
+                    "(day >= toDate('{}') AND day <= toDate('{}'))",
+                    p.from.format("%Y-%m-%d"),
+                    p.to.format("%Y-%m-%d")
+                )
+            })
+            .collect();
+        Self {
+            join: format!("ARRAY JOIN [{}] AS period", index.join(", ")),
+            ranges: format!("({})", ranges.join(" OR ")),
+            within: format!(
+                "day >= {}[period + 1] AND day <= {}[period + 1]",
+                days(|p| p.from),
+                days(|p| p.to)
+            ),
+        }
+    }
+
+    /// The newest `visits_daily` rows of a site (bind the site twice) in any of the
+    /// periods, each once per period it falls in, like [`VISITS`]; the caller continues
+    /// the WHERE clause with ` AND …`.
+    fn visits(&self) -> String {
+        format!(
+            "visits_daily {join} WHERE site = ? AND {ranges} AND {within} \
+             AND (day, version) IN (SELECT day, max(version) FROM visits_daily \
+             WHERE site = ? AND {ranges} GROUP BY day)",
+            join = self.join,
+            ranges = self.ranges,
+            within = self.within
+        )
+    }
+}
+
 #[derive(Debug, clickhouse::Row, Deserialize)]
 struct Counts {
+    period: u8,
     pageviews: u64,
     searches: u64,
 }
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
 struct VisitCounts {
+    period: u8,
     visits: u64,
     visitors: u64,
     zero_results: u64,
     contacts: u64,
 }
 
-/// The figures of the whole site.
-pub async fn site(c: &Client, site: &str, p: Period) -> Result<Figures, ApiError> {
-    let (from, to) = p.bounds();
+/// The figures of the whole site in each of `periods` (one read for all of them).
+pub async fn site(c: &Client, site: &str, periods: &[Period]) -> Result<Vec<Figures>, ApiError> {
+    let sql = Periods::new(periods);
     let counts = c
-        .query(
-            "SELECT sumIf(events, type = 'pageview') AS pageviews, sumIf(events, type = 'search') AS searches \
-             FROM site_daily WHERE site = ? AND day >= toDate(?) AND day <= toDate(?)",
-        )
+        .query(&format!(
+            "SELECT period, sumIf(events, type = 'pageview') AS pageviews, sumIf(events, type = 'search') AS searches \
+             FROM site_daily {join} WHERE site = ? AND {ranges} AND {within} GROUP BY period",
+            join = sql.join,
+            ranges = sql.ranges,
+            within = sql.within
+        ))
         .bind(site)
-        .bind(&from)
-        .bind(&to)
-        .fetch_one::<Counts>();
-    let visits = bind_visits(
-        c.query(&format!(
-            "SELECT sum(visits) AS visits, sum(visitors) AS visitors, \
+        .fetch_all::<Counts>();
+    let visits = c
+        .query(&format!(
+            "SELECT period, sum(visits) AS visits, sum(visitors) AS visitors, \
              sum(zero_results) AS zero_results, sum(contacts) AS contacts \
-             FROM {VISITS} AND theme = '' AND channel = '*' AND device = '*'"
-        )),
-        site,
-        &from,
-        &to,
-    )
-    .fetch_one::<VisitCounts>();
+             FROM {} AND theme = '' AND channel = '*' AND device = '*' GROUP BY period",
+            sql.visits()
+        ))
+        .bind(site)
+        .bind(site)
+        .fetch_all::<VisitCounts>();
     let (counts, visits) = tokio::try_join!(counts, visits)?;
-    Ok(Figures {
-        pageviews: counts.pageviews,
-        visits: visits.visits,
-        visitors: visits.visitors,
-        searches: counts.searches,
-        zero_result_searches: visits.zero_results,
-        contacts: visits.contacts,
-    })
+    let mut out = vec![Figures::default(); periods.len()];
+    for r in counts {
+        if let Some(f) = out.get_mut(usize::from(r.period)) {
+            f.pageviews = r.pageviews;
+            f.searches = r.searches;
+        }
+    }
+    for r in visits {
+        if let Some(f) = out.get_mut(usize::from(r.period)) {
+            f.visits = r.visits;
+            f.visitors = r.visitors;
+            f.zero_result_searches = r.zero_results;
+            f.contacts = r.contacts;
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
 struct ThemeCounts {
+    period: u8,
     theme: String,
     pageviews: u64,
     searches: u64,
@@ -140,36 +208,39 @@ struct ThemeCounts {
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
 struct ThemeZero {
+    period: u8,
     theme: String,
     zero_results: u64,
 }
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
 struct ThemeVisits {
+    period: u8,
     theme: String,
     visits: u64,
     visitors: u64,
     contacts: u64,
 }
 
-/// The figures per theme (every level), or of one theme when `only` is given.
+/// The figures per theme (every level), or of one theme when `only` is given, in each
+/// of `periods` (one read of each table for all of them).
 pub async fn themes(
     c: &Client,
     site: &str,
-    p: Period,
+    periods: &[Period],
     only: Option<&str>,
-) -> Result<BTreeMap<String, Figures>, ApiError> {
-    let (from, to) = p.bounds();
+) -> Result<Vec<BTreeMap<String, Figures>>, ApiError> {
+    let sql = Periods::new(periods);
     let filter = if only.is_some() { " AND theme = ?" } else { "" };
     let mut q = c
         .query(&format!(
-            "SELECT theme, sumIf(events, type = 'pageview') AS pageviews, sumIf(events, type = 'search') AS searches \
-             FROM theme_daily \
-             WHERE site = ? AND day >= toDate(?) AND day <= toDate(?){filter} GROUP BY theme"
+            "SELECT period, theme, sumIf(events, type = 'pageview') AS pageviews, sumIf(events, type = 'search') AS searches \
+             FROM theme_daily {join} WHERE site = ? AND {ranges} AND {within}{filter} GROUP BY period, theme",
+            join = sql.join,
+            ranges = sql.ranges,
+            within = sql.within
         ))
-        .bind(site)
-        .bind(&from)
-        .bind(&to);
+        .bind(site);
     if let Some(t) = only {
         q = q.bind(t);
     }
@@ -177,49 +248,57 @@ pub async fn themes(
 
     let mut q = c
         .query(&format!(
-            "SELECT theme, sum(zero_results) AS zero_results FROM search_terms_daily \
-             WHERE site = ? AND day >= toDate(?) AND day <= toDate(?) AND theme != ''{filter} GROUP BY theme"
+            "SELECT period, theme, sum(zero_results) AS zero_results FROM search_terms_daily {join} \
+             WHERE site = ? AND {ranges} AND {within} AND theme != ''{filter} GROUP BY period, theme",
+            join = sql.join,
+            ranges = sql.ranges,
+            within = sql.within
         ))
-        .bind(site)
-        .bind(&from)
-        .bind(&to);
+        .bind(site);
     if let Some(t) = only {
         q = q.bind(t);
     }
     let zero = q.fetch_all::<ThemeZero>();
 
-    let mut q = bind_visits(
-        c.query(&format!(
-            "SELECT theme, sum(visits) AS visits, sum(visitors) AS visitors, sum(contacts) AS contacts \
-             FROM {VISITS} AND theme != '' AND channel = '*' AND device = '*'{filter} GROUP BY theme"
-        )),
-        site,
-        &from,
-        &to,
-    );
+    let mut q = c
+        .query(&format!(
+            "SELECT period, theme, sum(visits) AS visits, sum(visitors) AS visitors, sum(contacts) AS contacts \
+             FROM {} AND theme != '' AND channel = '*' AND device = '*'{filter} GROUP BY period, theme",
+            sql.visits()
+        ))
+        .bind(site)
+        .bind(site);
     if let Some(t) = only {
         q = q.bind(t);
     }
     let visits = q.fetch_all::<ThemeVisits>();
     let (counts, zero, visits) = tokio::try_join!(counts, zero, visits)?;
 
-    let mut out: BTreeMap<String, Figures> = BTreeMap::new();
+    let mut out: Vec<BTreeMap<String, Figures>> = vec![BTreeMap::new(); periods.len()];
     for r in counts {
-        let f = out.entry(r.theme).or_default();
-        f.pageviews = r.pageviews;
-        f.searches = r.searches;
+        if let Some(m) = out.get_mut(usize::from(r.period)) {
+            let f = m.entry(r.theme).or_default();
+            f.pageviews = r.pageviews;
+            f.searches = r.searches;
+        }
     }
     for r in zero {
-        out.entry(r.theme).or_default().zero_result_searches = r.zero_results;
+        if let Some(m) = out.get_mut(usize::from(r.period)) {
+            m.entry(r.theme).or_default().zero_result_searches = r.zero_results;
+        }
     }
     for r in visits {
-        let f = out.entry(r.theme).or_default();
-        f.visits = r.visits;
-        f.visitors = r.visitors;
-        f.contacts = r.contacts;
+        if let Some(m) = out.get_mut(usize::from(r.period)) {
+            let f = m.entry(r.theme).or_default();
+            f.visits = r.visits;
+            f.visitors = r.visitors;
+            f.contacts = r.contacts;
+        }
     }
     if let Some(t) = only {
-        out.entry(t.to_string()).or_default();
+        for m in &mut out {
+            m.entry(t.to_string()).or_default();
+        }
     }
     Ok(out)
 }

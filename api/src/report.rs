@@ -17,7 +17,7 @@ use luister_schema::SiteId;
 use crate::error::ApiError;
 use crate::params::{Dimension, Granularity, IsoWeek, Period};
 use crate::routes::{reach_figures, theme_rows, App};
-use crate::searches::{self, Order, Scope, Term};
+use crate::searches::{self, Term};
 use crate::series;
 use crate::visits::{self, Contact, Share};
 
@@ -39,6 +39,7 @@ pub async fn render(app: &App, site: &SiteId, week: IsoWeek) -> Result<String, A
         from: p.from - Days::new(28),
         to: p.from - Days::new(1),
     };
+    let shift_periods = [p, four_before];
     let early_contact = try_join_all(app.early_contact_themes.iter().map(|theme| async move {
         Ok::<_, ApiError>((
             theme.as_str(),
@@ -69,16 +70,15 @@ pub async fn render(app: &App, site: &SiteId, week: IsoWeek) -> Result<String, A
     // Every section's queries are independent: ClickHouse answers them side by side,
     // so the page takes about as long as its slowest section, not their sum.
     let (
-        (reach, themes, trend, top, zero),
-        ((channels, _), (devices, _), contact, actions, this_week, before),
+        (reach, themes, trend, (top, zero)),
+        ((channels, _), (devices, _), contact, actions, shift),
     ) = tokio::try_join!(
         async {
             tokio::try_join!(
                 reach_figures(app, site, p, None),
                 theme_rows(app, site, p),
                 series::series(c, app.tz, site.as_str(), eight, None, Granularity::Week),
-                searches::terms(c, site.as_str(), p, Scope::Site, Order::Searches, k, 10),
-                searches::terms(c, site.as_str(), p, Scope::Site, Order::ZeroResults, k, 10),
+                searches::top_and_zero(c, site.as_str(), p, k, 10),
             )
         },
         async {
@@ -87,11 +87,12 @@ pub async fn render(app: &App, site: &SiteId, week: IsoWeek) -> Result<String, A
                 visits::mix(c, site.as_str(), p, None, Dimension::Device, k),
                 early_contact,
                 actions,
-                crate::savings::period(c, site.as_str(), p, None),
-                crate::savings::period(c, site.as_str(), four_before, None),
+                crate::savings::periods(c, site.as_str(), &shift_periods, None),
             )
         },
     )?;
+    let [this_week, before]: [crate::savings::ContactsIn; 2] =
+        shift.try_into().map_err(|_| ApiError::Internal)?;
     let (shift_rows, shift) =
         crate::savings::shift(&this_week, &before, &app.contact_costs, site.as_str(), k);
 

@@ -317,20 +317,21 @@ pub const ASSUMPTIONS: [&str; 4] = [
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
 struct ChannelCount {
+    period: u8,
     channel: String,
     contacts: u64,
     visitors: u64,
 }
 
 /// Contacts and self-service completions per channel of `site` (optionally for a
-/// theme) in `p`, with the distinct visitors who made them.
-pub async fn period(
+/// theme) in each of `periods`, from one read of the raw events (periods may overlap).
+pub async fn periods(
     c: &Client,
     site: &str,
-    p: Period,
+    periods: &[Period],
     theme: Option<&str>,
-) -> Result<ContactsIn, ApiError> {
-    let (from, to) = p.bounds();
+) -> Result<Vec<ContactsIn>, ApiError> {
+    let sql = crate::figures::Periods::new(periods);
     let filter = if theme.is_some() {
         " AND has(themes, ?)"
     } else {
@@ -338,23 +339,25 @@ pub async fn period(
     };
     let mut q = c
         .query(&format!(
-            "SELECT {} AS channel, count() AS contacts, uniq(visitor) AS visitors FROM events \
-             WHERE site = ? AND day >= toDate(?) AND day <= toDate(?) AND type = 'action' \
-             AND (startsWith(action_name, 'contact:') OR startsWith(action_name, 'selfservice:')){filter} \
-             GROUP BY channel",
-            channel_sql()
+            "SELECT period, {} AS channel, count() AS contacts, uniq(visitor) AS visitors \
+             FROM events {join} WHERE site = ? AND {ranges} AND type = 'action' \
+             AND (startsWith(action_name, 'contact:') OR startsWith(action_name, 'selfservice:')) \
+             AND {within}{filter} GROUP BY period, channel",
+            channel_sql(),
+            join = sql.join,
+            ranges = sql.ranges,
+            within = sql.within,
         ))
-        .bind(site)
-        .bind(&from)
-        .bind(&to);
+        .bind(site);
     if let Some(t) = theme {
         q = q.bind(t);
     }
-    let mut out = ContactsIn::default();
+    let mut out = vec![ContactsIn::default(); periods.len()];
     for r in q.fetch_all::<ChannelCount>().await? {
-        if let Some(ch) = CHANNELS.iter().find(|c| **c == r.channel) {
-            out.contacts.insert(ch, r.contacts);
-            out.visitors.insert(ch, r.visitors);
+        let ch = CHANNELS.iter().find(|c| **c == r.channel);
+        if let (Some(ch), Some(o)) = (ch, out.get_mut(usize::from(r.period))) {
+            o.contacts.insert(ch, r.contacts);
+            o.visitors.insert(ch, r.visitors);
         }
     }
     Ok(out)

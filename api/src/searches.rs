@@ -65,6 +65,59 @@ impl Tabular for Term {
     }
 }
 
+/// A term's figures from a `source` of `term, s, z, v` (searches, zero-result searches,
+/// visitor state) rows.
+const TERMS: &str =
+    "SELECT term, sum(s) AS n_searches, sum(z) AS n_zero, uniqMerge(v) AS n_visitors";
+
+/// The site's searches per day and term (binds site, from, to): see the module doc.
+const SITE_TERMS: &str = "(SELECT day, term, max(searches) AS s, max(zero_results) AS z, \
+     uniqMergeState(visitors) AS v FROM search_terms_daily \
+     WHERE site = ? AND day >= toDate(?) AND day <= toDate(?) AND term != '' GROUP BY day, term)";
+
+/// The site's `limit` most searched terms and its `limit` terms with the most
+/// zero-result searches (both at least `k` visitors each, ordered as [`terms`] orders
+/// them), from one read: the weekly report shows both.
+pub async fn top_and_zero(
+    c: &Client,
+    site: &str,
+    p: Period,
+    k: u32,
+    limit: u32,
+) -> Result<(Vec<Term>, Vec<Term>), ApiError> {
+    let (from, to) = p.bounds();
+    let all: Vec<Term> = c
+        .query(&format!(
+            "{TERMS} FROM {SITE_TERMS} GROUP BY term HAVING n_visitors >= ?"
+        ))
+        .bind(site)
+        .bind(&from)
+        .bind(&to)
+        .bind(k)
+        .fetch_all()
+        .await?;
+    let limit = limit as usize;
+    let mut zero: Vec<Term> = all
+        .iter()
+        .filter(|t| t.zero_result_searches > 0)
+        .cloned()
+        .collect();
+    zero.sort_by(|a, b| {
+        (b.zero_result_searches, b.searches)
+            .cmp(&(a.zero_result_searches, a.searches))
+            .then_with(|| a.term.cmp(&b.term))
+    });
+    zero.truncate(limit);
+    let mut top = all;
+    top.sort_by(|a, b| {
+        b.searches
+            .cmp(&a.searches)
+            .then_with(|| a.term.cmp(&b.term))
+    });
+    top.truncate(limit);
+    Ok((top, zero))
+}
+
 /// The terms of a period, at least `k` visitors each.
 pub async fn terms(
     c: &Client,
@@ -81,11 +134,7 @@ pub async fn terms(
         Order::ZeroResults => (" AND n_zero > 0", "n_zero DESC, n_searches DESC, term"),
     };
     let source = match scope {
-        Scope::Site => {
-            "(SELECT day, term, max(searches) AS s, max(zero_results) AS z, \
-             uniqMergeState(visitors) AS v FROM search_terms_daily \
-             WHERE site = ? AND day >= toDate(?) AND day <= toDate(?) AND term != '' GROUP BY day, term)"
-        }
+        Scope::Site => SITE_TERMS,
         Scope::Theme(_) | Scope::Unmatched => {
             "(SELECT term, searches AS s, zero_results AS z, visitors AS v FROM search_terms_daily \
              WHERE site = ? AND day >= toDate(?) AND day <= toDate(?) AND term != '' AND theme = ?)"
@@ -93,8 +142,7 @@ pub async fn terms(
     };
     let mut q = c
         .query(&format!(
-            "SELECT term, sum(s) AS n_searches, sum(z) AS n_zero, uniqMerge(v) AS n_visitors \
-             FROM {source} GROUP BY term HAVING n_visitors >= ?{having} ORDER BY {order_by} LIMIT ?"
+            "{TERMS} FROM {source} GROUP BY term HAVING n_visitors >= ?{having} ORDER BY {order_by} LIMIT ?"
         ))
         .bind(site)
         .bind(&from)

@@ -300,8 +300,11 @@ pub(super) async fn channel_shift(
     let theme = params::theme(q.theme.as_deref())?;
     let format = Format::parse(q.format.as_deref())?;
     let c = app.store.client();
-    let now = crate::savings::period(c, site.as_str(), p, theme.as_deref()).await?;
-    let before = crate::savings::period(c, site.as_str(), baseline, theme.as_deref()).await?;
+    let [now, before]: [crate::savings::ContactsIn; 2] =
+        crate::savings::periods(c, site.as_str(), &[p, baseline], theme.as_deref())
+            .await?
+            .try_into()
+            .map_err(|_| ApiError::Internal)?;
     let (channels, shift) = crate::savings::shift(
         &now,
         &before,

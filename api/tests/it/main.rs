@@ -126,6 +126,21 @@ async fn every_endpoint_answers_the_exact_figures_of_a_known_data_set() {
         ])
     );
 
+    // Periods may overlap: a year up to this week holds the year-ago week, and so does
+    // its own year-ago period (which ends on that week's Sunday).
+    let year = format!("from={}&to={}", w.monday - Days::new(364), w.sunday());
+    let r = p.json(DEMO, &format!("/v1/sites/demo/reach?{year}")).await;
+    assert_eq!(
+        (
+            &r["figures"][0]["current"],
+            &r["figures"][0]["previous"],
+            &r["figures"][0]["year_ago"]
+        ),
+        (&json!(10), &json!(0), &json!(1)),
+        "page views of this week, the one before and the year-ago week: {}",
+        r["figures"][0]
+    );
+
     // Every theme, most visitors first.
     let t = p.json(DEMO, &format!("/v1/sites/demo/themes?{q}")).await;
     let rows: Vec<(String, u64, u64, u64, u64, u64)> = t["themes"]
@@ -790,4 +805,44 @@ async fn the_api_reads_through_a_read_only_user_once_the_processor_has_migrated(
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     api.stop().await.unwrap();
     scratch.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_reports_search_lists_are_the_search_endpoints_lists() {
+    use luister_api::params::Period;
+    use luister_api::searches::{self, Order, Scope};
+    let scratch = Scratch::new("api_terms");
+    let (_p, w) = loaded(&scratch).await;
+    let c = clickhouse::Client::default()
+        .with_url(luister_testkit::clickhouse_url())
+        .with_database(&scratch.database)
+        .with_validation(false);
+    let week = Period {
+        from: w.monday,
+        to: w.sunday(),
+    };
+    for k in [1, 2, 3] {
+        for limit in [1, 2, 3, 10] {
+            let (top, zero) = searches::top_and_zero(&c, "demo", week, k, limit)
+                .await
+                .unwrap();
+            let by = |order| searches::terms(&c, "demo", week, Scope::Site, order, k, limit);
+            assert_eq!(
+                top,
+                by(Order::Searches).await.unwrap(),
+                "k {k}, limit {limit}"
+            );
+            assert_eq!(
+                zero,
+                by(Order::ZeroResults).await.unwrap(),
+                "k {k}, limit {limit}"
+            );
+            if k == 1 && limit == 10 {
+                assert!(
+                    top.len() > 2 && !zero.is_empty(),
+                    "too few terms to compare"
+                );
+            }
+        }
+    }
 }
