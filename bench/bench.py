@@ -542,10 +542,20 @@ def bench_processor(mode: dict, run_id: str, database: str) -> Service:
 
 
 def replicate_history(database: str, days: int) -> dict:
-    """Copies yesterday's events and sessions to the `days` − 1 days before it, each copy
-    with its own visitor keys (as the daily salt would give), so the API reads `days`
-    whole days of data. The aggregate tables fill from the events through their views."""
-    yesterday = (datetime.datetime.now(TZ).date() - datetime.timedelta(days=1)).isoformat()
+    """Fills the `days` days up to yesterday: the generator wrote the two days before
+    today whole; the busier of them (a weekday, where the two include a weekend day) is
+    copied to the `days` − 2 days before those, each copy with its own visitor keys (as
+    the daily salt would give). The aggregate tables fill from the events through their
+    views."""
+    today = datetime.datetime.now(TZ).date()
+    generated = [today - datetime.timedelta(days=2), today - datetime.timedelta(days=1)]
+    size = {d: ch_int(f"SELECT count() FROM {database}.events WHERE day = '{d}'") for d in generated}
+    source = max(generated, key=lambda d: size[d])
+    # Copy `source` to `source` − k for k in [k_first, k_last]: every day from `days`
+    # days ago to the day before the generated ones.
+    k_first = (source - (generated[0] - datetime.timedelta(days=1))).days
+    k_last = (source - (today - datetime.timedelta(days=days))).days
+    yesterday = generated[1].isoformat()
     cols = {}
     for table in ("events", "sessions"):
         rows = ch(f"SELECT name, type FROM system.columns WHERE database = '{database}' "
@@ -573,21 +583,22 @@ def replicate_history(database: str, days: int) -> dict:
     for table in ("events", "sessions"):
         select = ", ".join(expr(table, n, t) for n, t in cols[table])
         names = ", ".join(n for n, _ in cols[table])
-        for first in range(1, days, step):
-            last = min(days, first + step)
+        for first in range(k_first, k_last + 1, step):
+            last = min(k_last + 1, first + step)
             sql = (f"INSERT INTO {database}.{table} ({names}) SELECT {select} FROM {database}.{table} "
                    f"ARRAY JOIN arrayMap(x -> toUInt32(x + {first}), range({last - first})) AS k "
-                   f"WHERE day = '{yesterday}'")
-            if first == 1:
+                   f"WHERE day = '{source}'")
+            if first == k_first:
                 results["commands"].setdefault("5-history", []).append(sql)
             ch(sql)
-        log(f"  {table}: copied {yesterday} to the {days - 1} days before it")
+        log(f"  {table}: copied {source} ({size[source]} events) to the {k_last - k_first + 1} days "
+            f"before {generated[0]}")
     # The daily visit aggregate of the copied days, with the migration's own backfill
     # (the sessionizer writes it for the days it sees).
     backfill = [st for st in (ROOT / "store/migrations/0008_visits_daily.sql").read_text().split(";")
                 if "INSERT INTO visits_daily" in st]
-    for first in range(1, days, step):
-        last = min(days, first + step)
+    for first in range(k_first, k_last + 1, step):
+        last = min(k_last + 1, first + step)
         for st in backfill:
             st = re.sub(r"(?m)^--.*$", "", st).strip()
             old = "FROM (SELECT * FROM sessions FINAL)"
@@ -595,7 +606,7 @@ def replicate_history(database: str, days: int) -> dict:
                 raise SystemExit("store/migrations/0008_visits_daily.sql changed: update bench/bench.py")
             st = st.replace("INSERT INTO visits_daily", f"INSERT INTO {database}.visits_daily").replace(
                 old, f"FROM (SELECT * FROM {database}.sessions FINAL "
-                     f"WHERE day > toDate('{yesterday}') - {last} AND day <= toDate('{yesterday}') - {first})")
+                     f"WHERE day > toDate('{source}') - {last} AND day <= toDate('{source}') - {first})")
             ch(st)
     log(f"  visits_daily: aggregated the copied sessions")
     # Days that are no longer written to are merged in the background; merge now what
@@ -615,7 +626,8 @@ def replicate_history(database: str, days: int) -> dict:
         sites[site] = {"avg": float(avg), "min": int(lo), "max": int(hi)}
     total = ch_int(f"SELECT count() FROM {database}.events")
     days_held = ch_int(f"SELECT uniqExact(day) FROM {database}.events WHERE day <= '{yesterday}'")
-    return {"events": total, "days": days_held, "events_per_site_per_day": sites, "yesterday": yesterday}
+    return {"events": total, "days": days_held, "events_per_site_per_day": sites, "yesterday": yesterday,
+            "source": source.isoformat()}
 
 
 def review_queries(today: datetime.date) -> list[tuple[str, str]]:

@@ -290,8 +290,9 @@ Command: `cargo bench -p luister-processor --bench attribution` (from `{command}
 
 ## 5. API
 
-The processor's data of benchmark 3, with yesterday copied to the {b5['history']['days'] - 1} days
-before it (each copy with its own visitor keys, as the daily salt gives; the aggregate
+The processor's data of benchmark 3 (its two whole days), the busier of those days
+({b5['history'].get('source', '?')}) copied to the {b5['history']['days'] - 2} days before them
+(each copy with its own visitor keys, as the daily salt gives; the aggregate
 tables fill through their materialized views): {b5['history']['events']:,} events over
 {b5['history']['days']} days, copied in {b5['history']['seconds']:.0f} s. Events per site per
 day: {sites5}. Each query ran {b5['runs']} times after one warm-up, rotating over the ten sites,
