@@ -149,6 +149,12 @@ def create_topic(topic: str) -> None:
          "--partitions", PARTITIONS, "--days", 0])
 
 
+def delete_topics(prefix: str) -> None:
+    """Deletes the topics whose names start with `prefix`: a run's messages are not
+    needed after it, and the broker's disk would fill run by run."""
+    log(f"  {run([BIN / 'luister-loadgen', 'delete-topics', '--brokers', BROKERS, '--prefix', prefix]).strip()}")
+
+
 def fresh_database(name: str) -> None:
     ch(f"DROP DATABASE IF EXISTS {name}")
 
@@ -795,6 +801,7 @@ def main() -> None:
     for db in ch("SHOW DATABASES").split():
         if db.startswith("luister_bench"):
             fresh_database(db)  # left behind by an earlier, interrupted run
+    delete_topics("bench.")  # the same
     ingest = bench_collector(mode, run_id)
     results["b6"] = {"ingest_mb": ingest.peak_rss_mb()}
     ingest.stop()
@@ -807,6 +814,7 @@ def main() -> None:
     api.stop()
     fresh_database(database)
     results["b7"] = bench_freshness(mode, run_id, results["b1"]["collector"]["requests_per_s"])
+    delete_topics(f"bench.{run_id}.")
     results["seconds"] = time.monotonic() - started
     (WORK / "results.json").write_text(json.dumps(results, indent=2))
     log(f"all measured in {results['seconds'] / 60:.1f} min: {WORK / 'results.json'}")

@@ -67,8 +67,8 @@ pub async fn render(app: &App, site: &SiteId, week: IsoWeek) -> Result<String, A
         }))
         .await
     };
-    // Every section's queries are independent: ClickHouse answers them side by side,
-    // so the page takes about as long as its slowest section, not their sum.
+    // Every section's queries are independent: ClickHouse answers them side by side
+    // (on a small server they still share its cores, so fewer reads is what counts).
     let (
         (reach, themes, trend, (top, zero)),
         ((channels, _), (devices, _), contact, actions, shift),

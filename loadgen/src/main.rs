@@ -4,6 +4,7 @@
 //! luister-loadgen http  [--collector URL] [--protocol native|matomo|plausible] [--rate N]
 //!                       [--concurrency N] [--events N] [SITE OPTIONS]
 //! luister-loadgen kafka [--brokers HOSTS] [--topic T] [--partitions N] [--days N] [SITE OPTIONS]
+//! luister-loadgen delete-topics --prefix P [--brokers HOSTS]
 //!
 //! SITE OPTIONS: --sites demo,zwolle  --hosts localhost,www.zwolle.nl  --matomo-idsites 1,2
 //!               --visits-per-day N (first site; each next fewer)  --seed N
@@ -13,7 +14,8 @@
 //! the last `--days` days (ending today) straight to the topic as v1 events, for
 //! history and query benchmarks; it creates the topic with `--partitions` (default 6)
 //! when it does not exist (`--days 0` only creates it). The same options give the same
-//! traffic.
+//! traffic. `delete-topics` deletes every topic whose name starts with the prefix (the
+//! benchmark's runs leave `bench.*` topics).
 
 use std::collections::HashMap;
 
@@ -23,7 +25,7 @@ use luister_loadgen::model::Model;
 use luister_loadgen::protocol::Site;
 use luister_loadgen::send::{self, Protocol};
 
-const USAGE: &str = "usage: luister-loadgen http|kafka [--option value …] (see the crate documentation: cargo doc -p luister-loadgen)";
+const USAGE: &str = "usage: luister-loadgen http|kafka|delete-topics [--option value …] (see the crate documentation: cargo doc -p luister-loadgen)";
 
 fn options(args: &[String]) -> anyhow::Result<HashMap<String, String>> {
     let mut out = HashMap::new();
@@ -59,6 +61,19 @@ async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (mode, rest) = args.split_first().context(USAGE)?;
     let mut o = options(rest)?;
+    if mode == "delete-topics" {
+        let brokers: String = take(&mut o, "brokers", "127.0.0.1:9092".to_string())?;
+        let prefix: String = take(&mut o, "prefix", String::new())?;
+        reject_unknown(&o)?;
+        let deleted = luister_loadgen::topics::delete_with_prefix(&brokers, &prefix)
+            .await
+            .with_context(|| USAGE)?;
+        println!(
+            "deleted {} topics starting with {prefix:?} at {brokers}",
+            deleted.len()
+        );
+        return Ok(());
+    }
     let ids: String = take(&mut o, "sites", "demo".to_string())?;
     let ids: Vec<&str> = ids.split(',').collect();
     let hosts: String = take(&mut o, "hosts", String::new())?;

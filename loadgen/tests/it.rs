@@ -149,3 +149,56 @@ async fn the_binary_creates_a_missing_topic_and_fills_it() {
     );
     scratch.cleanup().await;
 }
+
+#[tokio::test]
+async fn delete_topics_removes_the_topics_with_the_prefix_and_no_other() {
+    let prefix = luister_testkit::unique("it.loadgen_delete");
+    let brokers = luister_testkit::kafka_brokers();
+    let keep = luister_testkit::unique("it.loadgen_keep");
+    let kafka = luister_service::kafka::KafkaConfig {
+        brokers: brokers.clone(),
+        partitions: 1,
+        ..Default::default()
+    };
+    let (a, b) = (format!("{prefix}.a"), format!("{prefix}.b"));
+    luister_service::kafka::ensure_topics(&kafka, &[&a, &b, &keep])
+        .await
+        .unwrap();
+    assert!(
+        luister_loadgen::topics::delete_with_prefix(&brokers, "")
+            .await
+            .is_err(),
+        "an empty prefix would delete every topic"
+    );
+    let mut deleted = luister_loadgen::topics::delete_with_prefix(&brokers, &prefix)
+        .await
+        .unwrap();
+    deleted.sort();
+    assert_eq!(deleted, vec![a.clone(), b.clone()]);
+    // Deletion completes in the background: wait until the broker no longer lists them.
+    let listed = || async {
+        let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
+            kafka.client_config().create().unwrap();
+        admin
+            .inner()
+            .fetch_metadata(None, Duration::from_secs(10))
+            .unwrap()
+            .topics()
+            .iter()
+            .map(|t| t.name().to_string())
+            .collect::<Vec<_>>()
+    };
+    let gone = luister_testkit::wait_for(Duration::from_secs(30), || async {
+        let names = listed().await;
+        (!names.contains(&a) && !names.contains(&b)).then_some(names)
+    })
+    .await
+    .expect("the deleted topics are still listed after 30 s");
+    assert!(
+        gone.contains(&keep),
+        "a topic without the prefix was deleted"
+    );
+    luister_loadgen::topics::delete_with_prefix(&brokers, &keep)
+        .await
+        .unwrap();
+}
