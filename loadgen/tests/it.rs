@@ -122,7 +122,8 @@ async fn the_binary_creates_a_missing_topic_and_fills_it() {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_luister-loadgen"))
         .args(["kafka", "--brokers", &luister_testkit::kafka_brokers()])
         .args(["--topic", &scratch.topic, "--partitions", "3"])
-        .args(["--visits-per-day", "40", "--days", "1", "--sites", "demo"])
+        // Two days: yesterday is whole, today may have no visit yet (the night is quiet).
+        .args(["--visits-per-day", "40", "--days", "2", "--sites", "demo"])
         .output()
         .await
         .unwrap();
@@ -132,7 +133,7 @@ async fn the_binary_creates_a_missing_topic_and_fills_it() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // "sent N events of 1 days to … : N accepted, 0 refused …"
+    // "sent N events of 2 days to … : N accepted, 0 refused …"
     let accepted: usize = stdout
         .split(": ")
         .nth(1)
