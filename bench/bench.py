@@ -94,14 +94,25 @@ def shell(script: str, key: str) -> float:
     return took
 
 
-def ch(sql: str) -> str:
-    """One ClickHouse statement over HTTP; its output as text."""
-    req = urllib.request.Request(CH_URL + "/", data=sql.encode(), method="POST")
+def ch(sql: str, database: str | None = None) -> str:
+    """One ClickHouse statement over HTTP (unqualified tables in `database`); its
+    output as text."""
+    query = "?" + urllib.parse.urlencode({"database": database}) if database else ""
+    req = urllib.request.Request(CH_URL + "/" + query, data=sql.encode(), method="POST")
     try:
         with urllib.request.urlopen(req, timeout=3600) as r:
             return r.read().decode()
     except urllib.error.HTTPError as e:
         raise SystemExit(f"ClickHouse refused {sql[:300]!r}: {e.read().decode()[:1000]}") from e
+
+
+def migration_inserts(name: str) -> list[str]:
+    """The INSERT statements of a migration file (statements end with a `;` at the
+    end of a line; `--` lines are comments), as the store's migration runner reads it."""
+    text = "\n".join(l for l in (ROOT / "store/migrations" / name).read_text().splitlines()
+                     if not l.lstrip().startswith("--"))
+    statements = [st.strip() for st in re.split(r";[ \t]*$", text, flags=re.M)]
+    return [st for st in statements if st.startswith("INSERT INTO")]
 
 
 def ch_int(sql: str) -> int:
@@ -620,9 +631,17 @@ def replicate_history(database: str, days: int) -> dict:
                      f"WHERE day > toDate('{source}') - {last} AND day <= toDate('{source}') - {first})")
             ch(st)
     log(f"  visits_daily: aggregated the copied sessions")
+    # Migration 0009's backfills as they are: they fill the days its tables lack (the
+    # copied ones), from visits_daily and the events.
+    for st in migration_inserts("0009_totals_and_contact_channels.sql"):
+        ch(st, database)
+    results["commands"].setdefault("5-history", []).append(
+        "store/migrations/0009_totals_and_contact_channels.sql: its INSERT statements")
+    log(f"  visit_totals_daily, contact_channels_daily: aggregated the copied days")
     # Days that are no longer written to are merged in the background; merge now what
     # the copies left in parts, as a server that has been running for 90 days holds it.
-    for table in ("site_daily", "theme_daily", "theme_channel_daily", "search_terms_daily", "visits_daily"):
+    for table in ("site_daily", "theme_daily", "theme_channel_daily", "search_terms_daily", "visits_daily",
+                  "visit_totals_daily", "contact_channels_daily"):
         for partition in ch(f"SELECT DISTINCT partition FROM system.parts WHERE database = '{database}' "
                             f"AND table = '{table}' AND active FORMAT TSV").split():
             ch(f"OPTIMIZE TABLE {database}.{table} PARTITION {partition} FINAL")

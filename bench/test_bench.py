@@ -74,6 +74,15 @@ class Arithmetic(unittest.TestCase):
             bench.pageviews({"figures": []})
 
 
+    def test_the_history_runs_migration_9s_backfills_as_they_are(self):
+        inserts = bench.migration_inserts("0009_totals_and_contact_channels.sql")
+        self.assertEqual([st.split()[2] for st in inserts],
+                         ["visit_totals_daily", "contact_channels_daily"])
+        for st in inserts:
+            self.assertNotIn("--", st)
+            self.assertFalse(st.endswith(";"), st)
+            self.assertIn("NOT IN", st)
+
 class Chart(unittest.TestCase):
     def test_the_chart_is_an_svg_with_a_line_per_series(self):
         point = lambda rate, p50, p99, f=None: {"requests_per_s": rate, "p50_ms": p50, "p99_ms": p99, "fraction": f}

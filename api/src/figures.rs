@@ -3,9 +3,9 @@
 //! | figure | site as a whole | one theme |
 //! |---|---|---|
 //! | page views, searches | `site_daily` | `theme_daily` |
-//! | distinct visitors | `visits_daily` (sum of days) | `visits_daily` (sum of days) |
-//! | zero-result searches | `visits_daily` (search results per visit) | `search_terms_daily` |
-//! | visits, contacts | `visits_daily` | `visits_daily` (visits touching the theme) |
+//! | distinct visitors | `visit_totals_daily` (sum of days) | `visit_totals_daily` (sum of days) |
+//! | zero-result searches | `visit_totals_daily` (search results per visit) | `search_terms_daily` |
+//! | visits, contacts | `visit_totals_daily` | `visit_totals_daily` (visits touching the theme) |
 //!
 //! A *contact* is a visit that reached a contact goal (the processor's `[[goals]]`);
 //! for a theme, one that reached it at or after touching the theme. Visitors are
@@ -54,17 +54,22 @@ impl Figures {
     }
 }
 
-/// The newest `visits_daily` rows (migration 0008: visits per day and theme, by channel,
-/// by device and in total (`'*'`), written by the sessionizer) of a site and period.
-/// Bind with [`bind_visits`]; the caller continues the WHERE clause with ` AND …`.
-/// Distinct visitors of a period are the sum of its days': visitor keys rotate daily.
-pub(crate) const VISITS: &str =
-    "visits_daily WHERE site = ? AND day >= toDate(?) AND day <= toDate(?) \
-     AND (day, version) IN (SELECT day, max(version) FROM visits_daily \
-     WHERE site = ? AND day >= toDate(?) AND day <= toDate(?) GROUP BY day)";
+/// The newest rows of a site and period in one of the daily aggregates the
+/// sessionizer rewrites per (site, day) with a version: `visits_daily` (migration
+/// 0008: visits per day and theme, by channel, by device and in total (`'*'`)), its
+/// totals `visit_totals_daily` and `contact_channels_daily` (migration 0009). Bind with
+/// [`bind_newest`]; the caller continues the WHERE clause with ` AND …`. Distinct
+/// visitors of a period are the sum of its days': visitor keys rotate daily.
+pub(crate) fn newest(table: &str) -> String {
+    format!(
+        "{table} WHERE site = ? AND day >= toDate(?) AND day <= toDate(?) \
+         AND (day, version) IN (SELECT day, max(version) FROM {table} \
+         WHERE site = ? AND day >= toDate(?) AND day <= toDate(?) GROUP BY day)"
+    )
+}
 
-/// Binds site, from and to of [`VISITS`].
-pub(crate) fn bind_visits(
+/// Binds site, from and to of [`newest`].
+pub(crate) fn bind_newest(
     q: clickhouse::query::Query,
     site: &str,
     from: &str,
@@ -125,13 +130,13 @@ impl Periods {
         }
     }
 
-    /// The newest `visits_daily` rows of a site (bind the site twice) in any of the
-    /// periods, each once per period it falls in, like [`VISITS`]; the caller continues
-    /// the WHERE clause with ` AND …`.
-    fn visits(&self) -> String {
+    /// The newest rows of `table` (see [`newest`]) of a site (bind the site twice) in
+    /// any of the periods, each once per period it falls in; the caller continues the
+    /// WHERE clause with ` AND …`.
+    pub(crate) fn newest(&self, table: &str) -> String {
         format!(
-            "visits_daily {join} WHERE site = ? AND {ranges} AND {within} \
-             AND (day, version) IN (SELECT day, max(version) FROM visits_daily \
+            "{table} {join} WHERE site = ? AND {ranges} AND {within} \
+             AND (day, version) IN (SELECT day, max(version) FROM {table} \
              WHERE site = ? AND {ranges} GROUP BY day)",
             join = self.join,
             ranges = self.ranges,
@@ -173,8 +178,8 @@ pub async fn site(c: &Client, site: &str, periods: &[Period]) -> Result<Vec<Figu
         .query(&format!(
             "SELECT period, sum(visits) AS visits, sum(visitors) AS visitors, \
              sum(zero_results) AS zero_results, sum(contacts) AS contacts \
-             FROM {} AND theme = '' AND channel = '*' AND device = '*' GROUP BY period",
-            sql.visits()
+             FROM {} AND theme = '' GROUP BY period",
+            sql.newest("visit_totals_daily")
         ))
         .bind(site)
         .bind(site)
@@ -263,8 +268,8 @@ pub async fn themes(
     let mut q = c
         .query(&format!(
             "SELECT period, theme, sum(visits) AS visits, sum(visitors) AS visitors, sum(contacts) AS contacts \
-             FROM {} AND theme != '' AND channel = '*' AND device = '*'{filter} GROUP BY period, theme",
-            sql.visits()
+             FROM {} AND theme != ''{filter} GROUP BY period, theme",
+            sql.newest("visit_totals_daily")
         ))
         .bind(site)
         .bind(site);

@@ -5,6 +5,12 @@
 //! online). It compares the digital share of those in a period with a baseline period
 //! and values the difference with the municipality's own cost and handling time per
 //! channel (`[[contact_costs]]`), stating every assumption beside the figure.
+//!
+//! Which channel handles an action is decided where the contacts are counted per day
+//! (`contact_channels_daily`, migration 0009): `contact:phone`, `call`, `telephone` and
+//! `callback` are the telephone; `contact:appointment`, `counter`, `visit` and `balie`
+//! the counter; `contact:letter` and `post` a letter; every other `contact:*` kind and
+//! every `selfservice:*` action the web.
 
 use std::collections::HashMap;
 
@@ -18,48 +24,6 @@ use crate::table::{round1, Cell, Tabular};
 
 /// The channels contacts are handled through.
 pub const CHANNELS: [&str; 4] = ["telephone", "counter", "letter", "web"];
-
-/// `contact:*` action kinds handled by telephone, at the counter and by letter; every
-/// other `contact:*` kind and every `selfservice:*` action is the web.
-const TELEPHONE: [&str; 4] = ["phone", "call", "telephone", "callback"];
-const COUNTER: [&str; 4] = ["appointment", "counter", "visit", "balie"];
-const LETTER: [&str; 2] = ["letter", "post"];
-
-/// The channel an action belongs to, if it is a contact or a self-service completion.
-pub fn channel_of(action: &str) -> Option<&'static str> {
-    if action.starts_with("selfservice:") {
-        return Some("web");
-    }
-    let kind = action.strip_prefix("contact:")?;
-    Some(if TELEPHONE.contains(&kind) {
-        "telephone"
-    } else if COUNTER.contains(&kind) {
-        "counter"
-    } else if LETTER.contains(&kind) {
-        "letter"
-    } else {
-        "web"
-    })
-}
-
-/// The same mapping as a ClickHouse expression over `action_name` (from the constants
-/// above, never from request text).
-fn channel_sql() -> String {
-    let list = |kinds: &[&str]| {
-        kinds
-            .iter()
-            .map(|k| format!("'contact:{k}'"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    format!(
-        "multiIf(action_name IN ({}), 'telephone', action_name IN ({}), 'counter', \
-         action_name IN ({}), 'letter', 'web')",
-        list(&TELEPHONE),
-        list(&COUNTER),
-        list(&LETTER)
-    )
-}
 
 /// One `[[contact_costs]]` entry: what handling one contact costs through a channel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -324,7 +288,8 @@ struct ChannelCount {
 }
 
 /// Contacts and self-service completions per channel of `site` (optionally for a
-/// theme) in each of `periods`, from one read of the raw events (periods may overlap).
+/// theme) in each of `periods`, from one read of their daily counts (periods may
+/// overlap).
 pub async fn periods(
     c: &Client,
     site: &str,
@@ -332,28 +297,19 @@ pub async fn periods(
     theme: Option<&str>,
 ) -> Result<Vec<ContactsIn>, ApiError> {
     let sql = crate::figures::Periods::new(periods);
-    let filter = if theme.is_some() {
-        " AND has(themes, ?)"
-    } else {
-        ""
-    };
-    let mut q = c
+    let rows = c
         .query(&format!(
-            "SELECT period, {} AS channel, count() AS contacts, uniq(visitor) AS visitors \
-             FROM events {join} WHERE site = ? AND {ranges} AND type = 'action' \
-             AND (startsWith(action_name, 'contact:') OR startsWith(action_name, 'selfservice:')) \
-             AND {within}{filter} GROUP BY period, channel",
-            channel_sql(),
-            join = sql.join,
-            ranges = sql.ranges,
-            within = sql.within,
+            "SELECT period, channel, sum(contacts) AS contacts, sum(visitors) AS visitors \
+             FROM {} AND theme = ? GROUP BY period, channel",
+            sql.newest("contact_channels_daily")
         ))
-        .bind(site);
-    if let Some(t) = theme {
-        q = q.bind(t);
-    }
+        .bind(site)
+        .bind(site)
+        .bind(theme.unwrap_or(""))
+        .fetch_all::<ChannelCount>()
+        .await?;
     let mut out = vec![ContactsIn::default(); periods.len()];
-    for r in q.fetch_all::<ChannelCount>().await? {
+    for r in rows {
         let ch = CHANNELS.iter().find(|c| **c == r.channel);
         if let (Some(ch), Some(o)) = (ch, out.get_mut(usize::from(r.period))) {
             o.contacts.insert(ch, r.contacts);
@@ -366,24 +322,6 @@ pub async fn periods(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn actions_map_to_channels() {
-        assert_eq!(channel_of("contact:phone"), Some("telephone"));
-        assert_eq!(channel_of("contact:appointment"), Some("counter"));
-        assert_eq!(channel_of("contact:form"), Some("web"));
-        assert_eq!(channel_of("contact:chat"), Some("web"));
-        assert_eq!(
-            channel_of("selfservice:aanvraag-kwijtschelding"),
-            Some("web")
-        );
-        assert_eq!(channel_of("download"), None);
-        let sql = channel_sql();
-        assert!(
-            sql.contains("'contact:phone'") && sql.contains("'contact:appointment'"),
-            "{sql}"
-        );
-    }
 
     fn period(contacts: &[(&'static str, u64)], visitors: u64) -> ContactsIn {
         ContactsIn {

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
-use crate::figures::{bind_visits, SESSIONS, SESSIONS_PER_THEME, VISITS};
+use crate::figures::{bind_newest, newest, SESSIONS, SESSIONS_PER_THEME};
 use crate::params::{Granularity, IsoWeek, Period};
 use crate::table::{Cell, Tabular};
 
@@ -145,7 +145,8 @@ pub async fn series(
         )),
         (false, _) => c.query(&format!(
             "SELECT {visit_bucket} AS bucket, sum(visits) AS visits, sum(visitors) AS visitors \
-             FROM {VISITS} AND theme = ? AND channel = '*' AND device = '*' GROUP BY bucket"
+             FROM {} AND theme = ? GROUP BY bucket",
+            newest("visit_totals_daily")
         )),
     };
     if hourly {
@@ -154,7 +155,7 @@ pub async fn series(
             q = q.bind(t);
         }
     } else {
-        q = bind_visits(q, site, &from, &to).bind(theme.unwrap_or(""));
+        q = bind_newest(q, site, &from, &to).bind(theme.unwrap_or(""));
     }
     let (events, visits) = tokio::try_join!(events, async {
         Ok::<Vec<VisitBucket>, ApiError>(q.fetch_all().await?)

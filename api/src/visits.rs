@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
-use crate::figures::{bind_visits, VISITS};
+use crate::figures::{bind_newest, newest};
 use crate::params::{Dimension, IsoWeek, Period};
 use crate::table::{round1, Cell, Tabular};
 
@@ -68,9 +68,10 @@ pub async fn mix(
     .column();
     let q = c.query(&format!(
         "SELECT {col} AS value, sum(visits) AS visits, sum(visitors) AS visitors, sum(contacts) AS contacts \
-         FROM {VISITS} AND theme = ? AND {col} != '*' AND {other} = '*' GROUP BY value ORDER BY visits DESC, value"
+         FROM {visits} AND theme = ? AND {col} != '*' AND {other} = '*' GROUP BY value ORDER BY visits DESC, value",
+        visits = newest("visits_daily")
     ));
-    let q = bind_visits(q, site, &from, &to).bind(theme.unwrap_or(""));
+    let q = bind_newest(q, site, &from, &to).bind(theme.unwrap_or(""));
     let rows: Vec<ShareRow> = q.fetch_all().await?;
     let total: u64 = rows.iter().map(|r| r.visits).sum();
     let (shown, hidden): (Vec<ShareRow>, Vec<ShareRow>) =
@@ -161,9 +162,10 @@ pub async fn early_contact(
          sum(k) AS total_contacted, quantilesExactIfMerge(0.5, 0.9)(t) AS total_times \
          FROM (SELECT toUInt32(toMonday(day)) AS week, sum(visits) AS s, sum(contacts) AS k, \
          quantilesExactIfMergeState(0.5, 0.9)(time_to_contact) AS t \
-         FROM {VISITS} AND theme = ? AND channel = '*' AND device = '*' GROUP BY week)"
+         FROM {totals} AND theme = ? GROUP BY week)",
+        totals = newest("visit_totals_daily")
     ));
-    let w = bind_visits(q, site, &from, &to)
+    let w = bind_newest(q, site, &from, &to)
         .bind(theme)
         .fetch_one::<ContactWeeks>()
         .await?;

@@ -8,8 +8,9 @@
 //! count a visit twice: the newest version of each session wins (ReplacingMergeTree),
 //! and sessions a late event merged into another are rewritten as deleted. A run with
 //! many new events is split into passes over disjoint sets of visitors, so memory does
-//! not grow with the number of open visits. After each run the daily visit aggregate
-//! (`visits_daily`) of every (site, day) the run touched is rewritten from the sessions.
+//! not grow with the number of open visits. After each run the daily aggregates of every
+//! (site, day) the run touched are rewritten: visits (`visits_daily` and its totals
+//! `visit_totals_daily`) from the sessions, contacts per channel from the events.
 //!
 //! A contact is an action whose name starts with one of the goal's action prefixes
 //! (default `contact:`) or a page view whose path matches one of its URL patterns (a
@@ -282,16 +283,21 @@ pub async fn run_once(
         )
         .await?;
     }
-    refresh_visits_daily(store, since, version).await?;
+    refresh_daily(store, since, version).await?;
     Ok(written)
 }
 
-/// Rewrites `visits_daily` (migration 0008) for every (site, day) that got new events
-/// since `since`, from the sessions just written, as `version`.
-async fn refresh_visits_daily(store: &Store, since: u32, version: u64) -> Result<(), StoreError> {
-    store
-        .client()
-        .query(&luister_store::migrations::visits_daily_refresh())
+/// Rewrites the daily aggregates (`visits_daily`, `visit_totals_daily`,
+/// `contact_channels_daily`; migrations 0008 and 0009) of every (site, day) that got
+/// new events since `since`, from the sessions just written and the events, as
+/// `version`. A failure leaves the older versions in place, which readers keep using
+/// until a later run (the first after a restart looks back a day) writes them again.
+async fn refresh_daily(store: &Store, since: u32, version: u64) -> Result<(), StoreError> {
+    let [visits, totals, contacts] = luister_store::migrations::sessionizer_refresh();
+    let c = store.client();
+    c.query(&visits).bind(version).bind(since).execute().await?;
+    c.query(&totals).bind(version).execute().await?;
+    c.query(&contacts)
         .bind(version)
         .bind(since)
         .execute()

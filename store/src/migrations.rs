@@ -74,28 +74,56 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0008_visits_daily.sql",
         sql: include_str!("../migrations/0008_visits_daily.sql"),
     },
+    Migration {
+        version: 9,
+        name: "0009_totals_and_contact_channels.sql",
+        sql: include_str!("../migrations/0009_totals_and_contact_channels.sql"),
+    },
 ];
 
 const LOCK_TABLE: &str = "schema_migrations_lock";
 
-/// The statement of migration 0008 that fills `visits_daily` from the sessions, narrowed
-/// to the (site, day)s that got events since a time and written as a new version: the
-/// sessionizer's refresh, so that the aggregation is defined once. Binds the version,
-/// then the time (seconds).
-pub fn visits_daily_refresh() -> String {
-    let backfill = MIGRATIONS
-        .iter()
-        .filter(|m| m.version == 8)
-        .flat_map(|m| m.statements())
-        .find(|s| s.starts_with("INSERT INTO visits_daily"))
-        .unwrap_or_default();
-    backfill
+/// The sessionizer's rewrite of the daily aggregates, in order, after each run: for
+/// every (site, day) that got events since a time, a new version of `visits_daily`
+/// (migration 0008), its total rows copied to `visit_totals_daily` and the contacts per
+/// channel in `contact_channels_daily` (migration 0009). Built from the migrations'
+/// backfill statements, so that each aggregation is defined once. Each statement binds
+/// the version first, then (where it has one) the time in seconds.
+pub fn sessionizer_refresh() -> [String; 3] {
+    let touched = "(SELECT site, day FROM events WHERE inserted_at >= toDateTime(?))";
+    let visits = backfill(8, "INSERT INTO visits_daily")
         .replace(
             "FROM (SELECT * FROM sessions FINAL)",
-            "FROM (SELECT * FROM sessions FINAL WHERE (site, day) IN \
-             (SELECT site, day FROM events WHERE inserted_at >= toDateTime(?)))",
+            &format!("FROM (SELECT * FROM sessions FINAL WHERE (site, day) IN {touched})"),
         )
-        .replace("toUInt64(0) AS version", "toUInt64(?) AS version")
+        .replace("toUInt64(0) AS version", "toUInt64(?) AS version");
+    // The totals of the version just written: the backfill's columns, this version.
+    let totals = backfill(9, "INSERT INTO visit_totals_daily");
+    let totals = format!(
+        "{} WHERE channel = '*' AND device = '*' AND version = ?",
+        totals
+            .split_once("WHERE")
+            .map_or("", |(head, _)| head)
+            .replace("toUInt64(0)", "version")
+            .trim_end()
+    );
+    let contacts = backfill(9, "INSERT INTO contact_channels_daily")
+        .replace(
+            "(site, day) NOT IN (SELECT site, day FROM contact_channels_daily)",
+            &format!("(site, day) IN {touched}"),
+        )
+        .replace("toUInt64(0) AS version", "toUInt64(?) AS version");
+    [visits, totals, contacts]
+}
+
+/// The statement of migration `version` that starts with `start`.
+fn backfill(version: u32, start: &str) -> String {
+    MIGRATIONS
+        .iter()
+        .filter(|m| m.version == version)
+        .flat_map(|m| m.statements())
+        .find(|s| s.starts_with(start))
+        .unwrap_or_default()
 }
 
 impl Migration {
@@ -355,12 +383,38 @@ mod tests {
     }
 
     #[test]
-    fn the_sessionizer_refreshes_visits_daily_with_the_migrations_statement() {
-        let sql = visits_daily_refresh();
-        assert!(sql.starts_with("INSERT INTO visits_daily"), "{sql}");
-        assert!(sql.contains("toUInt64(?) AS version"), "{sql}");
-        assert!(sql.contains("inserted_at >= toDateTime(?)"), "{sql}");
-        assert_eq!(sql.matches('?').count(), 2, "{sql}");
+    fn the_sessionizer_refreshes_the_aggregates_with_the_migrations_statements() {
+        let [visits, totals, contacts] = sessionizer_refresh();
+        assert!(visits.starts_with("INSERT INTO visits_daily"), "{visits}");
+        assert!(visits.contains("toUInt64(?) AS version"), "{visits}");
+        assert!(visits.contains("inserted_at >= toDateTime(?)"), "{visits}");
+        assert_eq!(visits.matches('?').count(), 2, "{visits}");
+
+        assert!(
+            totals.starts_with("INSERT INTO visit_totals_daily\nSELECT site, theme, day,"),
+            "{totals}"
+        );
+        assert!(
+            totals.ends_with(
+                ", version\nFROM visits_daily WHERE channel = '*' AND device = '*' AND version = ?"
+            ),
+            "{totals}"
+        );
+        assert_eq!(totals.matches('?').count(), 1, "{totals}");
+
+        assert!(
+            contacts.starts_with("INSERT INTO contact_channels_daily"),
+            "{contacts}"
+        );
+        assert!(contacts.contains("toUInt64(?) AS version"), "{contacts}");
+        assert!(
+            contacts.contains(
+                "(site, day) IN (SELECT site, day FROM events WHERE inserted_at >= toDateTime(?))"
+            ),
+            "{contacts}"
+        );
+        assert!(!contacts.contains("NOT IN"), "{contacts}");
+        assert_eq!(contacts.matches('?').count(), 2, "{contacts}");
     }
 
     #[test]

@@ -585,3 +585,164 @@ async fn migration_8_aggregates_the_sessions_written_before_it() {
     );
     scratch.cleanup().await;
 }
+
+/// The newest version of each (site, day) of a sessionizer aggregate, as TSV.
+async fn newest_rows(db: &str, table: &str, columns: &str) -> String {
+    luister_testkit::clickhouse(&format!(
+        "SELECT {columns} FROM {db}.{table} \
+         WHERE (site, day, version) IN (SELECT site, day, max(version) FROM {db}.{table} GROUP BY site, day) \
+         ORDER BY {columns} FORMAT TSV"
+    ))
+    .await
+    .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn contacts_per_channel_and_visit_totals_follow_every_sessionizer_run() {
+    let scratch = Scratch::new("proc_contact_channels");
+    let processor = start_processor(&scratch, "g1").await;
+    let db = &scratch.database;
+    let base = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        - 2 * 3_600_000;
+    let action = |visitor: u64, i: i64, path: &str, name: &str| {
+        helpers::event_at(
+            visitor,
+            base + i * 1000,
+            "action",
+            path,
+            &format!(r#","name":"{name}""#),
+        )
+    };
+    // Every kind of contact on debt-help pages, one visitor each (visitor 1 twice by
+    // telephone), a self-service completion, a download (no contact) and a page view.
+    let events = [
+        action(1, 0, "/schulden", "contact:phone"),
+        action(1, 1, "/schulden", "contact:callback"),
+        action(2, 2, "/schulden", "contact:balie"),
+        action(3, 3, "/schulden", "contact:post"),
+        action(4, 4, "/schulden", "contact:form"),
+        action(5, 5, "/", "selfservice:aanvraag-kwijtschelding"),
+        action(6, 6, "/schulden", "download"),
+        helpers::event_at(7, base, "pageview", "/schulden", ""),
+    ];
+    for e in &events {
+        produce(&scratch.topic, "k", e.as_bytes()).await;
+    }
+    let columns = "theme, channel, contacts, visitors";
+    let expected = "\tcounter\t1\t1\n\tletter\t1\t1\n\ttelephone\t2\t1\n\tweb\t2\t2\n\
+                    schulden\tcounter\t1\t1\nschulden\tletter\t1\t1\nschulden\ttelephone\t2\t1\nschulden\tweb\t1\t1\n";
+    let got = wait_for(Duration::from_secs(30), || async {
+        let t = newest_rows(db, "contact_channels_daily", columns).await;
+        (t == expected).then_some(t)
+    })
+    .await;
+    assert!(
+        got.is_some(),
+        "contacts per channel: {}",
+        newest_rows(db, "contact_channels_daily", columns).await
+    );
+
+    // A late contact: the next run rewrites the day with it, counting nothing twice.
+    produce(
+        &scratch.topic,
+        "k",
+        action(8, 8, "/schulden", "contact:telephone").as_bytes(),
+    )
+    .await;
+    let expected = expected.replace("\ttelephone\t2\t1\n", "\ttelephone\t3\t2\n");
+    let got = wait_for(Duration::from_secs(30), || async {
+        let t = newest_rows(db, "contact_channels_daily", columns).await;
+        (t == expected).then_some(t)
+    })
+    .await;
+    assert!(
+        got.is_some(),
+        "after the late contact: {}",
+        newest_rows(db, "contact_channels_daily", columns).await
+    );
+
+    // The visit totals are visits_daily's total rows of the same version.
+    let totals = newest_rows(
+        db,
+        "visit_totals_daily",
+        "theme, visits, contacts, zero_results, visitors, version",
+    )
+    .await;
+    let visits = luister_testkit::clickhouse(&format!(
+        "SELECT theme, visits, contacts, zero_results, visitors, version FROM {db}.visits_daily \
+         WHERE channel = '*' AND device = '*' \
+         AND (site, day, version) IN (SELECT site, day, max(version) FROM {db}.visits_daily GROUP BY site, day) \
+         ORDER BY theme, visits, contacts, zero_results, visitors, version FORMAT TSV"
+    ))
+    .await
+    .unwrap();
+    assert!(totals.starts_with("\t8\t"), "eight visits: {totals}");
+    assert_eq!(totals, visits);
+    processor.stop().await.unwrap();
+    scratch.cleanup().await;
+}
+
+#[tokio::test]
+async fn migration_9_aggregates_what_was_written_before_it_once() {
+    let scratch = Scratch::new("proc_totals_backfill");
+    let db = &scratch.database;
+    let config = luister_store::ClickHouseConfig {
+        url: luister_testkit::clickhouse_url(),
+        database: db.clone(),
+        ..luister_store::ClickHouseConfig::default()
+    };
+    let store = luister_store::Store::connect(&config).await.unwrap();
+    // As a build before migration 9 left them: two versions of a day's visits (only
+    // the newest counts) and the raw contact actions.
+    luister_testkit::clickhouse(&format!(
+        "INSERT INTO {db}.visits_daily (site, day, theme, channel, device, visits, contacts, zero_results, visitors, version) VALUES \
+         ('demo', '2026-11-02', '', '*', '*', 5, 1, 0, 5, 1), ('demo', '2026-11-02', 'schulden', '*', '*', 2, 1, 0, 2, 1), \
+         ('demo', '2026-11-02', '', '*', '*', 6, 2, 0, 6, 2), ('demo', '2026-11-02', '', 'direct', '*', 6, 2, 0, 6, 2)"
+    ))
+    .await
+    .unwrap();
+    luister_testkit::clickhouse(&format!(
+        "INSERT INTO {db}.events (site, day, ts, type, visitor, action_name, themes) VALUES \
+         ('demo', '2026-11-02', '2026-11-02 10:00:00', 'action', 'a', 'contact:phone', ['schulden']), \
+         ('demo', '2026-11-02', '2026-11-02 10:01:00', 'action', 'b', 'contact:chat', []), \
+         ('demo', '2026-11-02', '2026-11-02 10:02:00', 'action', 'b', 'download', [])"
+    ))
+    .await
+    .unwrap();
+    // Forget migration 9 and apply it twice, as on a database made before it and after
+    // a crash before it was recorded.
+    for _ in 0..2 {
+        for sql in [
+            format!("CREATE TABLE {db}.kept AS {db}.schema_migrations"),
+            format!(
+                "INSERT INTO {db}.kept SELECT * FROM {db}.schema_migrations WHERE version != 9"
+            ),
+            format!("DROP TABLE {db}.schema_migrations"),
+            format!("RENAME TABLE {db}.kept TO {db}.schema_migrations"),
+        ] {
+            luister_testkit::clickhouse(&sql).await.unwrap();
+        }
+        luister_store::migrations::run(&store, &config)
+            .await
+            .unwrap();
+    }
+    let totals = luister_testkit::clickhouse(&format!(
+        "SELECT theme, visits, contacts, visitors, version FROM {db}.visit_totals_daily ORDER BY theme FORMAT TSV"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(totals, "\t6\t2\t6\t0\n");
+    let contacts = luister_testkit::clickhouse(&format!(
+        "SELECT theme, channel, contacts, visitors, version FROM {db}.contact_channels_daily ORDER BY theme, channel FORMAT TSV"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        contacts,
+        "\ttelephone\t1\t1\t0\n\tweb\t1\t1\t0\nschulden\ttelephone\t1\t1\t0\n"
+    );
+    scratch.cleanup().await;
+}
