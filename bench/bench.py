@@ -640,7 +640,7 @@ def replicate_history(database: str, days: int) -> dict:
     log(f"  visit_totals_daily, contact_channels_daily: aggregated the copied days")
     # Days that are no longer written to are merged in the background; merge now what
     # the copies left in parts, as a server that has been running for 90 days holds it.
-    for table in ("site_daily", "theme_daily", "theme_channel_daily", "search_terms_daily", "visits_daily",
+    for table in ("site_daily", "theme_daily", "search_terms_daily", "visits_daily",
                   "visit_totals_daily", "contact_channels_daily"):
         for partition in ch(f"SELECT DISTINCT partition FROM system.parts WHERE database = '{database}' "
                             f"AND table = '{table}' AND active FORMAT TSV").split():

@@ -79,6 +79,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0009_totals_and_contact_channels.sql",
         sql: include_str!("../migrations/0009_totals_and_contact_channels.sql"),
     },
+    Migration {
+        version: 10,
+        name: "0010_drop_theme_channel_daily.sql",
+        sql: include_str!("../migrations/0010_drop_theme_channel_daily.sql"),
+    },
 ];
 
 const LOCK_TABLE: &str = "schema_migrations_lock";
