@@ -22,6 +22,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use chrono::NaiveDate;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
@@ -238,6 +239,14 @@ pub fn build(events: &[SessionEvent], gap_s: u32, goals: &Goals, version: u64) -
     out
 }
 
+/// The events inserted since a run's `since`: how many, and their first and last day.
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct NewEvents {
+    events: u64,
+    first_day: u16,
+    last_day: u16,
+}
+
 #[derive(Debug, clickhouse::Row, Deserialize)]
 struct ExistingSession {
     site: String,
@@ -257,16 +266,31 @@ pub async fn run_once(
     config: &SessionsConfig,
     goals: &Goals,
 ) -> Result<usize, StoreError> {
-    let new_events: u64 = store
+    let new: NewEvents = store
         .client()
-        .query("SELECT count() FROM events WHERE inserted_at >= toDateTime(?)")
+        .query(
+            "SELECT count() AS events, min(day) AS first_day, max(day) AS last_day \
+             FROM events WHERE inserted_at >= toDateTime(?)",
+        )
         .bind(since)
         .fetch_one()
         .await?;
-    if new_events == 0 {
+    if new.events == 0 {
         return Ok(0);
     }
-    let passes = new_events.div_ceil(config.events_per_pass.max(1));
+    // Every later scan is bounded to the days of the new events (the tables are
+    // partitioned and ordered by day; `inserted_at` is not), so a run reads the days
+    // that can have changed instead of the whole retention period. Events inserted
+    // during the run on other days are looked at by the next run.
+    let date = |d: u16| {
+        NaiveDate::from_ymd_opt(1970, 1, 1)
+            .and_then(|epoch| epoch.checked_add_days(chrono::Days::new(u64::from(d))))
+    };
+    let (Some(first), Some(last)) = (date(new.first_day), date(new.last_day)) else {
+        return Ok(0);
+    };
+    let days = format!("day >= toDate('{first}') AND day <= toDate('{last}')");
+    let passes = new.events.div_ceil(config.events_per_pass.max(1));
     let version = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -276,6 +300,7 @@ pub async fn run_once(
         written += run_pass(
             store,
             since,
+            &days,
             (pass, passes),
             config.inactivity_gap_s,
             goals,
@@ -283,17 +308,22 @@ pub async fn run_once(
         )
         .await?;
     }
-    refresh_daily(store, since, version).await?;
+    refresh_daily(store, since, (first, last), version).await?;
     Ok(written)
 }
 
 /// Rewrites the daily aggregates (`visits_daily`, `visit_totals_daily`,
 /// `contact_channels_daily`; migrations 0008 and 0009) of every (site, day) that got
-/// new events since `since`, from the sessions just written and the events, as
-/// `version`. A failure leaves the older versions in place, which readers keep using
+/// new events since `since` (all on days from `first` to `last`), from the sessions
+/// just written and the events, as `version`. A failure leaves the older versions in place, which readers keep using
 /// until a later run (the first after a restart looks back a day) writes them again.
-async fn refresh_daily(store: &Store, since: u32, version: u64) -> Result<(), StoreError> {
-    let [visits, totals, contacts] = luister_store::migrations::sessionizer_refresh();
+async fn refresh_daily(
+    store: &Store,
+    since: u32,
+    (first, last): (NaiveDate, NaiveDate),
+    version: u64,
+) -> Result<(), StoreError> {
+    let [visits, totals, contacts] = luister_store::migrations::sessionizer_refresh(first, last);
     let c = store.client();
     c.query(&visits).bind(version).bind(since).execute().await?;
     c.query(&totals).bind(version).execute().await?;
@@ -305,23 +335,27 @@ async fn refresh_daily(store: &Store, since: u32, version: u64) -> Result<(), St
     Ok(())
 }
 
-/// One pass of [`run_once`]: the visitors whose key hashes to `pass.0` modulo `pass.1`.
+/// One pass of [`run_once`]: the visitors whose key hashes to `pass.0` modulo `pass.1`,
+/// on the days `days` (an SQL condition on `day`) selects.
 async fn run_pass(
     store: &Store,
     since: u32,
+    days: &str,
     (pass, passes): (u64, u64),
     gap_s: u32,
     goals: &Goals,
     version: u64,
 ) -> Result<usize, StoreError> {
-    const TOUCHED: &str = "(site, visitor, day) IN (SELECT site, visitor, day FROM events \
-         WHERE inserted_at >= toDateTime(?) AND cityHash64(visitor) % ? = ?)";
+    let touched = format!(
+        "{days} AND (site, visitor, day) IN (SELECT site, visitor, day FROM events \
+         WHERE {days} AND inserted_at >= toDateTime(?) AND cityHash64(visitor) % ? = ?)"
+    );
     // Streamed in key order: only one visitor-day's events are held at a time.
     let mut cursor = store
         .client()
         .query(&format!(
             "SELECT site, day, visitor, ts, type, path, themes, channel, device, action_name, search_term, search_results FROM events \
-             WHERE {TOUCHED} ORDER BY site, visitor, day, ts, kafka_partition, kafka_offset"
+             WHERE {touched} ORDER BY site, visitor, day, ts, kafka_partition, kafka_offset"
         ))
         .bind(since)
         .bind(passes)
@@ -349,7 +383,7 @@ async fn run_pass(
     let existing: Vec<ExistingSession> = store
         .client()
         .query(&format!(
-            "SELECT site, day, visitor, session_id FROM sessions FINAL WHERE deleted = 0 AND {TOUCHED}"
+            "SELECT site, day, visitor, session_id FROM sessions FINAL WHERE deleted = 0 AND {touched}"
         ))
         .bind(since)
         .bind(passes)

@@ -16,6 +16,7 @@
 
 use std::time::{Duration, Instant};
 
+use chrono::NaiveDate;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -89,23 +90,30 @@ pub const MIGRATIONS: &[Migration] = &[
 const LOCK_TABLE: &str = "schema_migrations_lock";
 
 /// The sessionizer's rewrite of the daily aggregates, in order, after each run: for
-/// every (site, day) that got events since a time, a new version of `visits_daily`
-/// (migration 0008), its total rows copied to `visit_totals_daily` and the contacts per
-/// channel in `contact_channels_daily` (migration 0009). Built from the migrations'
-/// backfill statements, so that each aggregation is defined once. Each statement binds
-/// the version first, then (where it has one) the time in seconds.
-pub fn sessionizer_refresh() -> [String; 3] {
-    let touched = "(SELECT site, day FROM events WHERE inserted_at >= toDateTime(?))";
+/// every (site, day) from `first` to `last` that got events since a time, a new version
+/// of `visits_daily` (migration 0008), its total rows copied to `visit_totals_daily`
+/// and the contacts per channel in `contact_channels_daily` (migration 0009). `first`
+/// and `last` are the days of the new events: they bound every scan to the days that
+/// can have changed (the tables are partitioned and ordered by day; `inserted_at` is
+/// not). Built from the migrations' backfill statements, so that each aggregation is
+/// defined once. Each statement binds the version first, then (where it has one) the
+/// time in seconds.
+pub fn sessionizer_refresh(first: NaiveDate, last: NaiveDate) -> [String; 3] {
+    let days = format!("day >= toDate('{first}') AND day <= toDate('{last}')");
+    let touched =
+        format!("(SELECT site, day FROM events WHERE {days} AND inserted_at >= toDateTime(?))");
     let visits = backfill(8, "INSERT INTO visits_daily")
         .replace(
             "FROM (SELECT * FROM sessions FINAL)",
-            &format!("FROM (SELECT * FROM sessions FINAL WHERE (site, day) IN {touched})"),
+            &format!(
+                "FROM (SELECT * FROM sessions FINAL WHERE {days} AND (site, day) IN {touched})"
+            ),
         )
         .replace("toUInt64(0) AS version", "toUInt64(?) AS version");
     // The totals of the version just written: the backfill's columns, this version.
     let totals = backfill(9, "INSERT INTO visit_totals_daily");
     let totals = format!(
-        "{} WHERE channel = '*' AND device = '*' AND version = ?",
+        "{} WHERE channel = '*' AND device = '*' AND {days} AND version = ?",
         totals
             .split_once("WHERE")
             .map_or("", |(head, _)| head)
@@ -115,7 +123,7 @@ pub fn sessionizer_refresh() -> [String; 3] {
     let contacts = backfill(9, "INSERT INTO contact_channels_daily")
         .replace(
             "(site, day) NOT IN (SELECT site, day FROM contact_channels_daily)",
-            &format!("(site, day) IN {touched}"),
+            &format!("{days} AND (site, day) IN {touched}"),
         )
         .replace("toUInt64(0) AS version", "toUInt64(?) AS version");
     [visits, totals, contacts]
@@ -389,10 +397,20 @@ mod tests {
 
     #[test]
     fn the_sessionizer_refreshes_the_aggregates_with_the_migrations_statements() {
-        let [visits, totals, contacts] = sessionizer_refresh();
+        let day = |d| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+        let [visits, totals, contacts] = sessionizer_refresh(day(28), day(29));
+        let days = "day >= toDate('2026-11-28') AND day <= toDate('2026-11-29')";
+        let touched = format!(
+            "(site, day) IN (SELECT site, day FROM events WHERE {days} AND inserted_at >= toDateTime(?))"
+        );
         assert!(visits.starts_with("INSERT INTO visits_daily"), "{visits}");
         assert!(visits.contains("toUInt64(?) AS version"), "{visits}");
-        assert!(visits.contains("inserted_at >= toDateTime(?)"), "{visits}");
+        assert!(
+            visits.contains(&format!(
+                "FROM (SELECT * FROM sessions FINAL WHERE {days} AND {touched})"
+            )),
+            "{visits}"
+        );
         assert_eq!(visits.matches('?').count(), 2, "{visits}");
 
         assert!(
@@ -400,9 +418,7 @@ mod tests {
             "{totals}"
         );
         assert!(
-            totals.ends_with(
-                ", version\nFROM visits_daily WHERE channel = '*' AND device = '*' AND version = ?"
-            ),
+            totals.ends_with(&format!(", version\nFROM visits_daily WHERE channel = '*' AND device = '*' AND {days} AND version = ?")),
             "{totals}"
         );
         assert_eq!(totals.matches('?').count(), 1, "{totals}");
@@ -413,9 +429,7 @@ mod tests {
         );
         assert!(contacts.contains("toUInt64(?) AS version"), "{contacts}");
         assert!(
-            contacts.contains(
-                "(site, day) IN (SELECT site, day FROM events WHERE inserted_at >= toDateTime(?))"
-            ),
+            contacts.contains(&format!("{days} AND {touched}")),
             "{contacts}"
         );
         assert!(!contacts.contains("NOT IN"), "{contacts}");

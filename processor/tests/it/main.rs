@@ -587,9 +587,14 @@ async fn migration_8_aggregates_the_sessions_written_before_it() {
 
 /// The newest version of each (site, day) of a sessionizer aggregate, as TSV.
 async fn newest_rows(db: &str, table: &str, columns: &str) -> String {
+    newest_rows_where(db, table, columns, "1").await
+}
+
+/// [`newest_rows`] of the rows `filter` selects.
+async fn newest_rows_where(db: &str, table: &str, columns: &str, filter: &str) -> String {
     luister_testkit::clickhouse(&format!(
         "SELECT {columns} FROM {db}.{table} \
-         WHERE (site, day, version) IN (SELECT site, day, max(version) FROM {db}.{table} GROUP BY site, day) \
+         WHERE {filter} AND (site, day, version) IN (SELECT site, day, max(version) FROM {db}.{table} GROUP BY site, day) \
          ORDER BY {columns} FORMAT TSV"
     ))
     .await
@@ -663,6 +668,43 @@ async fn contacts_per_channel_and_visit_totals_follow_every_sessionizer_run() {
         newest_rows(db, "contact_channels_daily", columns).await
     );
 
+    // A contact that arrives days late, together with one of today: the run covers
+    // every day between them (each run reads only the days of its new events).
+    produce(
+        &scratch.topic,
+        "k",
+        action(9, -3 * 86_400, "/schulden", "contact:letter").as_bytes(),
+    )
+    .await;
+    produce(
+        &scratch.topic,
+        "k",
+        action(10, 10, "/", "contact:chat").as_bytes(),
+    )
+    .await;
+    let old_day = "day <= today() - 2";
+    let got = wait_for(Duration::from_secs(30), || async {
+        let t = newest_rows_where(db, "contact_channels_daily", columns, old_day).await;
+        (t == "\tletter\t1\t1\nschulden\tletter\t1\t1\n").then_some(t)
+    })
+    .await;
+    assert!(
+        got.is_some(),
+        "the late contact's day: {}",
+        newest_rows_where(db, "contact_channels_daily", columns, old_day).await
+    );
+    let expected = expected.replace("\tweb\t2\t2\n", "\tweb\t3\t3\n");
+    let got = wait_for(Duration::from_secs(30), || async {
+        let t = newest_rows_where(db, "contact_channels_daily", columns, "day > today() - 2").await;
+        (t == expected).then_some(t)
+    })
+    .await;
+    assert!(
+        got.is_some(),
+        "today with the chat: {}",
+        newest_rows_where(db, "contact_channels_daily", columns, "day > today() - 2").await
+    );
+
     // The visit totals are visits_daily's total rows of the same version.
     let totals = newest_rows(
         db,
@@ -678,7 +720,7 @@ async fn contacts_per_channel_and_visit_totals_follow_every_sessionizer_run() {
     ))
     .await
     .unwrap();
-    assert!(totals.starts_with("\t8\t"), "eight visits: {totals}");
+    assert!(totals.contains("\n\t9\t"), "nine visits today: {totals}");
     assert_eq!(totals, visits);
     processor.stop().await.unwrap();
     scratch.cleanup().await;
