@@ -325,13 +325,15 @@ async fn refresh_daily(
 ) -> Result<(), StoreError> {
     let [visits, totals, contacts] = luister_store::migrations::sessionizer_refresh(first, last);
     let c = store.client();
-    c.query(&visits).bind(version).bind(since).execute().await?;
-    c.query(&totals).bind(version).execute().await?;
+    // The totals last: whoever sees a run's totals (the visits the API reports) sees
+    // every aggregate of that run.
     c.query(&contacts)
         .bind(version)
         .bind(since)
         .execute()
         .await?;
+    c.query(&visits).bind(version).bind(since).execute().await?;
+    c.query(&totals).bind(version).execute().await?;
     Ok(())
 }
 

@@ -89,10 +89,11 @@ pub const MIGRATIONS: &[Migration] = &[
 
 const LOCK_TABLE: &str = "schema_migrations_lock";
 
-/// The sessionizer's rewrite of the daily aggregates, in order, after each run: for
-/// every (site, day) from `first` to `last` that got events since a time, a new version
-/// of `visits_daily` (migration 0008), its total rows copied to `visit_totals_daily`
-/// and the contacts per channel in `contact_channels_daily` (migration 0009). `first`
+/// The sessionizer's rewrite of the daily aggregates after each run: for every (site,
+/// day) from `first` to `last` that got events since a time, a new version of
+/// `visits_daily` (migration 0008), its total rows copied to `visit_totals_daily` (run
+/// it after the first: it copies the version just written) and the contacts per
+/// channel in `contact_channels_daily` (migration 0009). `first`
 /// and `last` are the days of the new events: they bound every scan to the days that
 /// can have changed (the tables are partitioned and ordered by day; `inserted_at` is
 /// not). Built from the migrations' backfill statements, so that each aggregation is

@@ -256,9 +256,27 @@ async fn an_action_with_a_real_lift_is_found_and_one_without_is_called_chance() 
         .unwrap()
         .ends_with("unlikely to be chance"));
 
-    // Euros and time: 4 phone + 2 forms a day before, 3 + 5 from the start.
-    let (status, shift) = send(&p, reqwest::Method::GET, DEMO,
-        &format!("/v1/sites/demo/channel-shift?from={start}&to={last}&theme=schulden&baseline_from={first}&baseline_to={}", start - Days::new(1)), None).await;
+    // Euros and time: 4 phone + 2 forms a day before, 3 + 5 from the start. Contacts
+    // are counted per day by the sessionizer, so they follow the events by up to its
+    // interval: wait until every contact is counted.
+    let shift_path = format!("/v1/sites/demo/channel-shift?from={start}&to={last}&theme=schulden&baseline_from={first}&baseline_to={}", start - Days::new(1));
+    let contacts = |shift: &Value, column: &str| -> u64 {
+        shift["channels"]
+            .as_array()
+            .map(|rows| rows.iter().filter_map(|r| r[column].as_u64()).sum())
+            .unwrap_or(0)
+    };
+    let counted = wait_for(Duration::from_secs(60), || async {
+        let (_, shift) = send(&p, reqwest::Method::GET, DEMO, &shift_path, None).await;
+        (contacts(&shift, "contacts") >= 336 && contacts(&shift, "baseline_contacts") >= 168)
+            .then_some(())
+    })
+    .await;
+    let (status, shift) = send(&p, reqwest::Method::GET, DEMO, &shift_path, None).await;
+    assert!(
+        counted.is_some(),
+        "the contacts were not all counted within 60 s: {shift}"
+    );
     assert_eq!(status, 200, "{shift}");
     let web = |rows: &Value| {
         rows.as_array()

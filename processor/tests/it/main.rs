@@ -705,23 +705,33 @@ async fn contacts_per_channel_and_visit_totals_follow_every_sessionizer_run() {
         newest_rows_where(db, "contact_channels_daily", columns, "day > today() - 2").await
     );
 
-    // The visit totals are visits_daily's total rows of the same version.
-    let totals = newest_rows(
-        db,
-        "visit_totals_daily",
-        "theme, visits, contacts, zero_results, visitors, version",
-    )
-    .await;
-    let visits = luister_testkit::clickhouse(&format!(
+    // The visit totals are visits_daily's total rows of the same version (written last
+    // in a run, so wait for the run that counted the chat).
+    let totals = || {
+        newest_rows(
+            db,
+            "visit_totals_daily",
+            "theme, visits, contacts, zero_results, visitors, version",
+        )
+    };
+    let visits_sql = format!(
         "SELECT theme, visits, contacts, zero_results, visitors, version FROM {db}.visits_daily \
          WHERE channel = '*' AND device = '*' \
          AND (site, day, version) IN (SELECT site, day, max(version) FROM {db}.visits_daily GROUP BY site, day) \
          ORDER BY theme, visits, contacts, zero_results, visitors, version FORMAT TSV"
-    ))
-    .await
-    .unwrap();
-    assert!(totals.contains("\n\t9\t"), "nine visits today: {totals}");
-    assert_eq!(totals, visits);
+    );
+    let visits = || luister_testkit::clickhouse(&visits_sql);
+    let same = wait_for(Duration::from_secs(30), || async {
+        let t = totals().await;
+        (t.contains("\n\t9\t") && t == visits().await.ok()?).then_some(t)
+    })
+    .await;
+    assert!(
+        same.is_some(),
+        "totals {} against visits_daily {}",
+        totals().await,
+        visits().await.unwrap_or_default()
+    );
     processor.stop().await.unwrap();
     scratch.cleanup().await;
 }
