@@ -531,12 +531,7 @@ async fn sessions_and_early_contact_for_scripted_visits_including_a_late_event()
 async fn migration_8_aggregates_the_sessions_written_before_it() {
     let scratch = Scratch::new("proc_visits_backfill");
     let db = &scratch.database;
-    let config = luister_store::ClickHouseConfig {
-        url: luister_testkit::clickhouse_url(),
-        database: db.clone(),
-        ..luister_store::ClickHouseConfig::default()
-    };
-    let store = luister_store::Store::connect(&config).await.unwrap();
+    migrated(db).await;
     // Two visits of one day, as the sessionizer of a build before migration 8 wrote
     // them (the first also in an older version), and one deleted visit.
     luister_testkit::clickhouse(&format!(
@@ -550,18 +545,10 @@ async fn migration_8_aggregates_the_sessions_written_before_it() {
     .await
     .unwrap();
     // Forget migration 8 and apply it again, as on a database made before it.
-    for sql in [
-        format!("DROP TABLE {db}.visits_daily"),
-        format!("CREATE TABLE {db}.kept AS {db}.schema_migrations"),
-        format!("INSERT INTO {db}.kept SELECT * FROM {db}.schema_migrations WHERE version != 8"),
-        format!("DROP TABLE {db}.schema_migrations"),
-        format!("RENAME TABLE {db}.kept TO {db}.schema_migrations"),
-    ] {
-        luister_testkit::clickhouse(&sql).await.unwrap();
-    }
-    luister_store::migrations::run(&store, &config)
+    luister_testkit::clickhouse(&format!("DROP TABLE {db}.visits_daily"))
         .await
         .unwrap();
+    migrate_again(db, 8).await;
     let got = luister_testkit::clickhouse(&format!(
         "SELECT theme, channel, device, visits, contacts, zero_results, visitors, \
          quantilesExactIfMerge(0.5, 0.9)(time_to_contact) FROM {db}.visits_daily \
@@ -585,13 +572,9 @@ async fn migration_8_aggregates_the_sessions_written_before_it() {
     scratch.cleanup().await;
 }
 
-/// The newest version of each (site, day) of a sessionizer aggregate, as TSV.
-async fn newest_rows(db: &str, table: &str, columns: &str) -> String {
-    newest_rows_where(db, table, columns, "1").await
-}
-
-/// [`newest_rows`] of the rows `filter` selects.
-async fn newest_rows_where(db: &str, table: &str, columns: &str, filter: &str) -> String {
+/// The newest version of each (site, day) of a sessionizer aggregate, of the rows
+/// `filter` selects, as TSV.
+async fn newest_rows(db: &str, table: &str, columns: &str, filter: &str) -> String {
     luister_testkit::clickhouse(&format!(
         "SELECT {columns} FROM {db}.{table} \
          WHERE {filter} AND (site, day, version) IN (SELECT site, day, max(version) FROM {db}.{table} GROUP BY site, day) \
@@ -599,6 +582,22 @@ async fn newest_rows_where(db: &str, table: &str, columns: &str, filter: &str) -
     ))
     .await
     .unwrap_or_default()
+}
+
+/// The contacts per channel (theme, channel, contacts, visitors) of the days `filter`
+/// selects, once they are `expected` (the sessionizer runs every second), or as they
+/// are after 30 s.
+async fn contact_channels(db: &str, filter: &str, expected: &str) -> String {
+    let columns = "theme, channel, contacts, visitors";
+    let got = wait_for(Duration::from_secs(30), || async {
+        let t = newest_rows(db, "contact_channels_daily", columns, filter).await;
+        (t == expected).then_some(t)
+    })
+    .await;
+    match got {
+        Some(t) => t,
+        None => newest_rows(db, "contact_channels_daily", columns, filter).await,
+    }
 }
 
 #[tokio::test]
@@ -635,19 +634,9 @@ async fn contacts_per_channel_and_visit_totals_follow_every_sessionizer_run() {
     for e in &events {
         produce(&scratch.topic, "k", e.as_bytes()).await;
     }
-    let columns = "theme, channel, contacts, visitors";
     let expected = "\tcounter\t1\t1\n\tletter\t1\t1\n\ttelephone\t2\t1\n\tweb\t2\t2\n\
                     schulden\tcounter\t1\t1\nschulden\tletter\t1\t1\nschulden\ttelephone\t2\t1\nschulden\tweb\t1\t1\n";
-    let got = wait_for(Duration::from_secs(30), || async {
-        let t = newest_rows(db, "contact_channels_daily", columns).await;
-        (t == expected).then_some(t)
-    })
-    .await;
-    assert!(
-        got.is_some(),
-        "contacts per channel: {}",
-        newest_rows(db, "contact_channels_daily", columns).await
-    );
+    assert_eq!(contact_channels(db, "1", expected).await, expected);
 
     // A late contact: the next run rewrites the day with it, counting nothing twice.
     produce(
@@ -657,15 +646,10 @@ async fn contacts_per_channel_and_visit_totals_follow_every_sessionizer_run() {
     )
     .await;
     let expected = expected.replace("\ttelephone\t2\t1\n", "\ttelephone\t3\t2\n");
-    let got = wait_for(Duration::from_secs(30), || async {
-        let t = newest_rows(db, "contact_channels_daily", columns).await;
-        (t == expected).then_some(t)
-    })
-    .await;
-    assert!(
-        got.is_some(),
-        "after the late contact: {}",
-        newest_rows(db, "contact_channels_daily", columns).await
+    assert_eq!(
+        contact_channels(db, "1", &expected).await,
+        expected,
+        "after the late contact"
     );
 
     // A contact that arrives days late, together with one of today: the run covers
@@ -682,27 +666,17 @@ async fn contacts_per_channel_and_visit_totals_follow_every_sessionizer_run() {
         action(10, 10, "/", "contact:chat").as_bytes(),
     )
     .await;
-    let old_day = "day <= today() - 2";
-    let got = wait_for(Duration::from_secs(30), || async {
-        let t = newest_rows_where(db, "contact_channels_daily", columns, old_day).await;
-        (t == "\tletter\t1\t1\nschulden\tletter\t1\t1\n").then_some(t)
-    })
-    .await;
-    assert!(
-        got.is_some(),
-        "the late contact's day: {}",
-        newest_rows_where(db, "contact_channels_daily", columns, old_day).await
+    let late_day = "\tletter\t1\t1\nschulden\tletter\t1\t1\n";
+    assert_eq!(
+        contact_channels(db, "day <= today() - 2", late_day).await,
+        late_day,
+        "the late contact's day"
     );
     let expected = expected.replace("\tweb\t2\t2\n", "\tweb\t3\t3\n");
-    let got = wait_for(Duration::from_secs(30), || async {
-        let t = newest_rows_where(db, "contact_channels_daily", columns, "day > today() - 2").await;
-        (t == expected).then_some(t)
-    })
-    .await;
-    assert!(
-        got.is_some(),
-        "today with the chat: {}",
-        newest_rows_where(db, "contact_channels_daily", columns, "day > today() - 2").await
+    assert_eq!(
+        contact_channels(db, "day > today() - 2", &expected).await,
+        expected,
+        "today with the chat"
     );
 
     // The visit totals are visits_daily's total rows of the same version (written last
@@ -712,6 +686,7 @@ async fn contacts_per_channel_and_visit_totals_follow_every_sessionizer_run() {
             db,
             "visit_totals_daily",
             "theme, visits, contacts, zero_results, visitors, version",
+            "1",
         )
     };
     let visits_sql = format!(
@@ -740,12 +715,7 @@ async fn contacts_per_channel_and_visit_totals_follow_every_sessionizer_run() {
 async fn migration_9_aggregates_what_was_written_before_it_once() {
     let scratch = Scratch::new("proc_totals_backfill");
     let db = &scratch.database;
-    let config = luister_store::ClickHouseConfig {
-        url: luister_testkit::clickhouse_url(),
-        database: db.clone(),
-        ..luister_store::ClickHouseConfig::default()
-    };
-    let store = luister_store::Store::connect(&config).await.unwrap();
+    migrated(db).await;
     // As a build before migration 9 left them: two versions of a day's visits (only
     // the newest counts) and the raw contact actions.
     luister_testkit::clickhouse(&format!(
@@ -765,21 +735,8 @@ async fn migration_9_aggregates_what_was_written_before_it_once() {
     .unwrap();
     // Forget migration 9 and apply it twice, as on a database made before it and after
     // a crash before it was recorded.
-    for _ in 0..2 {
-        for sql in [
-            format!("CREATE TABLE {db}.kept AS {db}.schema_migrations"),
-            format!(
-                "INSERT INTO {db}.kept SELECT * FROM {db}.schema_migrations WHERE version != 9"
-            ),
-            format!("DROP TABLE {db}.schema_migrations"),
-            format!("RENAME TABLE {db}.kept TO {db}.schema_migrations"),
-        ] {
-            luister_testkit::clickhouse(&sql).await.unwrap();
-        }
-        luister_store::migrations::run(&store, &config)
-            .await
-            .unwrap();
-    }
+    migrate_again(db, 9).await;
+    migrate_again(db, 9).await;
     let totals = luister_testkit::clickhouse(&format!(
         "SELECT theme, visits, contacts, visitors, version FROM {db}.visit_totals_daily ORDER BY theme FORMAT TSV"
     ))
@@ -796,4 +753,36 @@ async fn migration_9_aggregates_what_was_written_before_it_once() {
         "\ttelephone\t1\t1\t0\n\tweb\t1\t1\t0\nschulden\ttelephone\t1\t1\t0\n"
     );
     scratch.cleanup().await;
+}
+
+/// Forgets that migration `version` was applied to `db` and runs the migrations, as
+/// a service starting on a database made before it (or after a crash before the
+/// migration was recorded) does.
+async fn migrate_again(db: &str, version: u32) {
+    for sql in [
+        format!("CREATE TABLE {db}.kept AS {db}.schema_migrations"),
+        format!(
+            "INSERT INTO {db}.kept SELECT * FROM {db}.schema_migrations WHERE version != {version}"
+        ),
+        format!("DROP TABLE {db}.schema_migrations"),
+        format!("RENAME TABLE {db}.kept TO {db}.schema_migrations"),
+    ] {
+        luister_testkit::clickhouse(&sql).await.unwrap();
+    }
+    luister_store::migrations::run(&migrated(db).await, &config(db))
+        .await
+        .unwrap();
+}
+
+fn config(db: &str) -> luister_store::ClickHouseConfig {
+    luister_store::ClickHouseConfig {
+        url: luister_testkit::clickhouse_url(),
+        database: db.to_owned(),
+        ..luister_store::ClickHouseConfig::default()
+    }
+}
+
+/// A store on `db`, with every migration applied.
+async fn migrated(db: &str) -> luister_store::Store {
+    luister_store::Store::connect(&config(db)).await.unwrap()
 }
