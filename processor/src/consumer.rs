@@ -443,6 +443,10 @@ impl Pipeline {
                         .watermarks
                         .already_written(r.kafka_partition as i32, r.kafka_offset as i64)
                 });
+                // A rebalance while the batch was read makes the consumer deliver
+                // messages again from the committed offset, into the same batch and
+                // above the watermark: each (partition, offset) is written once.
+                keep_first(&mut rows, |r| (r.kafka_partition, r.kafka_offset));
                 self.metrics.duplicates.inc_by((before - rows.len()) as u64);
                 let start = std::time::Instant::now();
                 writer::insert(&self.store, &rows).await?;
@@ -494,5 +498,33 @@ impl Pipeline {
                 }
             }
         }
+    }
+}
+
+/// Keeps the first of the items with the same key, in order.
+fn keep_first<T, K: Eq + std::hash::Hash>(items: &mut Vec<T>, key: impl Fn(&T) -> K) {
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
+    items.retain(|item| seen.insert(key(item)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keep_first;
+
+    #[test]
+    fn a_message_delivered_twice_into_one_batch_is_written_once() {
+        // (partition, offset, payload): partition 1 offset 9 again after a rebalance.
+        let mut rows = vec![
+            (1, 8, "a"),
+            (1, 9, "b"),
+            (0, 9, "c"),
+            (1, 9, "b"),
+            (1, 10, "d"),
+        ];
+        keep_first(&mut rows, |r| (r.0, r.1));
+        assert_eq!(
+            rows,
+            vec![(1, 8, "a"), (1, 9, "b"), (0, 9, "c"), (1, 10, "d")]
+        );
     }
 }
