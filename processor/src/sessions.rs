@@ -289,7 +289,7 @@ pub async fn run_once(
     let (Some(first), Some(last)) = (date(new.first_day), date(new.last_day)) else {
         return Ok(0);
     };
-    let days = format!("day >= toDate('{first}') AND day <= toDate('{last}')");
+    let days = luister_store::migrations::days_between(first, last);
     let passes = new.events.div_ceil(config.events_per_pass.max(1));
     let version = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -100,7 +100,7 @@ const LOCK_TABLE: &str = "schema_migrations_lock";
 /// defined once. Each statement binds the version first, then (where it has one) the
 /// time in seconds.
 pub fn sessionizer_refresh(first: NaiveDate, last: NaiveDate) -> [String; 3] {
-    let days = format!("day >= toDate('{first}') AND day <= toDate('{last}')");
+    let days = days_between(first, last);
     let touched =
         format!("(SELECT site, day FROM events WHERE {days} AND inserted_at >= toDateTime(?))");
     let visits = backfill(8, "INSERT INTO visits_daily")
@@ -128,6 +128,12 @@ pub fn sessionizer_refresh(first: NaiveDate, last: NaiveDate) -> [String; 3] {
         )
         .replace("toUInt64(0) AS version", "toUInt64(?) AS version");
     [visits, totals, contacts]
+}
+
+/// The SQL condition on `day` for the days from `first` to `last`, as date literals
+/// (they are dates, never request text), so that it prunes partitions and key ranges.
+pub fn days_between(first: NaiveDate, last: NaiveDate) -> String {
+    format!("day >= toDate('{first}') AND day <= toDate('{last}')")
 }
 
 /// The statement of migration `version` that starts with `start`.
