@@ -24,10 +24,14 @@ pub enum SinkError {
     Unavailable(String),
 }
 
-/// Takes events keyed by visitor key; `send` resolves once the event is durable.
+/// One message for the broker: the visitor key and the event's JSON.
+pub type Message = (String, Vec<u8>);
+
+/// Takes events keyed by visitor key; `send_all` resolves once every one is durable.
 pub trait EventSink: Send + Sync + 'static {
-    /// Delivers one message and waits for the acknowledgement.
-    fn send<'a>(&'a self, key: &'a str, payload: Vec<u8>) -> BoxFuture<'a, Result<(), SinkError>>;
+    /// Hands over the messages of one request and waits until the broker acknowledged
+    /// each of them. Fails if any one was not handed over or not acknowledged.
+    fn send_all(&self, messages: Vec<Message>) -> BoxFuture<'_, Result<(), SinkError>>;
     /// Checks that the destination is reachable (for `/readyz`).
     fn check(&self) -> BoxFuture<'_, Result<(), SinkError>>;
 }
@@ -77,21 +81,46 @@ impl KafkaSink {
 }
 
 impl EventSink for KafkaSink {
-    fn send<'a>(&'a self, key: &'a str, payload: Vec<u8>) -> BoxFuture<'a, Result<(), SinkError>> {
+    fn send_all(&self, messages: Vec<Message>) -> BoxFuture<'_, Result<(), SinkError>> {
         Box::pin(async move {
             let start = Instant::now();
-            let record = FutureRecord::to(&self.topic).key(key).payload(&payload);
-            // A zero queue timeout: a full local queue is answered with 503 at once.
-            let result = self.producer.send(record, Duration::ZERO).await;
+            // Every message is queued first (librdkafka copies it), then all are awaited
+            // together: one request's events travel in the same produce batches, and no
+            // task is spawned per event. A full local queue is answered with 503 at once.
+            let mut deliveries = Vec::with_capacity(messages.len());
+            let mut failure = None;
+            for (key, payload) in &messages {
+                let record = FutureRecord::to(&self.topic).key(key).payload(payload);
+                match self.producer.send_result(record) {
+                    Ok(delivery) => deliveries.push(delivery),
+                    Err((e, _)) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
+            drop(messages);
             self.metrics
                 .queue
                 .set(i64::from(self.producer.in_flight_count()));
-            match result {
-                Ok(_) => {
-                    self.metrics.delivery.observe(start.elapsed().as_secs_f64());
-                    Ok(())
+            if failure.is_none() {
+                for delivery in deliveries {
+                    match delivery.await {
+                        Ok(Ok(_)) => self.metrics.delivery.observe(start.elapsed().as_secs_f64()),
+                        Ok(Err((e, _))) => {
+                            failure = Some(e);
+                            break;
+                        }
+                        Err(_canceled) => {
+                            failure = Some(KafkaError::Canceled);
+                            break;
+                        }
+                    }
                 }
-                Err((e, _)) => {
+            }
+            match failure {
+                None => Ok(()),
+                Some(e) => {
                     tracing::warn!(error = %e, topic = %self.topic, "event not delivered");
                     Err(SinkError::Unavailable(describe(&e)))
                 }
@@ -151,16 +180,12 @@ pub(crate) mod memory {
     }
 
     impl EventSink for MemorySink {
-        fn send<'a>(
-            &'a self,
-            key: &'a str,
-            payload: Vec<u8>,
-        ) -> BoxFuture<'a, Result<(), SinkError>> {
+        fn send_all(&self, messages: Vec<Message>) -> BoxFuture<'_, Result<(), SinkError>> {
             Box::pin(async move {
                 if self.down.load(std::sync::atomic::Ordering::SeqCst) {
                     return Err(SinkError::Unavailable("the broker is unavailable".into()));
                 }
-                self.sent.lock().unwrap().push((key.to_owned(), payload));
+                self.sent.lock().unwrap().extend(messages);
                 Ok(())
             })
         }

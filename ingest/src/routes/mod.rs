@@ -20,7 +20,6 @@ use axum::extract::{ConnectInfo, Request};
 use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::routing::{get, post};
 use axum::Router;
-use tokio::task::JoinSet;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use luister_schema::Event;
@@ -153,22 +152,11 @@ pub(crate) async fn send(app: &App, events: &[Event]) -> Result<(), IngestError>
             limiter.check(e.visitor.as_u64())?;
         }
     }
-    let mut sends = JoinSet::new();
-    for e in events {
-        let sink = app.sink.clone();
-        let key = e.visitor.to_string();
-        let payload = e.to_json();
-        sends.spawn(async move { sink.send(&key, payload).await });
-    }
-    let mut failure = None;
-    while let Some(result) = sends.join_next().await {
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(SinkError::Unavailable(reason))) => failure = Some(reason),
-            Err(join) => failure = Some(format!("delivery task failed: {join}")),
-        }
-    }
-    if let Some(reason) = failure {
+    let messages = events
+        .iter()
+        .map(|e| (e.visitor.to_string(), e.to_json()))
+        .collect();
+    if let Err(SinkError::Unavailable(reason)) = app.sink.send_all(messages).await {
         return Err(IngestError::Unavailable {
             reason,
             retry_after_s: app.config.producer.retry_after_s,
