@@ -47,6 +47,14 @@ const NOT_POSTCODE_WORDS: &[&str] = &[
 
 /// Replaces personal data in free text (see the module documentation).
 pub fn scrub_text(text: &str) -> String {
+    if !may_hold_personal_data(text) {
+        return text.to_owned();
+    }
+    replace_patterns(text)
+}
+
+/// Runs every pattern over `text`, in the order of the module documentation.
+fn replace_patterns(text: &str) -> String {
     let s = EMAIL.replace_all(text, "[email]");
     let s = IBAN.replace_all(&s, |c: &Captures<'_>| {
         if iban_valid(&c[0]) {
@@ -71,6 +79,13 @@ pub fn scrub_text(text: &str) -> String {
         }
     });
     s.into_owned()
+}
+
+/// Whether any pattern can match: an e-mail address needs an `@`, every other pattern
+/// digits (`\d` is any Unicode decimal digit; `is_numeric` covers more than those).
+/// Most page paths and titles have neither, and skip the regular expressions.
+fn may_hold_personal_data(text: &str) -> bool {
+    text.contains('@') || text.chars().any(char::is_numeric)
 }
 
 /// What kind of personal data is still in `text`, if any: an e-mail address, an IBAN
@@ -249,6 +264,30 @@ mod tests {
             assert_eq!(leak(&out), None, "{input} -> {out}");
         }
         assert_eq!(leak("bsn 111222333"), Some("bsn"));
+    }
+
+    #[test]
+    fn skipping_texts_without_digits_or_at_signs_changes_nothing() {
+        for text in [
+            "werk-en-inkomen",
+            "Hulp bij geldzorgen en schulden",
+            "schuldhulpverlenig",
+            "café ½ prijs",
+            "Ⅻ ³ ²",
+            "pagina ٣ van ١٠",
+            "١١١٢٢٢٣٣٣",
+            "jan＠example．nl",
+            "jan@example.nl",
+            "bsn 111222333",
+            "",
+        ] {
+            assert_eq!(scrub_text(text), replace_patterns(text), "{text}");
+            if !may_hold_personal_data(text) {
+                assert_eq!(replace_patterns(text), text);
+            }
+        }
+        assert!(!may_hold_personal_data("Kwijtschelding gemeentelijke belastingen"));
+        assert!(may_hold_personal_data("pagina ٣"));
     }
 
     #[test]
