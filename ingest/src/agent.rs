@@ -1,7 +1,9 @@
 //! What the collector learns from a user agent before dropping it: whether it is a
 //! bot, the device class and a coarse browser family. Nothing else is kept.
 
-use std::sync::LazyLock;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{LazyLock, Mutex};
 
 use luister_schema::Device;
 
@@ -19,9 +21,43 @@ pub struct Agent {
     pub browser: &'static str,
 }
 
-/// Classifies a user agent. An empty one is not taken for a bot (server-side
-/// trackers may not forward it), but gets device `unknown`.
+/// How many user agents [`classify`] remembers; the memory is emptied when full.
+const REMEMBERED: usize = 4096;
+
+/// Recent classifications by a keyed hash of the user agent (the string itself is not
+/// kept). Visitors share a few thousand user agents a day, and parsing one costs more
+/// than the rest of an event's checks together. The key is random per process, so no
+/// one can pick a user agent that collides with another's on purpose.
+struct Remembered {
+    hasher: RandomState,
+    agents: Mutex<HashMap<u64, Agent>>,
+}
+
+static REMEMBERED_AGENTS: LazyLock<Remembered> = LazyLock::new(|| Remembered {
+    hasher: RandomState::new(),
+    agents: Mutex::new(HashMap::with_capacity(REMEMBERED)),
+});
+
+/// Classifies a user agent (see [`parse`]), remembering recent ones.
 pub fn classify(user_agent: &str) -> Agent {
+    let memory = &*REMEMBERED_AGENTS;
+    let key = memory.hasher.hash_one(user_agent);
+    let agents = || memory.agents.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(agent) = agents().get(&key) {
+        return agent.clone();
+    }
+    let agent = parse(user_agent);
+    let mut remembered = agents();
+    if remembered.len() >= REMEMBERED {
+        remembered.clear();
+    }
+    remembered.insert(key, agent.clone());
+    agent
+}
+
+/// Parses a user agent. An empty one is not taken for a bot (server-side trackers
+/// may not forward it), but gets device `unknown`.
+fn parse(user_agent: &str) -> Agent {
     if user_agent.trim().is_empty() {
         return Agent {
             bot: false,
@@ -89,11 +125,22 @@ mod tests {
         ];
         for (ua, bot, device, browser) in cases {
             let a = classify(ua);
+            assert_eq!(classify(ua), a, "remembered as parsed: {ua}");
+            assert_eq!(parse(ua), a, "{ua}");
             assert_eq!(a.bot, bot, "bot? {ua}");
             if !bot {
                 assert_eq!(a.device, device, "device of {ua}");
                 assert_eq!(a.browser, browser, "browser of {ua}");
             }
         }
+    }
+
+    #[test]
+    fn the_memory_stays_bounded() {
+        for i in 0..REMEMBERED + 10 {
+            let a = classify(&format!("Mozilla/5.0 (X11; Linux x86_64; rv:{i}.0) Gecko/20100101 Firefox/{i}.0"));
+            assert_eq!(a.browser, "Firefox");
+        }
+        assert!(REMEMBERED_AGENTS.agents.lock().unwrap().len() <= REMEMBERED);
     }
 }
