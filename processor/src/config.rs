@@ -59,7 +59,10 @@ pub struct ConsumerConfig {
     /// Consumer group; processors in one group share the partitions.
     /// Default `luister-processor`.
     pub group_id: String,
-    /// Most events written in one ClickHouse insert. Default 20000.
+    /// Most events written in one ClickHouse insert. Default 50000: each insert makes
+    /// parts in `events` and in every view's table that ClickHouse merges again later,
+    /// so larger inserts cost it less per event (benchmark 3: about 10% more events/s
+    /// and a fifth less ClickHouse CPU than 20000, for about 100 MB more peak memory).
     pub batch_max_rows: usize,
     /// Most message bytes in one batch. Default 16 MiB.
     pub batch_max_bytes: usize,
@@ -78,7 +81,7 @@ impl Default for ConsumerConfig {
     fn default() -> Self {
         Self {
             group_id: "luister-processor".into(),
-            batch_max_rows: 20_000,
+            batch_max_rows: 50_000,
             batch_max_bytes: 16 * 1024 * 1024,
             batch_max_wait_ms: 1000,
             session_timeout_ms: 30_000,
