@@ -13,6 +13,13 @@ use luister_processor::config::ProcessorConfig;
 use luister_processor::taxonomy::load_taxonomy;
 use luister_service::config::{load, Args};
 
+/// Parsing, attribution and the sessionizer allocate many small values per event;
+/// perf put a third of the processor's samples in glibc's allocator. With mimalloc
+/// the processor used about 5% less CPU for the same 1.2M events (three alternating
+/// runs each).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str = "usage: luister-processor [--config FILE]\n       luister-processor classify [--taxonomy FILE] < lines\n       luister-processor evaluate [--taxonomy FILE] LABELLED.tsv\n       luister-processor [--config FILE] check-config";
 
 #[tokio::main]
