@@ -40,6 +40,11 @@ use luister_service::ops::ReadyCheck;
 use luister_store::Store;
 
 use crate::config::ProcessorConfig;
+
+/// ClickHouse priority of the event writes: the highest, so events show up first.
+const EVENTS: u8 = 1;
+/// ClickHouse priority of the sessionizer and retention: paused while events are written.
+const BACKGROUND: u8 = 5;
 use crate::metrics::ProcessorMetrics;
 
 /// Runs the processor until `shutdown` resolves. `listener` serves `/metrics`,
@@ -88,7 +93,7 @@ pub async fn serve(
         let goals = sessions::Goals::new(&config.goals).context("compiling the goals")?;
         let every = Duration::from_secs(config.sessions.interval_s.max(1));
         tokio::spawn(sessions::run(
-            store.clone(),
+            store.with_priority(BACKGROUND),
             config.sessions.clone(),
             goals,
             every,
@@ -97,7 +102,7 @@ pub async fn serve(
     if config.retention.raw_events_days > 0 {
         let every = Duration::from_secs(config.retention.check_interval_s.max(60));
         tokio::spawn(retention::run(
-            store.clone(),
+            store.with_priority(BACKGROUND),
             config.retention.raw_events_days,
             every,
         ));
@@ -107,7 +112,7 @@ pub async fn serve(
         _ = stop.wait_for(|s| *s) => return Ok(()),
     }
 
-    let pipeline = consumer::Pipeline::new(config, store, metrics, live)
+    let pipeline = consumer::Pipeline::new(config, store.with_priority(EVENTS), metrics, live)
         .context("cannot create the Kafka consumer")?;
     let result = pipeline.run(stop_rx).await;
     http.await

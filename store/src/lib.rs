@@ -249,6 +249,21 @@ impl Store {
         }
     }
 
+    /// The same store whose queries run at ClickHouse priority `priority` (1 is the
+    /// highest): while a query of a higher priority runs, the server pauses queries of
+    /// a lower one between blocks. The processor writes events at priority 1 and runs
+    /// its background work (sessions, retention) lower, so a sessionizer run over a busy
+    /// day does not hold back the next batch of events (end-to-end freshness).
+    pub fn with_priority(&self, priority: u8) -> Self {
+        Self {
+            client: self
+                .client
+                .clone()
+                .with_setting("priority", priority.to_string()),
+            database: self.database.clone(),
+        }
+    }
+
     /// The client, bound to the database: unqualified table names resolve there.
     pub fn client(&self) -> &clickhouse::Client {
         &self.client

@@ -786,3 +786,20 @@ fn config(db: &str) -> luister_store::ClickHouseConfig {
 async fn migrated(db: &str) -> luister_store::Store {
     luister_store::Store::connect(&config(db)).await.unwrap()
 }
+
+/// The sessionizer's and retention's store runs below the event writes' at
+/// ClickHouse's query priority (see `Store::with_priority`).
+#[tokio::test]
+async fn a_store_with_a_priority_runs_its_queries_at_that_priority() {
+    let store = luister_store::Store::unconnected(&config("system"));
+    let priority = |s: luister_store::Store| async move {
+        s.client()
+            .query("SELECT toUInt64(value) FROM system.settings WHERE name = 'priority'")
+            .fetch_one::<u64>()
+            .await
+            .unwrap()
+    };
+    assert_eq!(priority(store.clone()).await, 0);
+    assert_eq!(priority(store.with_priority(1)).await, 1);
+    assert_eq!(priority(store.with_priority(5)).await, 5);
+}
