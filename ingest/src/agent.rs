@@ -138,7 +138,9 @@ mod tests {
     #[test]
     fn the_memory_stays_bounded() {
         for i in 0..REMEMBERED + 10 {
-            let a = classify(&format!("Mozilla/5.0 (X11; Linux x86_64; rv:{i}.0) Gecko/20100101 Firefox/{i}.0"));
+            let a = classify(&format!(
+                "Mozilla/5.0 (X11; Linux x86_64; rv:{i}.0) Gecko/20100101 Firefox/{i}.0"
+            ));
             assert_eq!(a.browser, "Firefox");
         }
         assert!(REMEMBERED_AGENTS.agents.lock().unwrap().len() <= REMEMBERED);

@@ -68,6 +68,10 @@ mod tests {
         // At 6,000 a minute a bucket refills a token in 10 ms; one use is forgotten then.
         std::thread::sleep(std::time::Duration::from_millis(50));
         limiter.forget_idle();
-        assert_eq!(limiter.limiter.len(), 1, "only visitor 7's emptied bucket is kept");
+        assert_eq!(
+            limiter.limiter.len(),
+            1,
+            "only visitor 7's emptied bucket is kept"
+        );
     }
 }

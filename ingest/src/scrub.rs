@@ -297,7 +297,9 @@ mod tests {
                 assert_eq!(replace_patterns(text), text);
             }
         }
-        assert!(!may_hold_personal_data("Kwijtschelding gemeentelijke belastingen"));
+        assert!(!may_hold_personal_data(
+            "Kwijtschelding gemeentelijke belastingen"
+        ));
         assert!(may_hold_personal_data("pagina ٣"));
     }
 
