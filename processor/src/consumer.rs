@@ -173,6 +173,9 @@ impl Pipeline {
             // Prefetch about two batches, not librdkafka's default of 64 MB: the
             // processor's memory stays small and batches still fill from memory.
             .set("queued.max.messages.kbytes", "32768")
+            // When that prefetch is full librdkafka pauses fetching for this long (default
+            // a whole second, which left batches waiting for messages).
+            .set("fetch.queue.backoff.ms", "20")
             .set("statistics.interval.ms", "10000")
             .create_with_context(ConsumerEvents {
                 rebalances: AtomicU64::new(0),
