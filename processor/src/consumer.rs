@@ -13,6 +13,7 @@
 //! rebalance never hands a partition over with a write of ours pending; a batch read
 //! before a rebalance keeps only the partitions still assigned when it is written.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,7 +33,7 @@ use crate::config::ProcessorConfig;
 use crate::dead_letter::DeadLetters;
 use crate::metrics::ProcessorMetrics;
 use crate::taxonomy::LiveTaxonomy;
-use crate::writer::{self, EventRow, Origin, Watermarks};
+use crate::writer::{self, Encoded, EventRow, Origin, Watermarks};
 
 /// What the consumer reports back: rebalances (so the loop knows its cached
 /// watermarks may be stale) and, from librdkafka's statistics, the lag per partition.
@@ -95,18 +96,22 @@ pub struct Pipeline {
     partners: Arc<[String]>,
 }
 
-/// A batch read from the topic, parsed and attributed, waiting to be written.
+/// A batch read from the topic, parsed, attributed and encoded, waiting to be written.
 struct Prepared {
     messages: Vec<OwnedMessage>,
-    /// Per message, in the same order: its row, or why it is unusable.
-    parsed: Vec<Result<EventRow, (String, &'static str)>>,
+    /// The rows of the usable messages, in their order.
+    rows: Vec<EventRow>,
+    /// The unusable messages: index in `messages`, what is wrong, the metric's reason.
+    rejects: Vec<(usize, String, &'static str)>,
+    /// `rows`, encoded for the insert.
+    encoded: Encoded,
     /// The consumer's rebalance count when reading the batch began.
     rebalances: u64,
     /// The batch stopped at its row or byte limit rather than its wait.
     full: bool,
 }
 
-/// Parses and attributes the messages of a batch (CPU only, no I/O).
+/// Parses, attributes and encodes the messages of a batch (CPU only, no I/O).
 fn prepare(
     messages: Vec<OwnedMessage>,
     matcher: &Matcher,
@@ -119,31 +124,31 @@ fn prepare(
         matcher,
         partners,
     };
-    let parsed = messages
-        .iter()
-        .map(|m| {
-            let origin = Origin {
-                topic: m.topic().to_owned(),
-                partition: m.partition(),
-                offset: m.offset(),
-            };
-            match Event::from_json(m.payload().unwrap_or_default()) {
-                Ok(event) => Ok(writer::to_row(&event, &origin, &ctx)),
-                Err(e) => {
-                    let reason = match e {
-                        luister_schema::SchemaError::UnsupportedVersion { .. } => {
-                            "unsupported_version"
-                        }
-                        _ => "invalid_event",
-                    };
-                    Err((e.to_string(), reason))
-                }
+    let mut rows = Vec::with_capacity(messages.len());
+    let mut rejects = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
+        let origin = Origin {
+            topic: m.topic().to_owned(),
+            partition: m.partition(),
+            offset: m.offset(),
+        };
+        match Event::from_json(m.payload().unwrap_or_default()) {
+            Ok(event) => rows.push(writer::to_row(&event, &origin, &ctx)),
+            Err(e) => {
+                let reason = match e {
+                    luister_schema::SchemaError::UnsupportedVersion { .. } => "unsupported_version",
+                    _ => "invalid_event",
+                };
+                rejects.push((i, e.to_string(), reason));
             }
-        })
-        .collect();
+        }
+    }
+    let encoded = Encoded::new(&rows);
     Prepared {
         messages,
-        parsed,
+        rows,
+        rejects,
+        encoded,
         rebalances,
         full,
     }
@@ -320,47 +325,52 @@ impl Pipeline {
         shutdown: &mut watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
         let Prepared {
-            mut messages,
-            mut parsed,
+            messages,
+            mut rows,
+            rejects,
+            encoded,
             rebalances,
             ..
         } = prepared;
         let owned = self.owned_after_rebalance();
-        if self.seen_rebalances != rebalances {
-            // Partitions may have moved since the batch was read: keep the messages of
-            // those still ours; their new owner reads the others from the committed offset.
-            if let Some(owned) = owned.or_else(|| self.consumer.assignment().ok()) {
-                let keep: Vec<bool> = messages
-                    .iter()
-                    .map(|m| owned.find_partition(m.topic(), m.partition()).is_some())
-                    .collect();
-                let mut k = keep.iter();
-                messages.retain(|_| *k.next().unwrap_or(&false));
-                let mut k = keep.iter();
-                parsed.retain(|_| *k.next().unwrap_or(&false));
-            }
+        // Partitions may have moved since the batch was read: keep the messages of those
+        // still ours; their new owner reads the others from the committed offset.
+        let owned = if self.seen_rebalances != rebalances {
+            owned.or_else(|| self.consumer.assignment().ok())
+        } else {
+            None
+        };
+        let ours = |topic: &str, partition: i32| {
+            owned
+                .as_ref()
+                .is_none_or(|o| o.find_partition(topic, partition).is_some())
+        };
+        rows.retain(|r| ours(&r.kafka_topic, r.kafka_partition as i32));
+        let rejects: Vec<(&OwnedMessage, String, &'static str)> = rejects
+            .into_iter()
+            .map(|(i, error, reason)| (&messages[i], error, reason))
+            .filter(|(m, ..)| ours(m.topic(), m.partition()))
+            .collect();
+        // The offset to store per partition: its newest message (all before it in the
+        // batch are written, dead-lettered or already in ClickHouse by then).
+        let mut newest: BTreeMap<i32, i64> = BTreeMap::new();
+        for m in messages.iter().filter(|m| ours(m.topic(), m.partition())) {
+            let o = newest.entry(m.partition()).or_insert(m.offset());
+            *o = (*o).max(m.offset());
         }
-        if messages.is_empty() {
+        if newest.is_empty() {
             return Ok(());
-        }
-        let mut rows: Vec<EventRow> = Vec::with_capacity(messages.len());
-        let mut rejects: Vec<(&OwnedMessage, String, &'static str)> = Vec::new();
-        for (m, p) in messages.iter().zip(parsed) {
-            match p {
-                Ok(row) => rows.push(row),
-                Err((error, reason)) => rejects.push((m, error, reason)),
-            }
         }
         // Dead letters first: once the events after them are in ClickHouse, a replay
         // would skip them.
         self.dead_letters.send_all(&rejects, shutdown).await?;
-        self.write(rows, shutdown).await?;
-        for m in &messages {
+        self.write(rows, encoded, shutdown).await?;
+        for (partition, offset) in newest {
             if let Err(e) = self
                 .consumer
-                .store_offset(m.topic(), m.partition(), m.offset())
+                .store_offset(&self.config.kafka.topic, partition, offset)
             {
-                tracing::warn!(error = %e, partition = m.partition(), offset = m.offset(), "cannot store offset");
+                tracing::warn!(error = %e, partition, offset, "cannot store offset");
             }
         }
         Ok(())
@@ -430,8 +440,10 @@ impl Pipeline {
     async fn write(
         &mut self,
         mut rows: Vec<EventRow>,
+        encoded: Encoded,
         shutdown: &mut watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
+        let mut encoded = Some(encoded);
         let topic = self.config.kafka.topic.clone();
         let mut backoff = Duration::from_millis(200);
         let max_backoff = Duration::from_secs(self.config.consumer.retry_backoff_max_s.max(1));
@@ -451,8 +463,17 @@ impl Pipeline {
                 // above the watermark: each (partition, offset) is written once.
                 keep_first(&mut rows, |r| (r.kafka_partition, r.kafka_offset));
                 self.metrics.duplicates.inc_by((before - rows.len()) as u64);
+                // Rows are only ever dropped, so the same count means the same rows.
+                let body = match &encoded {
+                    Some(e) if e.rows() == rows.len() => e.clone(),
+                    _ => {
+                        let e = Encoded::new(&rows);
+                        encoded = Some(e.clone());
+                        e
+                    }
+                };
                 let start = std::time::Instant::now();
-                writer::insert(&self.store, &rows).await?;
+                writer::insert(&self.store, &body).await?;
                 if !rows.is_empty() {
                     self.metrics
                         .insert_seconds

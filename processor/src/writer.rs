@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 
+use bytes::Bytes;
 use chrono::TimeZone;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -232,17 +233,99 @@ pub fn to_row(event: &Event, origin: &Origin, ctx: &RowContext<'_>) -> EventRow 
     }
 }
 
-/// Inserts rows in one `INSERT` (one block: it lands whole, or as a prefix).
-pub async fn insert(store: &Store, rows: &[EventRow]) -> Result<(), StoreError> {
-    if rows.is_empty() {
+/// Rows encoded for one `INSERT … FORMAT RowBinary`, done on the parsing thread so the
+/// write only sends them.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    body: Bytes,
+    rows: usize,
+}
+
+impl Encoded {
+    /// Encodes `rows` in order.
+    pub fn new(rows: &[EventRow]) -> Self {
+        // About 400 bytes a municipal page view; a guess only sizes the first allocation.
+        let mut body = Vec::with_capacity(rows.len() * 400);
+        for row in rows {
+            row.write_row_binary(&mut body);
+        }
+        Self {
+            body: body.into(),
+            rows: rows.len(),
+        }
+    }
+
+    /// How many rows it holds.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+}
+
+/// Inserts encoded rows in one `INSERT` (one block: it lands whole, or as a prefix).
+pub async fn insert(store: &Store, rows: &Encoded) -> Result<(), StoreError> {
+    if rows.rows == 0 {
         return Ok(());
     }
-    let mut insert = store.client().insert::<EventRow>("events").await?;
-    for row in rows {
-        insert.write(row).await?;
-    }
+    let sql = format!(
+        "INSERT INTO events ({}) FORMAT RowBinary",
+        <EventRow as clickhouse::Row>::COLUMN_NAMES.join(", ")
+    );
+    let mut insert = store.client().insert_formatted_with(sql);
+    insert.send(rows.body.clone()).await?;
     insert.end().await?;
     Ok(())
+}
+
+impl EventRow {
+    /// Appends the row in ClickHouse's RowBinary format, its columns in the order of
+    /// its fields (`clickhouse::Row::COLUMN_NAMES`, which names them in the `INSERT`).
+    /// Written out rather than through `clickhouse::Insert`, which serializes while it
+    /// sends, so that encoding runs beside the previous batch's write.
+    pub fn write_row_binary(&self, out: &mut Vec<u8>) {
+        put_str(out, &self.site);
+        out.extend_from_slice(&self.day.to_le_bytes());
+        out.extend_from_slice(&self.ts.to_le_bytes());
+        put_str(out, &self.kind);
+        put_str(out, &self.visitor);
+        put_str(out, &self.url);
+        put_str(out, &self.path);
+        out.extend_from_slice(&self.client_ts.to_le_bytes());
+        put_str(out, &self.referrer);
+        put_str(out, &self.title);
+        put_str(out, &self.device);
+        put_str(out, &self.browser);
+        out.extend_from_slice(&self.screen_width.to_le_bytes());
+        put_str(out, &self.language);
+        put_str(out, &self.search_query);
+        out.extend_from_slice(&self.search_results.to_le_bytes());
+        put_str(out, &self.search_category);
+        put_str(out, &self.action_name);
+        put_str(out, &self.action_target);
+        put_len(out, self.themes.len());
+        for t in &self.themes {
+            put_str(out, t);
+        }
+        put_str(out, &self.channel);
+        put_str(out, &self.search_term);
+        put_str(out, &self.kafka_topic);
+        out.extend_from_slice(&self.kafka_partition.to_le_bytes());
+        out.extend_from_slice(&self.kafka_offset.to_le_bytes());
+    }
+}
+
+/// A length in RowBinary: unsigned LEB128.
+fn put_len(out: &mut Vec<u8>, mut n: usize) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+/// A string in RowBinary: its length, then its bytes.
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_len(out, s.len());
+    out.extend_from_slice(s.as_bytes());
 }
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
