@@ -239,12 +239,75 @@ pub fn build(events: &[SessionEvent], gap_s: u32, goals: &Goals, version: u64) -
     out
 }
 
-/// The events inserted since a run's `since`: how many, and their first and last day.
-#[derive(Debug, clickhouse::Row, Deserialize)]
-struct NewEvents {
-    events: u64,
-    first_day: u16,
-    last_day: u16,
+/// How many events of one site and day were inserted since a run's `since`.
+#[derive(Debug, Clone, clickhouse::Row, Deserialize)]
+pub struct NewEvents {
+    /// Site.
+    pub site: String,
+    /// Day (days since the epoch).
+    pub day: u16,
+    /// New events.
+    pub events: u64,
+}
+
+/// One pass of a run: the (site, day) pairs it covers, and which share of their
+/// visitors (`cityHash64(visitor) % share.1 = share.0`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pass {
+    /// Sites and days (days since the epoch).
+    pub days: Vec<(String, u16)>,
+    /// (bucket, buckets) of the visitor hash.
+    pub share: (u64, u64),
+}
+
+/// The most (site, day) pairs in one pass, which keeps its SQL short.
+const MAX_PAIRS_PER_PASS: usize = 200;
+
+/// Plans a run's passes so that each reads only the (site, day) ranges it covers (the
+/// events are ordered by site and day) and sees at most about `per_pass` new events: a
+/// pair with more is split by visitor hash over as many passes as it needs, smaller
+/// pairs share passes. Every visitor-day with new events is in exactly one pass.
+pub fn plan(mut new: Vec<NewEvents>, per_pass: u64) -> Vec<Pass> {
+    let per_pass = per_pass.max(1);
+    new.sort_by(|a, b| (&a.site, a.day).cmp(&(&b.site, b.day)));
+    let mut passes = Vec::new();
+    let mut shared = Pass {
+        days: Vec::new(),
+        share: (0, 1),
+    };
+    let mut shared_events = 0;
+    for n in new.into_iter().filter(|n| n.events > 0) {
+        if n.events > per_pass {
+            let k = n.events.div_ceil(per_pass);
+            passes.extend((0..k).map(|i| Pass {
+                days: vec![(n.site.clone(), n.day)],
+                share: (i, k),
+            }));
+            continue;
+        }
+        if shared_events + n.events > per_pass || shared.days.len() == MAX_PAIRS_PER_PASS {
+            passes.push(std::mem::replace(
+                &mut shared,
+                Pass {
+                    days: Vec::new(),
+                    share: (0, 1),
+                },
+            ));
+            shared_events = 0;
+        }
+        shared_events += n.events;
+        shared.days.push((n.site, n.day));
+    }
+    if !shared.days.is_empty() {
+        passes.push(shared);
+    }
+    passes
+}
+
+/// A date for SQL from days since the epoch.
+fn date(d: u16) -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(1970, 1, 1)
+        .and_then(|epoch| epoch.checked_add_days(chrono::Days::new(u64::from(d))))
 }
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
@@ -266,47 +329,30 @@ pub async fn run_once(
     config: &SessionsConfig,
     goals: &Goals,
 ) -> Result<usize, StoreError> {
-    let new: NewEvents = store
+    let new: Vec<NewEvents> = store
         .client()
         .query(
-            "SELECT count() AS events, min(day) AS first_day, max(day) AS last_day \
-             FROM events WHERE inserted_at >= toDateTime(?)",
+            "SELECT site, day, count() AS events FROM events \
+             WHERE inserted_at >= toDateTime(?) GROUP BY site, day",
         )
         .bind(since)
-        .fetch_one()
+        .fetch_all()
         .await?;
-    if new.events == 0 {
-        return Ok(0);
-    }
-    // Every later scan is bounded to the days of the new events (the tables are
-    // partitioned and ordered by day; `inserted_at` is not), so a run reads the days
-    // that can have changed instead of the whole retention period. Events inserted
-    // during the run on other days are looked at by the next run.
-    let date = |d: u16| {
-        NaiveDate::from_ymd_opt(1970, 1, 1)
-            .and_then(|epoch| epoch.checked_add_days(chrono::Days::new(u64::from(d))))
-    };
-    let (Some(first), Some(last)) = (date(new.first_day), date(new.last_day)) else {
+    // The daily aggregates are refreshed for the days of the new events (the tables
+    // are partitioned and ordered by day; `inserted_at` is not). Events inserted during
+    // the run are looked at by the next run.
+    let first = new.iter().map(|n| n.day).min().and_then(date);
+    let last = new.iter().map(|n| n.day).max().and_then(date);
+    let (Some(first), Some(last)) = (first, last) else {
         return Ok(0);
     };
-    let days = luister_store::migrations::days_between(first, last);
-    let passes = new.events.div_ceil(config.events_per_pass.max(1));
     let version = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
     let mut written = 0;
-    for pass in 0..passes {
-        written += run_pass(
-            store,
-            since,
-            &days,
-            (pass, passes),
-            config.inactivity_gap_s,
-            goals,
-            version,
-        )
-        .await?;
+    for pass in plan(new, config.events_per_pass) {
+        written += run_pass(store, since, &pass, config.inactivity_gap_s, goals, version).await?;
     }
     refresh_daily(store, since, (first, last), version).await?;
     Ok(written)
@@ -337,32 +383,48 @@ async fn refresh_daily(
     Ok(())
 }
 
-/// One pass of [`run_once`]: the visitors whose key hashes to `pass.0` modulo `pass.1`,
-/// on the days `days` (an SQL condition on `day`) selects.
+/// One pass of [`run_once`]: the visitors with new events on its sites and days, of
+/// its share of visitors.
 async fn run_pass(
     store: &Store,
     since: u32,
-    days: &str,
-    (pass, passes): (u64, u64),
+    pass: &Pass,
     gap_s: u32,
     goals: &Goals,
     version: u64,
 ) -> Result<usize, StoreError> {
+    // Sites are bound (`?`), days are written out from numbers.
+    let scope = pass
+        .days
+        .iter()
+        .filter_map(|(_, d)| date(*d))
+        .map(|d| format!("(site = ? AND day = toDate('{d}'))"))
+        .collect::<Vec<_>>()
+        .join(" OR ");
     let touched = format!(
-        "{days} AND (site, visitor, day) IN (SELECT site, visitor, day FROM events \
-         WHERE {days} AND inserted_at >= toDateTime(?) AND cityHash64(visitor) % ? = ?)"
+        "({scope}) AND (site, visitor, day) IN (SELECT site, visitor, day FROM events \
+         WHERE ({scope}) AND inserted_at >= toDateTime(?) AND cityHash64(visitor) % ? = ?)"
     );
+    let sites: Vec<&str> = pass
+        .days
+        .iter()
+        .filter(|(_, d)| date(*d).is_some())
+        .map(|(s, _)| s.as_str())
+        .collect();
+    let bind = |mut q: clickhouse::query::Query| {
+        for _ in 0..2 {
+            for s in &sites {
+                q = q.bind(*s);
+            }
+        }
+        q.bind(since).bind(pass.share.1).bind(pass.share.0)
+    };
     // Streamed in key order: only one visitor-day's events are held at a time.
-    let mut cursor = store
-        .client()
-        .query(&format!(
-            "SELECT site, day, visitor, ts, type, path, themes, channel, device, action_name, search_term, search_results FROM events \
-             WHERE {touched} ORDER BY site, visitor, day, ts, kafka_partition, kafka_offset"
-        ))
-        .bind(since)
-        .bind(passes)
-        .bind(pass)
-        .fetch::<SessionEvent>()?;
+    let mut cursor = bind(store.client().query(&format!(
+        "SELECT site, day, visitor, ts, type, path, themes, channel, device, action_name, search_term, search_results FROM events \
+         WHERE {touched} ORDER BY site, visitor, day, ts, kafka_partition, kafka_offset"
+    )))
+    .fetch::<SessionEvent>()?;
     let mut rows: Vec<SessionRow> = Vec::new();
     let mut visit: Vec<SessionEvent> = Vec::new();
     while let Some(e) = cursor.next().await? {
@@ -382,16 +444,11 @@ async fn run_pass(
     rows.extend(build(&visit, gap_s, goals, version));
     drop(visit);
     // Sessions written before that no longer exist (a late event joined them to another).
-    let existing: Vec<ExistingSession> = store
-        .client()
-        .query(&format!(
-            "SELECT site, day, visitor, session_id FROM sessions FINAL WHERE deleted = 0 AND {touched}"
-        ))
-        .bind(since)
-        .bind(passes)
-        .bind(pass)
-        .fetch_all()
-        .await?;
+    let existing: Vec<ExistingSession> = bind(store.client().query(&format!(
+        "SELECT site, day, visitor, session_id FROM sessions FINAL WHERE deleted = 0 AND {touched}"
+    )))
+    .fetch_all()
+    .await?;
     let current: std::collections::HashSet<&str> =
         rows.iter().map(|r| r.session_id.as_str()).collect();
     let mut gone: BTreeMap<String, SessionRow> = BTreeMap::new();
@@ -521,6 +578,45 @@ mod tests {
             vec![300, 300, 0],
             "afval was touched after the contact"
         );
+    }
+
+    #[test]
+    fn a_run_is_planned_in_passes_over_the_days_they_read() {
+        let n = |site: &str, day, events| NewEvents {
+            site: site.into(),
+            day,
+            events,
+        };
+        let passes = plan(
+            vec![
+                n("b", 2, 40),
+                n("a", 1, 250),
+                n("b", 1, 70),
+                n("c", 1, 0),
+                n("b", 3, 30),
+            ],
+            100,
+        );
+        let pass = |days: &[(&str, u16)], share| Pass {
+            days: days.iter().map(|(s, d)| ((*s).to_owned(), *d)).collect(),
+            share,
+        };
+        assert_eq!(
+            passes,
+            vec![
+                // More new events than a pass takes: split by visitor over three passes.
+                pass(&[("a", 1)], (0, 3)),
+                pass(&[("a", 1)], (1, 3)),
+                pass(&[("a", 1)], (2, 3)),
+                // Smaller pairs share a pass while they fit.
+                pass(&[("b", 1)], (0, 1)),
+                pass(&[("b", 2), ("b", 3)], (0, 1)),
+            ]
+        );
+        let many = (0..450).map(|d| n("a", d, 1)).collect();
+        let sizes: Vec<usize> = plan(many, 100_000).iter().map(|p| p.days.len()).collect();
+        assert_eq!(sizes, vec![MAX_PAIRS_PER_PASS, MAX_PAIRS_PER_PASS, 50]);
+        assert!(plan(Vec::new(), 100).is_empty());
     }
 
     #[test]
