@@ -135,7 +135,8 @@ pub struct SessionsConfig {
     /// How often sessions of recently active visitors are recomputed. Default 60 s.
     pub interval_s: u64,
     /// A run with more new events than this is split into passes over disjoint sets
-    /// of visitors, which bounds the sessionizer's memory (about 1 KB per event).
+    /// of sites, days and visitors, which bounds the sessionizer's memory (about 1 KB
+    /// per event).
     /// Default 100,000.
     pub events_per_pass: u64,
 }

@@ -133,7 +133,7 @@ fn prepare(
             offset: m.offset(),
         };
         match Event::from_json(m.payload().unwrap_or_default()) {
-            Ok(event) => rows.push(writer::to_row(&event, &origin, &ctx)),
+            Ok(event) => rows.push(writer::to_row(event, origin, &ctx)),
             Err(e) => {
                 let reason = match e {
                     luister_schema::SchemaError::UnsupportedVersion { .. } => "unsupported_version",

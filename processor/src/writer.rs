@@ -146,8 +146,9 @@ pub fn search_term(query: &str) -> String {
     words(&folded).collect::<Vec<_>>().join(" ")
 }
 
-/// Turns a parsed event into its row, with its themes and channel.
-pub fn to_row(event: &Event, origin: &Origin, ctx: &RowContext<'_>) -> EventRow {
+/// Turns a parsed event into its row, with its themes and channel. Takes the event and
+/// its origin by value: their strings move into the row instead of being copied.
+pub fn to_row(event: Event, origin: Origin, ctx: &RowContext<'_>) -> EventRow {
     let (tz, matcher) = (ctx.tz, ctx.matcher);
     let secs = event.ts_ms.div_euclid(1000);
     let day = tz
@@ -167,6 +168,9 @@ pub fn to_row(event: &Event, origin: &Origin, ctx: &RowContext<'_>) -> EventRow 
         .as_ref()
         .map(|u| u.path().to_owned())
         .unwrap_or_default();
+    let themes = with_ancestors(&matcher.classify(&attribution_input(&event)));
+    let channel = channel_of(page.as_ref(), event.referrer.as_deref(), ctx.partners).to_owned();
+    let kind = event.data.type_name().to_owned();
     let (
         mut title,
         mut search_query,
@@ -174,6 +178,7 @@ pub fn to_row(event: &Event, origin: &Origin, ctx: &RowContext<'_>) -> EventRow 
         mut search_category,
         mut action_name,
         mut action_target,
+        mut term,
     ) = (
         String::new(),
         String::new(),
@@ -181,53 +186,52 @@ pub fn to_row(event: &Event, origin: &Origin, ctx: &RowContext<'_>) -> EventRow 
         String::new(),
         String::new(),
         String::new(),
+        String::new(),
     );
-    match &event.data {
-        EventData::Pageview { title: t } => title = t.clone().unwrap_or_default(),
+    match event.data {
+        EventData::Pageview { title: t } => title = t.unwrap_or_default(),
         EventData::Search {
             query,
             result_count,
             category,
         } => {
-            search_query = query.clone();
+            term = search_term(&query);
+            search_query = query;
             search_results = result_count.map_or(-1, i64::from);
-            search_category = category.clone().unwrap_or_default();
+            search_category = category.unwrap_or_default();
         }
         EventData::Action { name, target } => {
-            action_name = name.clone();
-            action_target = target.clone().unwrap_or_default();
+            action_name = name;
+            action_target = target.unwrap_or_default();
         }
     }
     EventRow {
-        site: event.site.to_string(),
+        site: event.site.into(),
         day,
         ts: u32::try_from(secs).unwrap_or(0),
-        kind: event.data.type_name().to_owned(),
+        kind,
         visitor: event.visitor.to_string(),
-        url: event.url.clone(),
+        url: event.url,
         path,
         client_ts: event
             .client_ts_ms
             .and_then(|ms| u32::try_from(ms.div_euclid(1000)).ok())
             .unwrap_or(0),
-        referrer: event.referrer.clone().unwrap_or_default(),
+        referrer: event.referrer.unwrap_or_default(),
         title,
         device: event.device.as_str().to_owned(),
-        browser: event.browser.clone(),
+        browser: event.browser,
         screen_width: event.screen_width.unwrap_or(0),
-        language: event.language.clone().unwrap_or_default(),
+        language: event.language.unwrap_or_default(),
         search_query,
         search_results,
         search_category,
         action_name,
         action_target,
-        themes: with_ancestors(&matcher.classify(&attribution_input(event))),
-        channel: channel_of(page.as_ref(), event.referrer.as_deref(), ctx.partners).to_owned(),
-        search_term: match &event.data {
-            EventData::Search { query, .. } => search_term(query),
-            _ => String::new(),
-        },
-        kafka_topic: origin.topic.clone(),
+        themes,
+        channel,
+        search_term: term,
+        kafka_topic: origin.topic,
         kafka_partition: u32::try_from(origin.partition).unwrap_or(0),
         kafka_offset: u64::try_from(origin.offset).unwrap_or(0),
     }
@@ -409,7 +413,7 @@ mod tests {
     }
 
     #[test]
-    fn channel_and_search_term_are_filled_in() {
+    fn channel_and_termare_filled_in() {
         let search = Event {
             data: EventData::Search {
                 query: "  Kwijtschelding   AANVRAGEN ".into(),
@@ -419,7 +423,7 @@ mod tests {
             referrer: Some("https://www.google.nl/".into()),
             ..event(0, "http://localhost/zoeken")
         };
-        let row = to_row(&search, &origin(), &ctx(chrono_tz::UTC));
+        let row = to_row(search.clone(), origin(), &ctx(chrono_tz::UTC));
         assert_eq!(
             (row.channel.as_str(), row.search_term.as_str()),
             ("search", "kwijtschelding aanvragen")
@@ -455,7 +459,7 @@ mod tests {
             },
             ..event(0, "http://localhost/zoeken")
         };
-        let row = to_row(&search, &origin(), &ctx(chrono_tz::UTC));
+        let row = to_row(search.clone(), origin(), &ctx(chrono_tz::UTC));
         assert_eq!(
             (
                 row.kind.as_str(),
@@ -471,7 +475,7 @@ mod tests {
             },
             ..event(0, "http://localhost/contact")
         };
-        let row = to_row(&action, &origin(), &ctx(chrono_tz::UTC));
+        let row = to_row(action.clone(), origin(), &ctx(chrono_tz::UTC));
         assert_eq!(
             (
                 row.action_name.as_str(),
@@ -481,8 +485,8 @@ mod tests {
             ("contact:phone", "tel:14030", -1)
         );
         let pv = to_row(
-            &event(0, "http://localhost/"),
-            &origin(),
+            event(0, "http://localhost/"),
+            origin(),
             &ctx(chrono_tz::UTC),
         );
         assert_eq!(
@@ -507,13 +511,13 @@ mod tests {
             .unwrap()
             .timestamp_millis();
         let ams = to_row(
-            &event(ts, "http://localhost/"),
-            &origin(),
+            event(ts, "http://localhost/"),
+            origin(),
             &ctx(chrono_tz::Europe::Amsterdam),
         );
         let utc = to_row(
-            &event(ts, "http://localhost/"),
-            &origin(),
+            event(ts, "http://localhost/"),
+            origin(),
             &ctx(chrono_tz::UTC),
         );
         let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
@@ -531,8 +535,8 @@ mod tests {
     #[test]
     fn row_carries_path_and_origin() {
         let row = to_row(
-            &event(0, "https://www.gemeente.nl/werk-en-inkomen/bijstand?q=x"),
-            &origin(),
+            event(0, "https://www.gemeente.nl/werk-en-inkomen/bijstand?q=x"),
+            origin(),
             &ctx(chrono_tz::UTC),
         );
         assert_eq!(row.path, "/werk-en-inkomen/bijstand");
@@ -562,11 +566,11 @@ mod tests {
             },
             ..event(0, "http://localhost/zoeken")
         };
-        let row = to_row(&search, &origin(), &ctx(chrono_tz::UTC));
+        let row = to_row(search.clone(), origin(), &ctx(chrono_tz::UTC));
         assert_eq!(row.themes, vec!["armoede/kwijtschelding", "armoede"]);
         let pv = to_row(
-            &event(0, "http://localhost/werk-en-inkomen/bijzondere-bijstand"),
-            &origin(),
+            event(0, "http://localhost/werk-en-inkomen/bijzondere-bijstand"),
+            origin(),
             &ctx(chrono_tz::UTC),
         );
         assert_eq!(pv.themes, vec!["inkomen/bijzondere-bijstand", "inkomen"]);
