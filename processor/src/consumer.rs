@@ -98,11 +98,13 @@ pub struct Pipeline {
 
 /// A batch read from the topic, parsed, attributed and encoded, waiting to be written.
 struct Prepared {
-    messages: Vec<OwnedMessage>,
+    /// Per partition, the offset of its newest message in the batch.
+    newest: BTreeMap<i32, i64>,
     /// The rows of the usable messages, in their order.
     rows: Vec<EventRow>,
-    /// The unusable messages: index in `messages`, what is wrong, the metric's reason.
-    rejects: Vec<(usize, String, &'static str)>,
+    /// The unusable messages (kept whole for the dead-letter topic), what is wrong,
+    /// the metric's reason. The usable ones are dropped once parsed.
+    rejects: Vec<(OwnedMessage, String, &'static str)>,
     /// `rows`, encoded for the insert.
     encoded: Encoded,
     /// The consumer's rebalance count when reading the batch began.
@@ -126,7 +128,10 @@ fn prepare(
     };
     let mut rows = Vec::with_capacity(messages.len());
     let mut rejects = Vec::new();
-    for (i, m) in messages.iter().enumerate() {
+    let mut newest: BTreeMap<i32, i64> = BTreeMap::new();
+    for m in messages {
+        let o = newest.entry(m.partition()).or_insert(m.offset());
+        *o = (*o).max(m.offset());
         let origin = Origin {
             topic: m.topic().to_owned(),
             partition: m.partition(),
@@ -139,13 +144,13 @@ fn prepare(
                     luister_schema::SchemaError::UnsupportedVersion { .. } => "unsupported_version",
                     _ => "invalid_event",
                 };
-                rejects.push((i, e.to_string(), reason));
+                rejects.push((m, e.to_string(), reason));
             }
         }
     }
     let encoded = Encoded::new(&rows);
     Prepared {
-        messages,
+        newest,
         rows,
         rejects,
         encoded,
@@ -325,7 +330,7 @@ impl Pipeline {
         shutdown: &mut watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
         let Prepared {
-            messages,
+            mut newest,
             mut rows,
             rejects,
             encoded,
@@ -347,17 +352,14 @@ impl Pipeline {
         };
         rows.retain(|r| ours(&r.kafka_topic, r.kafka_partition as i32));
         let rejects: Vec<(&OwnedMessage, String, &'static str)> = rejects
-            .into_iter()
-            .map(|(i, error, reason)| (&messages[i], error, reason))
+            .iter()
             .filter(|(m, ..)| ours(m.topic(), m.partition()))
+            .map(|(m, error, reason)| (m, error.clone(), *reason))
             .collect();
         // The offset to store per partition: its newest message (all before it in the
         // batch are written, dead-lettered or already in ClickHouse by then).
-        let mut newest: BTreeMap<i32, i64> = BTreeMap::new();
-        for m in messages.iter().filter(|m| ours(m.topic(), m.partition())) {
-            let o = newest.entry(m.partition()).or_insert(m.offset());
-            *o = (*o).max(m.offset());
-        }
+        let topic = self.config.kafka.topic.clone();
+        newest.retain(|partition, _| ours(&topic, *partition));
         if newest.is_empty() {
             return Ok(());
         }
