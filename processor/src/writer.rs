@@ -23,7 +23,7 @@ use crate::channel::channel_of;
 use luister_store::{Store, StoreError};
 
 /// One row of the `events` table.
-#[derive(Debug, Clone, PartialEq, clickhouse::Row, Serialize)]
+#[derive(Debug, Clone, PartialEq, clickhouse::Row, Serialize, Deserialize)]
 pub struct EventRow {
     /// Site id.
     pub site: String,

@@ -803,3 +803,65 @@ async fn a_store_with_a_priority_runs_its_queries_at_that_priority() {
     assert_eq!(priority(store.with_priority(1)).await, 1);
     assert_eq!(priority(store.with_priority(5)).await, 5);
 }
+
+/// The processor writes RowBinary itself (`EventRow::write_row_binary`): every field
+/// lands in its own column, with its value.
+#[tokio::test]
+async fn every_field_of_a_row_lands_in_its_own_column() {
+    use luister_processor::writer::{self, Encoded, EventRow};
+    let scratch = Scratch::new("proc_row_binary");
+    let store = migrated(&scratch.database).await;
+    let row = EventRow {
+        site: "gemeente-x".into(),
+        day: 20_420,
+        ts: 1_764_300_000,
+        kind: "search".into(),
+        visitor: "00000000000000ab".into(),
+        url: "https://www.gemeente.nl/zoeken?q=kwijtschelding".into(),
+        path: "/zoeken".into(),
+        client_ts: 1_764_299_990,
+        referrer: "https://www.google.nl".into(),
+        title: "Zoeken – één loket".into(),
+        device: "mobile".into(),
+        browser: "firefox".into(),
+        screen_width: 390,
+        language: "nl-NL".into(),
+        search_query: "Kwijtschelding ".into(),
+        search_results: 0,
+        search_category: "regelingen".into(),
+        action_name: "contact:phone".into(),
+        action_target: "tel:14030".into(),
+        themes: vec!["armoede/kwijtschelding".into(), "armoede".into()],
+        channel: "search".into(),
+        search_term: "kwijtschelding".into(),
+        kafka_topic: "luister.events.v1".into(),
+        kafka_partition: 5,
+        kafka_offset: 1 << 40,
+    };
+    let mut other = row.clone();
+    other.kafka_offset += 1;
+    other.themes.clear();
+    other.search_results = -1;
+    writer::insert(&store, &Encoded::new(&[row.clone(), other.clone()]))
+        .await
+        .unwrap();
+    let columns: Vec<String> = <EventRow as clickhouse::Row>::COLUMN_NAMES
+        .iter()
+        .map(|c| match *c {
+            "day" => "toUInt16(day) AS day".to_owned(),
+            "ts" => "toUInt32(ts) AS ts".to_owned(),
+            c => format!("`{c}`"),
+        })
+        .collect();
+    let got: Vec<EventRow> = store
+        .client()
+        .query(&format!(
+            "SELECT {} FROM events ORDER BY kafka_offset",
+            columns.join(", ")
+        ))
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(got, vec![row, other]);
+    scratch.cleanup().await;
+}
