@@ -358,8 +358,7 @@ impl Pipeline {
             .collect();
         // The offset to store per partition: its newest message (all before it in the
         // batch are written, dead-lettered or already in ClickHouse by then).
-        let topic = self.config.kafka.topic.clone();
-        newest.retain(|partition, _| ours(&topic, *partition));
+        newest.retain(|partition, _| ours(&self.config.kafka.topic, *partition));
         if newest.is_empty() {
             return Ok(());
         }

@@ -392,28 +392,26 @@ async fn run_pass(
     goals: &Goals,
     version: u64,
 ) -> Result<usize, StoreError> {
-    // Sites are bound (`?`), days are written out from numbers.
-    let scope = pass
+    // Sites are bound (`?`, in this order), days are written out from numbers.
+    let pairs: Vec<(&str, NaiveDate)> = pass
         .days
         .iter()
-        .filter_map(|(_, d)| date(*d))
-        .map(|d| format!("(site = ? AND day = toDate('{d}'))"))
+        .filter_map(|(site, d)| Some((site.as_str(), date(*d)?)))
+        .collect();
+    let scope = pairs
+        .iter()
+        .map(|(_, d)| format!("(site = ? AND day = toDate('{d}'))"))
         .collect::<Vec<_>>()
         .join(" OR ");
     let touched = format!(
         "({scope}) AND (site, visitor, day) IN (SELECT site, visitor, day FROM events \
          WHERE ({scope}) AND inserted_at >= toDateTime(?) AND cityHash64(visitor) % ? = ?)"
     );
-    let sites: Vec<&str> = pass
-        .days
-        .iter()
-        .filter(|(_, d)| date(*d).is_some())
-        .map(|(s, _)| s.as_str())
-        .collect();
     let bind = |mut q: clickhouse::query::Query| {
+        // The scope is in the query twice.
         for _ in 0..2 {
-            for s in &sites {
-                q = q.bind(*s);
+            for (site, _) in &pairs {
+                q = q.bind(*site);
             }
         }
         q.bind(since).bind(pass.share.1).bind(pass.share.0)
