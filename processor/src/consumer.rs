@@ -484,8 +484,8 @@ impl Pipeline {
                 for r in &rows {
                     self.watermarks
                         .advance(r.kafka_partition as i32, r.kafka_offset as i64);
-                    self.metrics.count_row(r, &self.config.metrics.sites);
                 }
+                self.metrics.count_rows(&rows, &self.config.metrics.sites);
                 Ok(rows.len())
             }
             .await;
