@@ -63,13 +63,20 @@ const WEBMAIL: &[&str] = &[
     "mail.kpnmail.nl",
 ];
 
+/// Whether `host` is `domain` or one of its subdomains.
+fn is_within(host: &str, domain: &str) -> bool {
+    host.strip_suffix(domain)
+        .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+}
+
 fn host_matches(host: &str, list: &[&str]) -> bool {
     list.iter().any(|p| {
         if p.ends_with('.') {
             // "google." matches google.nl, www.google.com
-            host.starts_with(p) || host.contains(&format!(".{p}"))
+            host.match_indices(p)
+                .any(|(i, _)| i == 0 || host.as_bytes()[i - 1] == b'.')
         } else {
-            host == *p || host.ends_with(&format!(".{p}"))
+            is_within(host, p)
         }
     })
 }
@@ -82,19 +89,17 @@ pub fn channel(page_url: &str, referrer: Option<&str>, partners: &[String]) -> &
 
 /// [`channel`] of a page URL the caller parsed already (`None`: not a URL).
 pub fn channel_of(page: Option<&Url>, referrer: Option<&str>, partners: &[String]) -> &'static str {
-    let utm = |name: &str| -> Option<String> {
-        page?
-            .query_pairs()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.to_lowercase())
-    };
-    let is_partner = |host: &str| {
-        partners
-            .iter()
-            .any(|p| host == p || host.ends_with(&format!(".{p}")))
-    };
-    let medium = utm("utm_medium");
-    let source = utm("utm_source");
+    // The first of each UTM parameter counts.
+    let (mut medium, mut source, mut campaign) = (None, None, false);
+    for (k, v) in page.into_iter().flat_map(Url::query_pairs) {
+        match k.as_ref() {
+            "utm_medium" if medium.is_none() => medium = Some(v.to_lowercase()),
+            "utm_source" if source.is_none() => source = Some(v.to_lowercase()),
+            "utm_campaign" => campaign = true,
+            _ => {}
+        }
+    }
+    let is_partner = |host: &str| partners.iter().any(|p| is_within(host, p));
     if let Some(m) = medium.as_deref() {
         if matches!(
             m,
@@ -117,7 +122,7 @@ pub fn channel_of(page: Option<&Url>, referrer: Option<&str>, partners: &[String
             return "partner";
         }
     }
-    if medium.is_some() || source.is_some() || utm("utm_campaign").is_some() {
+    if medium.is_some() || source.is_some() || campaign {
         return "campaign";
     }
     let Some(ref_host) = referrer
@@ -126,8 +131,8 @@ pub fn channel_of(page: Option<&Url>, referrer: Option<&str>, partners: &[String
     else {
         return "direct";
     };
-    let page_host = page.and_then(|u| u.host_str()).map(str::to_lowercase);
-    if page_host.as_deref() == Some(ref_host.as_str()) {
+    let page_host = page.and_then(Url::host_str);
+    if page_host.is_some_and(|h| h.eq_ignore_ascii_case(&ref_host)) {
         return "internal";
     }
     if is_partner(&ref_host) {
@@ -187,6 +192,23 @@ mod tests {
                 None,
                 "campaign",
             ),
+            (
+                "https://www.gemeente.nl/schulden?utm_campaign=x",
+                None,
+                "campaign",
+            ),
+            // The first utm_medium counts.
+            (
+                "https://www.gemeente.nl/schulden?utm_medium=email&utm_medium=social",
+                None,
+                "email",
+            ),
+            // A host matches a listed domain or its subdomains, not a longer name.
+            (page, Some("https://www.box.com/"), "referral"),
+            (page, Some("https://nothumanitas.nl/"), "referral"),
+            (page, Some("https://www.google.co.uk/search"), "search"),
+            (page, Some("https://notgoogle.nl/"), "referral"),
+            (page, Some("https://WWW.Gemeente.NL/"), "internal"),
         ];
         for (url, referrer, want) in cases {
             assert_eq!(
