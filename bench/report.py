@@ -101,7 +101,7 @@ def chart(b1: dict) -> str:
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">',
            f'<rect width="{w}" height="{h}" fill="white"/>',
            f'<text x="{left}" y="18" font-size="14">Throughput against latency, one page view per request '
-           f'(wrk, {b1["connections"]} connections)</text>']
+           f'(wrk; nginx at {b1["nginx"]["connections"]}, the collector at {b1["collector"]["connections"]} connections)</text>']
     decade = ylo
     while decade <= yhi * 1.0001:
         y = py(decade)
@@ -149,7 +149,7 @@ def main() -> None:
     n, c = b1["nginx"], b1["collector"]
     at70 = next(p for p in b1["collector_curve"] if p["fraction"] == 0.7)
     r1 = c["requests_per_s"] / n["requests_per_s"]
-    ok1 = r1 >= 0.5 and at70["p99_ms"] < 20 and c["non_2xx"] == 0
+    ok1 = r1 >= 0.5 and at70["p99_ms"] < 20 and all(x["non_2xx"] == 0 for x in b1["collector_runs"])
     r2 = b2["collector"]["events_per_s"] / b2["kcat"]["events_per_s"]
     ok2 = r2 >= 0.8 and b2["collector"]["non_2xx"] == 0
     r3 = b3["processor"]["events_per_s"] / b3["pipe"]["events_per_s"]
@@ -169,8 +169,14 @@ def main() -> None:
 
     Path(ROOT / CHART).write_text(chart(b1))
     rows1 = "\n".join(
-        f"| {who} | {p['fraction']:.0%} | {p['offered_per_s']:,} | {p['requests_per_s']:,.0f} | {p['p50_ms']:.2f} | {p['p99_ms']:.2f} |"
+        f"| {who} | {p['fraction']:.0%} | {p['connections']} | {p['offered_per_s']:,} | {p['requests_per_s']:,.0f} | {p['p50_ms']:.2f} | {p['p99_ms']:.2f} |"
         for who in ("nginx", "collector") for p in b1[f"{who}_curve"])
+    nginx_at = {x["connections"]: x for x in b1["nginx_runs"]}
+    sat1 = "\n".join(
+        f"| {who}{' (baseline)' if who == 'nginx' else ''} | {x['connections']} | {x['requests_per_s']:,.0f} | "
+        f"{x['p50_ms']:.2f} ms | {x['p99_ms']:.2f} ms | {x['non_2xx']} | {x['socket_errors']} | "
+        + (f"{x['requests_per_s'] / nginx_at[x['connections']]['requests_per_s']:.2f} × |" if who == "collector" else "|")
+        for who in ("nginx", "collector") for x in b1[f"{who}_runs"])
     rows5 = "\n".join(f"| {q['query']} | `{q['path']}` | {q['p50_ms']:.1f} | {q['p95_ms']:.1f} | {q['max_ms']:.1f} |"
                       for q in b5["queries"])
     sites5 = ", ".join(f"{s} {v['avg']:,.0f}" for s, v in per_day.items())
@@ -208,25 +214,28 @@ the baseline, Kafka and ClickHouse share its cores.
 
 wrk with `bench/wrk/event.lua`: one native page view (`POST /v1/events`, JSON) per
 request over eight municipal pages, each from a different client address
-(`X-Forwarded-For`, which the collector under test trusts), {b1['connections']} connections,
-2 threads. Baseline: nginx on the same machine answering 204 to the same requests with
-the same tool and concurrency. The collector answers each request only after the broker
-acknowledged the event (acks=all, idempotent producer).
+(`X-Forwarded-For`, which the collector under test trusts), 2 threads, as fast as each
+server answers at {' and '.join(str(x['connections']) for x in b1['nginx_runs'])} connections; each server's
+saturation is its best of those. Baseline: nginx on the same machine answering 204 to
+the same requests with the same tool and concurrencies. The collector answers each
+request only after the broker acknowledged the event (acks=all, idempotent producer;
+its p50 at 10% load: {b1['collector_curve'][0]['p50_ms']:.1f} ms), so it needs more requests in flight than nginx before
+the cores are the limit.
 
-| | requests/s | p50 | p99 | non-2xx | socket errors |
-|---|---|---|---|---|---|
-| nginx (baseline) | {n['requests_per_s']:,.0f} | {n['p50_ms']:.2f} ms | {n['p99_ms']:.2f} ms | {n['non_2xx']} | {n['socket_errors']} |
-| collector | {c['requests_per_s']:,.0f} | {c['p50_ms']:.2f} ms | {c['p99_ms']:.2f} ms | {c['non_2xx']} | {c['socket_errors']} |
-| collector against nginx | {r1:.2f} × | | | | |
+| | connections | requests/s | p50 | p99 | non-2xx | socket errors | collector against nginx at the same connections |
+|---|---|---|---|---|---|---|---|
+{sat1}
 
-The collector counted {c['events_accepted']:,.0f} events accepted for {c['requests']:,} requests.
+Saturation: nginx {n['requests_per_s']:,.0f} requests/s (at {n['connections']} connections), the collector
+{c['requests_per_s']:,.0f} (at {c['connections']}): **{r1:.2f} ×**. The collector counted
+{b1['events_accepted']:,.0f} events accepted for {b1['requests']:,} requests.
 Paced runs (each connection waits so that together they offer the given rate; wrk
 measures from sending a request to its answer):
 
 ![Throughput against latency]({CHART})
 
-| | load | offered/s | answered/s | p50 ms | p99 ms |
-|---|---|---|---|---|---|
+| | load | connections | offered/s | answered/s | p50 ms | p99 ms |
+|---|---|---|---|---|---|---|
 {rows1}
 
 Commands:

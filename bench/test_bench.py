@@ -85,9 +85,9 @@ class Arithmetic(unittest.TestCase):
 
 class Chart(unittest.TestCase):
     def test_the_chart_is_an_svg_with_a_line_per_series(self):
-        point = lambda rate, p50, p99, f=None: {"requests_per_s": rate, "p50_ms": p50, "p99_ms": p99, "fraction": f}
+        point = lambda rate, p50, p99, f=None: {"requests_per_s": rate, "p50_ms": p50, "p99_ms": p99, "fraction": f,
+                                                "connections": 256}
         b1 = {
-            "connections": 64,
             "nginx": point(90000, 0.6, 3.0),
             "collector": point(25000, 2.4, 6.0),
             "nginx_curve": [point(9000 * i, 0.1 * i, 0.5 * i, i / 10) for i in (1, 3, 5, 7, 9)],
