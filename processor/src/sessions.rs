@@ -30,8 +30,8 @@ use luister_store::{Store, StoreError};
 
 use crate::config::{GoalConfig, SessionsConfig};
 
-/// An event as the sessionizer reads it.
-#[derive(Debug, Clone, clickhouse::Row, Deserialize)]
+/// An event as [`build`] takes it.
+#[derive(Debug, Clone)]
 pub struct SessionEvent {
     /// Site.
     pub site: String,
@@ -42,7 +42,6 @@ pub struct SessionEvent {
     /// Time, seconds.
     pub ts: u32,
     /// Event type.
-    #[serde(rename = "type")]
     pub kind: String,
     /// URL path.
     pub path: String,
@@ -58,6 +57,80 @@ pub struct SessionEvent {
     pub search_term: String,
     /// Search result count, -1 when unknown.
     pub search_results: i64,
+}
+
+/// An event of a [`VisitorDay`]: time, Kafka partition and offset (which order the
+/// events of one second), type, path, themes, channel, device, action name, search term
+/// and search result count.
+type DayEvent = (
+    u32,
+    u32,
+    u64,
+    String,
+    String,
+    Vec<String>,
+    String,
+    String,
+    String,
+    String,
+    i64,
+);
+
+/// One visitor's events of one day, as the sessionizer reads them. ClickHouse groups
+/// them by visitor-day (a hash aggregation: about a third less of its CPU than sorting
+/// every event of a pass by visitor and time), and they are put in time order here.
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct VisitorDay {
+    site: String,
+    day: u16,
+    visitor: String,
+    day_events: Vec<DayEvent>,
+}
+
+impl VisitorDay {
+    /// Its events in time order (the same second in Kafka order), as [`build`] takes them.
+    fn into_events(self) -> Vec<SessionEvent> {
+        let Self {
+            site,
+            day,
+            visitor,
+            mut day_events,
+        } = self;
+        day_events.sort_unstable_by_key(|e| (e.0, e.1, e.2));
+        day_events
+            .into_iter()
+            .map(
+                |(
+                    ts,
+                    _,
+                    _,
+                    kind,
+                    path,
+                    themes,
+                    channel,
+                    device,
+                    action_name,
+                    search_term,
+                    search_results,
+                )| {
+                    SessionEvent {
+                        site: site.clone(),
+                        day,
+                        visitor: visitor.clone(),
+                        ts,
+                        kind,
+                        path,
+                        themes,
+                        channel,
+                        device,
+                        action_name,
+                        search_term,
+                        search_results,
+                    }
+                },
+            )
+            .collect()
+    }
 }
 
 /// One session summary row.
@@ -416,30 +489,20 @@ async fn run_pass(
         }
         q.bind(since).bind(pass.share.1).bind(pass.share.0)
     };
-    // Streamed in key order: only one visitor-day's events are held at a time.
+    // Streamed: only one visitor-day's events are held at a time.
     let mut cursor = bind(store.client().query(&format!(
-        "SELECT site, day, visitor, ts, type, path, themes, channel, device, action_name, search_term, search_results FROM events \
-         WHERE {touched} ORDER BY site, visitor, day, ts, kafka_partition, kafka_offset"
+        "SELECT site, day, visitor, groupArray((ts, kafka_partition, kafka_offset, type, path, themes, \
+         channel, device, action_name, search_term, search_results)) AS day_events FROM events \
+         WHERE {touched} GROUP BY site, day, visitor"
     )))
-    .fetch::<SessionEvent>()?;
+    .fetch::<VisitorDay>()?;
     let mut rows: Vec<SessionRow> = Vec::new();
-    let mut visit: Vec<SessionEvent> = Vec::new();
-    while let Some(e) = cursor.next().await? {
-        let same = visit.first().is_some_and(|f| {
-            (f.site.as_str(), f.visitor.as_str(), f.day)
-                == (e.site.as_str(), e.visitor.as_str(), e.day)
-        });
-        if !same && !visit.is_empty() {
-            rows.extend(build(&visit, gap_s, goals, version));
-            visit.clear();
-        }
-        visit.push(e);
+    while let Some(visit) = cursor.next().await? {
+        rows.extend(build(&visit.into_events(), gap_s, goals, version));
     }
-    if visit.is_empty() {
+    if rows.is_empty() {
         return Ok(0);
     }
-    rows.extend(build(&visit, gap_s, goals, version));
-    drop(visit);
     // Sessions written before that no longer exist (a late event joined them to another).
     let existing: Vec<ExistingSession> = bind(store.client().query(&format!(
         "SELECT site, day, visitor, session_id FROM sessions FINAL WHERE deleted = 0 AND {touched}"
@@ -575,6 +638,38 @@ mod tests {
             vec![300, 300, 0],
             "afval was touched after the contact"
         );
+    }
+
+    #[test]
+    fn a_visitor_days_events_are_put_in_time_then_kafka_order() {
+        let e = |ts: u32, partition: u32, offset: u64, path: &str| -> DayEvent {
+            let s = String::new;
+            (
+                ts,
+                partition,
+                offset,
+                "pageview".into(),
+                path.into(),
+                vec![],
+                s(),
+                s(),
+                s(),
+                s(),
+                -1,
+            )
+        };
+        let visit = VisitorDay {
+            site: "demo".into(),
+            day: 3,
+            visitor: "v".into(),
+            day_events: vec![e(20, 1, 9, "/c"), e(10, 1, 8, "/b"), e(10, 1, 7, "/a")],
+        };
+        let events = visit.into_events();
+        let paths: Vec<&str> = events.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["/a", "/b", "/c"]);
+        assert!(events
+            .iter()
+            .all(|e| (e.site.as_str(), e.day, e.visitor.as_str()) == ("demo", 3, "v")));
     }
 
     #[test]
