@@ -29,11 +29,12 @@ use luister_schema::Event;
 use luister_store::{Store, StoreError};
 
 use crate::attribution::Matcher;
+use crate::batch::{Batch, BatchBuilder};
 use crate::config::ProcessorConfig;
 use crate::dead_letter::DeadLetters;
 use crate::metrics::ProcessorMetrics;
 use crate::taxonomy::LiveTaxonomy;
-use crate::writer::{self, Encoded, EventRow, Origin, Watermarks};
+use crate::writer::{self, Origin, Watermarks};
 
 /// What the consumer reports back: rebalances (so the loop knows its cached
 /// watermarks may be stale) and, from librdkafka's statistics, the lag per partition.
@@ -92,33 +93,33 @@ pub struct Pipeline {
     carried: Vec<OwnedMessage>,
     /// The rebalance count when the first of `carried` was fetched.
     carried_since: u64,
-    /// `channels.partners`, shared with the parsing thread.
+    /// `channels.partners` and `metrics.sites`, shared with the parsing thread.
     partners: Arc<[String]>,
+    sites: Arc<[String]>,
 }
 
 /// A batch read from the topic, parsed, attributed and encoded, waiting to be written.
 struct Prepared {
     /// Per partition, the offset of its newest message in the batch.
     newest: BTreeMap<i32, i64>,
-    /// The rows of the usable messages, in their order.
-    rows: Vec<EventRow>,
+    /// The rows of the usable messages, in their order, encoded for the insert.
+    batch: Batch,
     /// The unusable messages (kept whole for the dead-letter topic), what is wrong,
     /// the metric's reason. The usable ones are dropped once parsed.
     rejects: Vec<(OwnedMessage, String, &'static str)>,
-    /// `rows`, encoded for the insert.
-    encoded: Encoded,
     /// The consumer's rebalance count when reading the batch began.
     rebalances: u64,
     /// The batch stopped at its row or byte limit rather than its wait.
     full: bool,
 }
 
-/// Parses, attributes and encodes the messages of a batch (CPU only, no I/O).
+/// Parses, attributes and encodes the messages of a batch (CPU only, no I/O); `sites`
+/// are the sites the metrics name.
 fn prepare(
     messages: Vec<OwnedMessage>,
     matcher: &Matcher,
     tz: Tz,
-    partners: &[String],
+    (partners, sites): (&[String], &[String]),
     (rebalances, full): (u64, bool),
 ) -> Prepared {
     let ctx = writer::RowContext {
@@ -126,7 +127,7 @@ fn prepare(
         matcher,
         partners,
     };
-    let mut rows = Vec::with_capacity(messages.len());
+    let mut batch = BatchBuilder::with_capacity(messages.len());
     let mut rejects = Vec::new();
     let mut newest: BTreeMap<i32, i64> = BTreeMap::new();
     for m in messages {
@@ -138,7 +139,7 @@ fn prepare(
             offset: m.offset(),
         };
         match Event::from_json(m.payload().unwrap_or_default()) {
-            Ok(event) => rows.push(writer::to_row(event, origin, &ctx)),
+            Ok(event) => batch.push(&writer::to_row(event, origin, &ctx), sites),
             Err(e) => {
                 let reason = match e {
                     luister_schema::SchemaError::UnsupportedVersion { .. } => "unsupported_version",
@@ -148,12 +149,10 @@ fn prepare(
             }
         }
     }
-    let encoded = Encoded::new(&rows);
     Prepared {
         newest,
-        rows,
+        batch: batch.finish(),
         rejects,
-        encoded,
         rebalances,
         full,
     }
@@ -180,8 +179,8 @@ impl Pipeline {
                 config.consumer.session_timeout_ms.to_string(),
             )
             .set("enable.partition.eof", "false")
-            // Prefetch about two batches, not librdkafka's default of 64 MB: the
-            // processor's memory stays small and batches still fill from memory.
+            // Prefetch most of a batch, not librdkafka's default of 64 MB: the
+            // processor's memory stays small and batches still fill quickly.
             .set("queued.max.messages.kbytes", "32768")
             // When that prefetch is full librdkafka pauses fetching for this long (default
             // a whole second, which left batches waiting for messages).
@@ -200,6 +199,7 @@ impl Pipeline {
             .map_err(|_| anyhow::anyhow!("processing.timezone is not a time zone"))?;
         let dead_letters = DeadLetters::new(&config.kafka, metrics.clone())?;
         let partners: Arc<[String]> = config.channels.partners.clone().into();
+        let sites: Arc<[String]> = config.metrics.sites.clone().into();
         Ok(Self {
             consumer,
             store,
@@ -213,6 +213,7 @@ impl Pipeline {
             carried: Vec::new(),
             carried_since: 0,
             partners,
+            sites,
         })
     }
 
@@ -232,9 +233,11 @@ impl Pipeline {
             };
             self.metrics.consumed.inc_by(batch.len() as u64);
             let matcher = self.taxonomy.matcher();
-            let (tz, partners) = (self.tz, Arc::clone(&self.partners));
-            let parse =
-                tokio::task::spawn_blocking(move || prepare(batch, &matcher, tz, &partners, read));
+            let (tz, partners, sites) =
+                (self.tz, Arc::clone(&self.partners), Arc::clone(&self.sites));
+            let parse = tokio::task::spawn_blocking(move || {
+                prepare(batch, &matcher, tz, (&partners, &sites), read)
+            });
             let prepared = match pending.take() {
                 Some(p) => {
                     let (written, parsed) =
@@ -331,9 +334,8 @@ impl Pipeline {
     ) -> anyhow::Result<()> {
         let Prepared {
             mut newest,
-            mut rows,
+            mut batch,
             rejects,
-            encoded,
             rebalances,
             ..
         } = prepared;
@@ -350,7 +352,9 @@ impl Pipeline {
                 .as_ref()
                 .is_none_or(|o| o.find_partition(topic, partition).is_some())
         };
-        rows.retain(|r| ours(&r.kafka_topic, r.kafka_partition as i32));
+        // Every row comes from the one subscribed topic.
+        let topic = &self.config.kafka.topic;
+        batch.retain(|r| ours(topic, r.partition));
         let rejects: Vec<(&OwnedMessage, String, &'static str)> = rejects
             .iter()
             .filter(|(m, ..)| ours(m.topic(), m.partition()))
@@ -365,7 +369,7 @@ impl Pipeline {
         // Dead letters first: once the events after them are in ClickHouse, a replay
         // would skip them.
         self.dead_letters.send_all(&rejects, shutdown).await?;
-        self.write(rows, encoded, shutdown).await?;
+        self.write(batch, shutdown).await?;
         for (partition, offset) in newest {
             if let Err(e) = self
                 .consumer
@@ -440,11 +444,9 @@ impl Pipeline {
     /// the error is not worth retrying, in which case the rows are dead-lettered.
     async fn write(
         &mut self,
-        mut rows: Vec<EventRow>,
-        encoded: Encoded,
+        mut batch: Batch,
         shutdown: &mut watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
-        let mut encoded = Some(encoded);
         let topic = self.config.kafka.topic.clone();
         let mut backoff = Duration::from_millis(200);
         let max_backoff = Duration::from_secs(self.config.consumer.retry_backoff_max_s.max(1));
@@ -453,40 +455,28 @@ impl Pipeline {
                 self.watermarks.ensure_loaded(&self.store, &topic).await?;
                 // Rows ClickHouse holds already (a replay) are dropped for good: the
                 // watermarks only grow, so a retry would drop them again.
-                let before = rows.len();
-                rows.retain(|r| {
-                    !self
-                        .watermarks
-                        .already_written(r.kafka_partition as i32, r.kafka_offset as i64)
-                });
+                let before = batch.len();
+                batch.retain(|r| !self.watermarks.already_written(r.partition, r.offset));
                 // A rebalance while the batch was read makes the consumer deliver
                 // messages again from the committed offset, into the same batch and
                 // above the watermark: each (partition, offset) is written once.
-                keep_first(&mut rows, |r| (r.kafka_partition, r.kafka_offset));
-                self.metrics.duplicates.inc_by((before - rows.len()) as u64);
-                // Rows are only ever dropped, so the same count means the same rows.
-                let body = match &encoded {
-                    Some(e) if e.rows() == rows.len() => e.clone(),
-                    _ => {
-                        let e = Encoded::new(&rows);
-                        encoded = Some(e.clone());
-                        e
-                    }
-                };
+                batch.keep_first_of_each_offset();
+                self.metrics
+                    .duplicates
+                    .inc_by((before - batch.len()) as u64);
                 let start = std::time::Instant::now();
-                writer::insert(&self.store, &body).await?;
-                if !rows.is_empty() {
+                writer::insert(&self.store, batch.body()).await?;
+                if !batch.is_empty() {
                     self.metrics
                         .insert_seconds
                         .observe(start.elapsed().as_secs_f64());
-                    self.metrics.batch_rows.observe(rows.len() as f64);
+                    self.metrics.batch_rows.observe(batch.len() as f64);
                 }
-                for r in &rows {
-                    self.watermarks
-                        .advance(r.kafka_partition as i32, r.kafka_offset as i64);
+                for r in batch.rows() {
+                    self.watermarks.advance(r.partition, r.offset);
                 }
-                self.metrics.count_rows(&rows, &self.config.metrics.sites);
-                Ok(rows.len())
+                self.metrics.count_rows(&batch);
+                Ok(batch.len())
             }
             .await;
             match attempt {
@@ -496,25 +486,24 @@ impl Pipeline {
                 }
                 Err(e) if e.is_retryable() => {
                     self.metrics.retries.inc();
-                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, rows = rows.len(), "ClickHouse write failed; retrying");
+                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, rows = batch.len(), "ClickHouse write failed; retrying");
                     // Part of the insert may have landed: re-read the watermarks.
                     self.watermarks.clear();
                     self.wait_keeping_membership(backoff, shutdown).await?;
                     // Partitions taken away meanwhile belong to another processor now,
                     // which reads them from the committed offset: do not write them.
                     if let Some(owned) = self.owned_after_rebalance() {
-                        rows.retain(|r| {
-                            owned
-                                .find_partition(&r.kafka_topic, r.kafka_partition as i32)
-                                .is_some()
-                        });
-                        tracing::info!(rows = rows.len(), "rebalanced while waiting for ClickHouse; kept the rows of partitions still owned");
+                        batch.retain(|r| owned.find_partition(&topic, r.partition).is_some());
+                        tracing::info!(rows = batch.len(), "rebalanced while waiting for ClickHouse; kept the rows of partitions still owned");
                     }
                     backoff = (backoff * 2).min(max_backoff);
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, rows = rows.len(), "ClickHouse refused the batch; sending it to the dead-letter topic");
+                    tracing::error!(error = %e, rows = batch.len(), "ClickHouse refused the batch; sending it to the dead-letter topic");
                     let reason = format!("ClickHouse refused the batch: {e}");
+                    let rows = batch
+                        .decode()
+                        .map_err(|e| anyhow::anyhow!("decoding a refused batch: {e}"))?;
                     self.dead_letters
                         .send_rows(&rows, &reason, shutdown)
                         .await?;
@@ -523,33 +512,5 @@ impl Pipeline {
                 }
             }
         }
-    }
-}
-
-/// Keeps the first of the items with the same key, in order.
-fn keep_first<T, K: Eq + std::hash::Hash>(items: &mut Vec<T>, key: impl Fn(&T) -> K) {
-    let mut seen = std::collections::HashSet::with_capacity(items.len());
-    items.retain(|item| seen.insert(key(item)));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::keep_first;
-
-    #[test]
-    fn a_message_delivered_twice_into_one_batch_is_written_once() {
-        // (partition, offset, payload): partition 1 offset 9 again after a rebalance.
-        let mut rows = vec![
-            (1, 8, "a"),
-            (1, 9, "b"),
-            (0, 9, "c"),
-            (1, 9, "b"),
-            (1, 10, "d"),
-        ];
-        keep_first(&mut rows, |r| (r.0, r.1));
-        assert_eq!(
-            rows,
-            vec![(1, 8, "a"), (1, 9, "b"), (0, 9, "c"), (1, 10, "d")]
-        );
     }
 }

@@ -9,6 +9,7 @@
 //! - [`sessions`]: visits and early contact, derived from the raw events.
 //! - [`taxonomy`]: the taxonomy in use, reloaded when its file changes.
 //! - [`writer`]: rows, inserts and the offset watermarks that make replays harmless.
+//! - [`batch`]: a batch of rows encoded for ClickHouse, held compactly.
 //! - [`dead_letter`]: the dead-letter topic.
 //! - [`metrics`]: Prometheus metric names and handles.
 //!
@@ -17,6 +18,7 @@
 //! than exit.
 
 pub mod attribution;
+pub mod batch;
 pub mod channel;
 pub mod config;
 pub mod consumer;

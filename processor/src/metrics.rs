@@ -6,7 +6,7 @@ use prometheus::{
     Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
 };
 
-use crate::writer::EventRow;
+use crate::batch::Batch;
 
 /// Messages read from the events topic.
 pub const MESSAGES_CONSUMED_TOTAL: &str = "luister_processor_messages_consumed_total";
@@ -156,41 +156,18 @@ impl ProcessorMetrics {
 }
 
 impl ProcessorMetrics {
-    /// Counts written rows per site and top-level theme. Label values stay bounded:
-    /// sites not in `sites` count as `other`, themes are the taxonomy's top levels
-    /// (`none` without one), types are the three event types. A batch is tallied first
-    /// and each label set is looked up once, not once per row.
-    pub fn count_rows<'a>(&self, rows: impl IntoIterator<Item = &'a EventRow>, sites: &[String]) {
+    /// Counts the rows of a written batch per site and top-level theme. Label values
+    /// stay bounded: sites not in `metrics.sites` count as `other`, themes are the
+    /// taxonomy's top levels (`none` without one), types are the three event types
+    /// ([`crate::batch::Labels`]). Each label set is looked up once per batch.
+    pub fn count_rows(&self, batch: &Batch) {
+        let labels = batch.labels();
+        let mut counts = vec![0u64; labels.len()];
         let mut newest: HashMap<&str, u32> = HashMap::new();
-        let mut events: HashMap<(&str, &str, &str), u64> = HashMap::new();
-        let mut zero: HashMap<(&str, &str), u64> = HashMap::new();
-        let mut contacts: HashMap<(&str, &str), u64> = HashMap::new();
-        for row in rows {
-            let site = if sites.contains(&row.site) {
-                row.site.as_str()
-            } else {
-                "other"
-            };
-            let ts = newest.entry(site).or_default();
-            *ts = (*ts).max(row.ts);
-            let zero_result = row.kind == "search" && row.search_results == 0;
-            let contact = row.action_name.starts_with("contact:");
-            let mut tops = row
-                .themes
-                .iter()
-                .filter(|t| !t.contains('/'))
-                .map(String::as_str)
-                .peekable();
-            let none = tops.peek().is_none().then_some("none");
-            for theme in tops.chain(none) {
-                *events.entry((site, theme, row.kind.as_str())).or_default() += 1;
-                if zero_result {
-                    *zero.entry((site, theme)).or_default() += 1;
-                }
-                if contact {
-                    *contacts.entry((site, theme)).or_default() += 1;
-                }
-            }
+        for r in batch.rows() {
+            counts[r.labels as usize] += 1;
+            let ts = newest.entry(&labels[r.labels as usize].site).or_default();
+            *ts = (*ts).max(r.ts);
         }
         for (site, ts) in newest {
             let gauge = self.newest_event.with_label_values(&[site]);
@@ -198,18 +175,20 @@ impl ProcessorMetrics {
                 gauge.set(i64::from(ts));
             }
         }
-        for ((site, theme, kind), n) in events {
-            self.theme_events
-                .with_label_values(&[site, theme, kind])
-                .inc_by(n);
-        }
-        for ((site, theme), n) in zero {
-            self.zero_results
-                .with_label_values(&[site, theme])
-                .inc_by(n);
-        }
-        for ((site, theme), n) in contacts {
-            self.contacts.with_label_values(&[site, theme]).inc_by(n);
+        for (l, n) in labels.iter().zip(counts).filter(|(_, n)| *n > 0) {
+            for theme in &l.themes {
+                self.theme_events
+                    .with_label_values(&[&l.site, theme, &l.kind])
+                    .inc_by(n);
+                if l.zero_result {
+                    self.zero_results
+                        .with_label_values(&[&l.site, theme])
+                        .inc_by(n);
+                }
+                if l.contact {
+                    self.contacts.with_label_values(&[&l.site, theme]).inc_by(n);
+                }
+            }
         }
     }
 }
@@ -217,6 +196,7 @@ impl ProcessorMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::writer::EventRow;
 
     #[test]
     fn rows_are_counted_per_site_and_top_level_theme_with_bounded_labels() {
@@ -253,9 +233,9 @@ mod tests {
             kafka_offset: 0,
         };
         let sites = vec!["demo".to_owned()];
-        m.count_rows([&row], &sites);
+        m.count_rows(&Batch::from_rows([&row], &sites));
         row.ts -= 3600; // an older event does not move the newest back
-        m.count_rows([&row], &sites);
+        m.count_rows(&Batch::from_rows([&row], &sites));
         assert_eq!(
             m.newest_event.with_label_values(&["demo"]).get(),
             1_764_000_000
@@ -282,10 +262,10 @@ mod tests {
         row.kind = "action".into();
         row.action_name = "contact:phone".into();
         row.themes.clear();
-        m.count_rows([&row], &sites);
+        m.count_rows(&Batch::from_rows([&row], &sites));
         assert_eq!(m.contacts.with_label_values(&["other", "none"]).get(), 1);
         // A batch counts each of its rows.
-        m.count_rows([&row, &row, &row], &sites);
+        m.count_rows(&Batch::from_rows([&row, &row, &row], &sites));
         assert_eq!(m.contacts.with_label_values(&["other", "none"]).get(), 4);
         assert_eq!(
             m.theme_events

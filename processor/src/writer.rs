@@ -237,37 +237,10 @@ pub fn to_row(event: Event, origin: Origin, ctx: &RowContext<'_>) -> EventRow {
     }
 }
 
-/// Rows encoded for one `INSERT … FORMAT RowBinary`, done on the parsing thread so the
-/// write only sends them.
-#[derive(Debug, Clone)]
-pub struct Encoded {
-    body: Bytes,
-    rows: usize,
-}
-
-impl Encoded {
-    /// Encodes `rows` in order.
-    pub fn new(rows: &[EventRow]) -> Self {
-        // About 400 bytes a municipal page view; a guess only sizes the first allocation.
-        let mut body = Vec::with_capacity(rows.len() * 400);
-        for row in rows {
-            row.write_row_binary(&mut body);
-        }
-        Self {
-            body: body.into(),
-            rows: rows.len(),
-        }
-    }
-
-    /// How many rows it holds.
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-}
-
-/// Inserts encoded rows in one `INSERT` (one block: it lands whole, or as a prefix).
-pub async fn insert(store: &Store, rows: &Encoded) -> Result<(), StoreError> {
-    if rows.rows == 0 {
+/// Inserts rows encoded by [`EventRow::write_row_binary`] (a [`crate::batch::Batch`]'s
+/// body) in one `INSERT` (one block: it lands whole, or as a prefix).
+pub async fn insert(store: &Store, body: Bytes) -> Result<(), StoreError> {
+    if body.is_empty() {
         return Ok(());
     }
     let sql = format!(
@@ -275,7 +248,7 @@ pub async fn insert(store: &Store, rows: &Encoded) -> Result<(), StoreError> {
         <EventRow as clickhouse::Row>::COLUMN_NAMES.join(", ")
     );
     let mut insert = store.client().insert_formatted_with(sql);
-    insert.send(rows.body.clone()).await?;
+    insert.send(body).await?;
     insert.end().await?;
     Ok(())
 }
@@ -314,6 +287,75 @@ impl EventRow {
         put_str(out, &self.kafka_topic);
         out.extend_from_slice(&self.kafka_partition.to_le_bytes());
         out.extend_from_slice(&self.kafka_offset.to_le_bytes());
+    }
+
+    /// Reads a row [`EventRow::write_row_binary`] wrote, advancing `input` past it.
+    pub fn read_row_binary(input: &mut &[u8]) -> Result<Self, String> {
+        let mut r = Reader(input);
+        Ok(Self {
+            site: r.string()?,
+            day: u16::from_le_bytes(r.array()?),
+            ts: u32::from_le_bytes(r.array()?),
+            kind: r.string()?,
+            visitor: r.string()?,
+            url: r.string()?,
+            path: r.string()?,
+            client_ts: u32::from_le_bytes(r.array()?),
+            referrer: r.string()?,
+            title: r.string()?,
+            device: r.string()?,
+            browser: r.string()?,
+            screen_width: u32::from_le_bytes(r.array()?),
+            language: r.string()?,
+            search_query: r.string()?,
+            search_results: i64::from_le_bytes(r.array()?),
+            search_category: r.string()?,
+            action_name: r.string()?,
+            action_target: r.string()?,
+            themes: (0..r.len()?)
+                .map(|_| r.string())
+                .collect::<Result<_, _>>()?,
+            channel: r.string()?,
+            search_term: r.string()?,
+            kafka_topic: r.string()?,
+            kafka_partition: u32::from_le_bytes(r.array()?),
+            kafka_offset: u64::from_le_bytes(r.array()?),
+        })
+    }
+}
+
+/// Reads RowBinary values from the front of a slice.
+struct Reader<'a, 'b>(&'a mut &'b [u8]);
+
+impl Reader<'_, '_> {
+    fn take(&mut self, n: usize) -> Result<&[u8], String> {
+        if self.0.len() < n {
+            return Err(format!("a row ends {} bytes early", n - self.0.len()));
+        }
+        let (head, rest) = self.0.split_at(n);
+        *self.0 = rest;
+        Ok(head)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], String> {
+        Ok(self.take(N)?.try_into().expect("N bytes"))
+    }
+
+    fn len(&mut self) -> Result<usize, String> {
+        let mut n = 0usize;
+        for shift in (0..64).step_by(7) {
+            let [b] = self.array::<1>()?;
+            n |= usize::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                return Ok(n);
+            }
+        }
+        Err("a length longer than 64 bits".into())
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        let n = self.len()?;
+        String::from_utf8(self.take(n)?.to_vec()).map_err(|e| e.to_string())
     }
 }
 

@@ -184,6 +184,70 @@ async fn unusable_messages_go_to_the_dead_letter_topic_with_the_reason() {
     scratch.cleanup().await;
 }
 
+/// When ClickHouse refuses a batch for good (here: a column the insert names is gone),
+/// its rows go to the dead-letter topic whole, decoded from what was encoded for the
+/// insert, and the processor goes on with the next batches.
+#[tokio::test]
+async fn a_batch_clickhouse_refuses_goes_to_the_dead_letter_topic_whole() {
+    let scratch = Scratch::new("proc_refused");
+    let processor = start_processor(&scratch, "g1").await;
+    let db = &scratch.database;
+    produce(&scratch.topic, "k0", pageview(1, "/eerst").as_bytes()).await;
+    let events = format!("SELECT count() FROM {db}.events");
+    assert_eq!(wait_count(&events, 1, Duration::from_secs(30)).await, 1);
+    luister_testkit::clickhouse(&format!("ALTER TABLE {db}.events DROP COLUMN screen_width"))
+        .await
+        .unwrap();
+    produce(
+        &scratch.topic,
+        "k1",
+        pageview(2, "/schulden/hulp").as_bytes(),
+    )
+    .await;
+
+    let dead = consume(&scratch.dlq, 1, Duration::from_secs(30)).await;
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    let m = &dead[0];
+    let header = |h: &str| {
+        m.headers
+            .iter()
+            .find(|(k, _)| k == h)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    assert!(
+        header("luister-error").contains("ClickHouse refused the batch"),
+        "{m:?}"
+    );
+    let row: serde_json::Value = serde_json::from_str(&m.payload).unwrap();
+    assert_eq!(row["path"], "/schulden/hulp", "{row}");
+    assert_eq!(row["type"], "pageview", "{row}");
+    assert_eq!(row["visitor"], format!("{:016x}", 2), "{row}");
+    assert_eq!(row["kafka_topic"], scratch.topic.as_str(), "{row}");
+    assert_eq!(
+        header("luister-origin"),
+        format!(
+            "{}/{}/{}",
+            scratch.topic, row["kafka_partition"], row["kafka_offset"]
+        )
+    );
+    assert_eq!(
+        metric(
+            &processor,
+            "luister_processor_dead_letters_total{reason=\"clickhouse_refused\"}"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(&events).await,
+        1,
+        "nothing of the refused batch landed"
+    );
+    processor.stop().await.unwrap();
+    scratch.cleanup().await;
+}
+
 #[tokio::test]
 async fn two_processors_starting_at_once_migrate_the_database_once() {
     let scratch = Scratch::new("proc_migrate");
@@ -808,7 +872,8 @@ async fn a_store_with_a_priority_runs_its_queries_at_that_priority() {
 /// lands in its own column, with its value.
 #[tokio::test]
 async fn every_field_of_a_row_lands_in_its_own_column() {
-    use luister_processor::writer::{self, Encoded, EventRow};
+    use luister_processor::batch::Batch;
+    use luister_processor::writer::{self, EventRow};
     let scratch = Scratch::new("proc_row_binary");
     let store = migrated(&scratch.database).await;
     let row = EventRow {
@@ -842,7 +907,7 @@ async fn every_field_of_a_row_lands_in_its_own_column() {
     other.kafka_offset += 1;
     other.themes.clear();
     other.search_results = -1;
-    writer::insert(&store, &Encoded::new(&[row.clone(), other.clone()]))
+    writer::insert(&store, Batch::from_rows([&row, &other], &[]).body())
         .await
         .unwrap();
     let columns: Vec<String> = <EventRow as clickhouse::Row>::COLUMN_NAMES
