@@ -99,6 +99,7 @@ pub async fn serve(
             config.sessions.clone(),
             goals,
             every,
+            metrics.clone(),
         ));
     }
     if config.retention.raw_events_days > 0 {

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use prometheus::{
-    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
 use crate::batch::Batch;
@@ -34,6 +34,16 @@ pub const CONTACTS_TOTAL: &str = "luister_processor_contacts_total";
 pub const BATCH_ROWS: &str = "luister_processor_batch_rows";
 /// Gauge: event time (Unix seconds) of the newest written event per site.
 pub const NEWEST_EVENT_TIMESTAMP: &str = "luister_processor_newest_event_timestamp_seconds";
+/// Sessionizer runs, by outcome (`ok`, `failed`).
+pub const SESSIONIZER_RUNS_TOTAL: &str = "luister_processor_sessionizer_runs_total";
+/// Duration of sessionizer runs that succeeded.
+pub const SESSIONIZER_RUN_SECONDS: &str = "luister_processor_sessionizer_run_seconds";
+/// Session rows the sessionizer wrote (new and changed visits, and deletions).
+pub const SESSIONS_WRITTEN_TOTAL: &str = "luister_processor_sessions_written_total";
+/// Gauge: the visits of every event that reached ClickHouse before this time (Unix
+/// seconds) are computed.
+pub const SESSIONS_COMPLETE_UNTIL: &str =
+    "luister_processor_sessions_complete_until_timestamp_seconds";
 
 /// Handles to the processor's metrics.
 #[derive(Clone)]
@@ -64,6 +74,14 @@ pub struct ProcessorMetrics {
     pub contacts: IntCounterVec,
     /// See [`NEWEST_EVENT_TIMESTAMP`].
     pub newest_event: IntGaugeVec,
+    /// See [`SESSIONIZER_RUNS_TOTAL`].
+    pub sessionizer_runs: IntCounterVec,
+    /// See [`SESSIONIZER_RUN_SECONDS`].
+    pub sessionizer_seconds: Histogram,
+    /// See [`SESSIONS_WRITTEN_TOTAL`].
+    pub sessions_written: IntCounter,
+    /// See [`SESSIONS_COMPLETE_UNTIL`].
+    pub sessions_complete_until: IntGauge,
 }
 
 impl ProcessorMetrics {
@@ -99,6 +117,7 @@ impl ProcessorMetrics {
             batch_rows: Histogram::with_opts(
                 HistogramOpts::new(BATCH_ROWS, "Events per written batch.").buckets(vec![
                     1.0, 10.0, 100.0, 1000.0, 5000.0, 10000.0, 20000.0, 50000.0, 100000.0,
+                    250000.0, 500000.0,
                 ]),
             )?,
             lag: IntGaugeVec::new(
@@ -137,7 +156,32 @@ impl ProcessorMetrics {
                 Opts::new(TAXONOMY_RELOADS_TOTAL, "Taxonomy reloads, by outcome."),
                 &["outcome"],
             )?,
+            sessionizer_runs: IntCounterVec::new(
+                Opts::new(SESSIONIZER_RUNS_TOTAL, "Sessionizer runs, by outcome."),
+                &["outcome"],
+            )?,
+            sessionizer_seconds: Histogram::with_opts(
+                HistogramOpts::new(
+                    SESSIONIZER_RUN_SECONDS,
+                    "Duration of sessionizer runs that succeeded.",
+                )
+                .buckets(vec![
+                    0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+                ]),
+            )?,
+            sessions_written: IntCounter::new(
+                SESSIONS_WRITTEN_TOTAL,
+                "Session rows the sessionizer wrote.",
+            )?,
+            sessions_complete_until: IntGauge::new(
+                SESSIONS_COMPLETE_UNTIL,
+                "Visits are computed for every event that reached ClickHouse before this time (Unix seconds).",
+            )?,
         };
+        registry.register(Box::new(m.sessionizer_runs.clone()))?;
+        registry.register(Box::new(m.sessionizer_seconds.clone()))?;
+        registry.register(Box::new(m.sessions_written.clone()))?;
+        registry.register(Box::new(m.sessions_complete_until.clone()))?;
         registry.register(Box::new(m.taxonomy_reloads.clone()))?;
         registry.register(Box::new(m.lag.clone()))?;
         registry.register(Box::new(m.theme_events.clone()))?;

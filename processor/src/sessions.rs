@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use luister_store::{Store, StoreError};
 
 use crate::config::{GoalConfig, SessionsConfig};
+use crate::metrics::ProcessorMetrics;
 
 /// An event as [`build`] takes it.
 #[derive(Debug, Clone)]
@@ -540,7 +541,13 @@ async fn run_pass(
 
 /// Runs [`run_once`] every `every`. The first run looks back a day, so a restart
 /// recomputes what a crash may have left half-done.
-pub async fn run(store: Store, config: SessionsConfig, goals: Goals, every: Duration) {
+pub async fn run(
+    store: Store,
+    config: SessionsConfig,
+    goals: Goals,
+    every: Duration,
+    metrics: ProcessorMetrics,
+) {
     let now = || {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -550,10 +557,26 @@ pub async fn run(store: Store, config: SessionsConfig, goals: Goals, every: Dura
     let mut since = now().saturating_sub(86_400);
     loop {
         let started = now();
+        let clock = std::time::Instant::now();
         match run_once(&store, since, &config, &goals).await {
-            // Events inserted during the run are looked at again next time.
-            Ok(_) => since = started.saturating_sub(5),
-            Err(e) => tracing::warn!(error = %e, "sessionizer run failed; retrying"),
+            Ok(written) => {
+                // Events inserted during the run are looked at again next time; the
+                // margin covers an insert still landing and clocks a little apart.
+                since = started.saturating_sub(5);
+                metrics.sessionizer_runs.with_label_values(&["ok"]).inc();
+                metrics
+                    .sessionizer_seconds
+                    .observe(clock.elapsed().as_secs_f64());
+                metrics.sessions_written.inc_by(written as u64);
+                metrics.sessions_complete_until.set(i64::from(since));
+            }
+            Err(e) => {
+                metrics
+                    .sessionizer_runs
+                    .with_label_values(&["failed"])
+                    .inc();
+                tracing::warn!(error = %e, "sessionizer run failed; retrying");
+            }
         }
         tokio::time::sleep(every).await;
     }

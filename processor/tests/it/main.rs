@@ -512,6 +512,25 @@ async fn sessions_and_early_contact_for_scripted_visits_including_a_late_event()
         4,
         "A, B and C's two visits"
     );
+    // The sessionizer's metrics say that it ran, what it wrote and how far it got.
+    assert!(
+        metric(
+            &processor,
+            "luister_processor_sessionizer_runs_total{outcome=\"ok\"}"
+        )
+        .await
+            >= 1
+    );
+    assert!(metric(&processor, "luister_processor_sessions_written_total").await >= 4);
+    let complete = metric(
+        &processor,
+        "luister_processor_sessions_complete_until_timestamp_seconds",
+    )
+    .await as i64;
+    assert!(
+        (base / 1000..=base / 1000 + 3 * 3600).contains(&complete),
+        "{complete}"
+    );
     let early = format!(
         "SELECT count(), countIf(ct > 0), sumIf(ct - ft, ct > 0) FROM {db}.sessions FINAL \
          ARRAY JOIN themes AS theme, theme_first_ts AS ft, theme_contact_ts AS ct \
