@@ -512,7 +512,14 @@ async fn sessions_and_early_contact_for_scripted_visits_including_a_late_event()
         4,
         "A, B and C's two visits"
     );
-    // The sessionizer's metrics say that it ran, what it wrote and how far it got.
+    // The sessionizer's metrics say that it ran, what it wrote and how far it got
+    // (once the run that wrote those visits has finished).
+    let written = wait_for(Duration::from_secs(30), || async {
+        let n = metric(&processor, "luister_processor_sessions_written_total").await;
+        (n >= 4).then_some(n)
+    })
+    .await;
+    assert!(written.is_some(), "no session rows counted");
     assert!(
         metric(
             &processor,
@@ -521,7 +528,6 @@ async fn sessions_and_early_contact_for_scripted_visits_including_a_late_event()
         .await
             >= 1
     );
-    assert!(metric(&processor, "luister_processor_sessions_written_total").await >= 4);
     let complete = metric(
         &processor,
         "luister_processor_sessions_complete_until_timestamp_seconds",
