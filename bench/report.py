@@ -153,6 +153,7 @@ def main() -> None:
     r2 = b2["collector"]["events_per_s"] / b2["kcat"]["events_per_s"]
     ok2 = r2 >= 0.8 and b2["collector"]["non_2xx"] == 0
     r3 = b3["processor"]["events_per_s"] / b3["pipe"]["events_per_s"]
+    r3v = b3["processor"]["visits_events_per_s"] / b3["pipe"]["events_per_s"]
     ok3 = r3 >= 0.7
     ok4 = pv >= 1_000_000
     worst = max(b5["queries"], key=lambda q: q["p95_ms"])
@@ -204,7 +205,7 @@ the baseline, Kafka and ClickHouse share its cores.
 |---|---|---|---|---|
 | 1 | collector, single events, against nginx | ≥ 50% of nginx's rate; p99 < 20 ms at 70% | {r1:.0%} of nginx ({c['requests_per_s']:,.0f} against {n['requests_per_s']:,.0f} requests/s); p99 {at70['p99_ms']:.1f} ms at 70% | {status(ok1)} |
 | 2 | collector, batched, against kcat | ≥ 80% of kcat | {r2:.0%} ({b2['collector']['events_per_s']:,.0f} against {b2['kcat']['events_per_s']:,.0f} events/s) | {status(ok2)} |
-| 3 | processor, against kcat → clickhouse-client | ≥ 70% of the plain pipe | {r3:.0%} ({b3['processor']['events_per_s']:,.0f} against {b3['pipe']['events_per_s']:,.0f} events/s) | {status(ok3)} |
+| 3 | processor, against kcat → clickhouse-client | ≥ 70% of the plain pipe | {r3:.0%} ({b3['processor']['events_per_s']:,.0f} against {b3['pipe']['events_per_s']:,.0f} events/s); {r3v:.0%} until the visits were complete too | {status(ok3)} |
 | 4 | attribution, page views per second per core | ≥ 1,000,000 | {pv:,.0f} | {status(ok4)} |
 | 5 | API, p95 of the weekly-review queries | < 100 ms | slowest p95 {worst['p95_ms']:.1f} ms ({worst['query']}){size5} | {status(ok5)} |
 | 6 | peak memory: ingest / processor | < 100 MB / < 512 MB | {b6['ingest_mb']:.0f} MB / {b6['processor_mb']:.0f} MB{sessions6} | {status(ok6)} |
@@ -265,13 +266,17 @@ Commands:
 straight into a topic of its own: `{b3['generator']}`. The processor reads them from the
 start, attributes themes and channels, writes events and the aggregate tables, and its
 sessionizer builds the visits; the time runs from its /readyz until its
-`luister_processor_events_written_total` reached every event. Its sessionizer runs
-every 5 s here (default 60 s), so the figure carries more sessionizer work than in
-production. Baseline: the plain pipe from the same topic into one raw MergeTree table.
+`luister_processor_events_written_total` reached every event, and (second row) until
+its `luister_processor_sessions_complete_until_timestamp_seconds` covered the moment
+the last event was written: the visits of every event computed too. Its sessionizer
+runs every 5 s here (default 60 s), so the first figure carries more sessionizer work
+than in production, and the second waits at most 5 s for its next run. Baseline: the
+plain pipe from the same topic into one raw MergeTree table.
 
 | | events/s | seconds | against the pipe |
 |---|---|---|---|
 | processor | {b3['processor']['events_per_s']:,.0f} | {b3['processor']['seconds']:.1f} | {r3:.2f} × |
+| processor, until the visits were complete | {b3['processor']['visits_events_per_s']:,.0f} | {b3['processor']['visits_seconds']:.1f} | {r3v:.2f} × |
 | kcat -C \\| clickhouse-client (baseline) | {b3['pipe']['events_per_s']:,.0f} | {b3['pipe']['seconds']:.1f} | 1.00 × |
 
 ClickHouse held {b3['stored']:,} events afterwards and {b3['sessions']:,} sessions.
