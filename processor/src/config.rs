@@ -140,6 +140,11 @@ pub struct SessionsConfig {
     /// per event).
     /// Default 100,000.
     pub events_per_pass: u64,
+    /// While the consumer catches up on a backlog (its batches keep filling up), a run
+    /// waits for it, but no longer than this after the previous run: during a replay
+    /// every run would recompute visits the next events change again. 0: never wait.
+    /// Default 300 s.
+    pub max_defer_s: u64,
 }
 
 impl Default for SessionsConfig {
@@ -148,6 +153,7 @@ impl Default for SessionsConfig {
             inactivity_gap_s: 1800,
             interval_s: 60,
             events_per_pass: 100_000,
+            max_defer_s: 300,
         }
     }
 }

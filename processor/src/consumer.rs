@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono_tz::Tz;
@@ -78,6 +78,27 @@ impl ConsumerContext for ConsumerEvents {
     }
 }
 
+/// Whether the consumer is catching up on a backlog: its batches fill up (by rows or
+/// bytes) instead of closing at their wait. Shared with the sessionizer, which then
+/// waits for it (`sessions.max_defer_s`).
+#[derive(Debug, Clone, Default)]
+pub struct Backlog(Arc<Mutex<Option<std::time::Instant>>>);
+
+impl Backlog {
+    /// The consumer read a full batch.
+    pub fn saw_full_batch(&self) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
+    }
+
+    /// True while full batches keep coming: the last one within `window`.
+    pub fn catching_up(&self, window: Duration) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|t| t.elapsed() < window)
+    }
+}
+
 /// The consumer and what it writes with.
 pub struct Pipeline {
     consumer: StreamConsumer<ConsumerEvents>,
@@ -96,6 +117,7 @@ pub struct Pipeline {
     /// `channels.partners` and `metrics.sites`, shared with the parsing thread.
     partners: Arc<[String]>,
     sites: Arc<[String]>,
+    backlog: Backlog,
 }
 
 /// A batch read from the topic, parsed, attributed and encoded, waiting to be written.
@@ -165,6 +187,7 @@ impl Pipeline {
         store: Store,
         metrics: ProcessorMetrics,
         taxonomy: LiveTaxonomy,
+        backlog: Backlog,
     ) -> anyhow::Result<Self> {
         let consumer: StreamConsumer<ConsumerEvents> = config
             .kafka
@@ -214,6 +237,7 @@ impl Pipeline {
             carried_since: 0,
             partners,
             sites,
+            backlog,
         })
     }
 
@@ -232,6 +256,9 @@ impl Pipeline {
                 break;
             };
             self.metrics.consumed.inc_by(batch.len() as u64);
+            if read.1 {
+                self.backlog.saw_full_batch();
+            }
             let matcher = self.taxonomy.matcher();
             let (tz, partners, sites) =
                 (self.tz, Arc::clone(&self.partners), Arc::clone(&self.sites));
@@ -512,5 +539,27 @@ impl Pipeline {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_consumer_counts_as_catching_up_while_full_batches_keep_coming() {
+        let backlog = Backlog::default();
+        assert!(
+            !backlog.catching_up(Duration::from_secs(5)),
+            "nothing read yet"
+        );
+        let shared = backlog.clone();
+        shared.saw_full_batch();
+        assert!(backlog.catching_up(Duration::from_secs(5)));
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(
+            !backlog.catching_up(Duration::from_millis(20)),
+            "no full batch within the window"
+        );
     }
 }

@@ -91,6 +91,7 @@ pub async fn serve(
         _ = stop.wait_for(|s| *s) => return Ok(()),
     };
     let _ = store_cell.set(store.clone());
+    let backlog = consumer::Backlog::default();
     {
         let goals = sessions::Goals::new(&config.goals).context("compiling the goals")?;
         let every = Duration::from_secs(config.sessions.interval_s.max(1));
@@ -100,6 +101,7 @@ pub async fn serve(
             goals,
             every,
             metrics.clone(),
+            backlog.clone(),
         ));
     }
     if config.retention.raw_events_days > 0 {
@@ -115,8 +117,9 @@ pub async fn serve(
         _ = stop.wait_for(|s| *s) => return Ok(()),
     }
 
-    let pipeline = consumer::Pipeline::new(config, store.with_priority(EVENTS), metrics, live)
-        .context("cannot create the Kafka consumer")?;
+    let pipeline =
+        consumer::Pipeline::new(config, store.with_priority(EVENTS), metrics, live, backlog)
+            .context("cannot create the Kafka consumer")?;
     let result = pipeline.run(stop_rx).await;
     http.await
         .context("metrics server task failed")?

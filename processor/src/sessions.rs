@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use luister_store::{Store, StoreError};
 
 use crate::config::{GoalConfig, SessionsConfig};
+use crate::consumer::Backlog;
 use crate::metrics::ProcessorMetrics;
 
 /// An event as [`build`] takes it.
@@ -539,14 +540,20 @@ async fn run_pass(
     Ok(rows.len())
 }
 
+/// The consumer counts as catching up while it read a full batch this recently (a batch
+/// is parsed and written in well under a second when the topic is ahead).
+const BACKLOG_WINDOW: Duration = Duration::from_secs(5);
+
 /// Runs [`run_once`] every `every`. The first run looks back a day, so a restart
-/// recomputes what a crash may have left half-done.
+/// recomputes what a crash may have left half-done. While the consumer catches up on a
+/// backlog, a run waits for it (`sessions.max_defer_s`).
 pub async fn run(
     store: Store,
     config: SessionsConfig,
     goals: Goals,
     every: Duration,
     metrics: ProcessorMetrics,
+    backlog: Backlog,
 ) {
     let now = || {
         SystemTime::now()
@@ -555,7 +562,22 @@ pub async fn run(
             .unwrap_or(0)
     };
     let mut since = now().saturating_sub(86_400);
+    let max_defer = Duration::from_secs(config.max_defer_s);
+    let mut last_run = std::time::Instant::now();
     loop {
+        // While the consumer catches up on a backlog, a run would recompute visits
+        // that its next batches change again: wait for it (checking every second),
+        // but not longer than `max_defer` after the last run.
+        if backlog.catching_up(BACKLOG_WINDOW) && last_run.elapsed() < max_defer {
+            metrics
+                .sessionizer_runs
+                .with_label_values(&["deferred"])
+                .inc();
+            while backlog.catching_up(BACKLOG_WINDOW) && last_run.elapsed() < max_defer {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+        last_run = std::time::Instant::now();
         let started = now();
         let clock = std::time::Instant::now();
         match run_once(&store, since, &config, &goals).await {
