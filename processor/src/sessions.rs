@@ -540,9 +540,15 @@ async fn run_pass(
     Ok(rows.len())
 }
 
+/// Each run looks back this far before the previous run's start, for inserts that were
+/// still landing and clocks a little apart.
+const MARGIN_S: u32 = 5;
+
 /// The consumer counts as catching up while it read a full batch this recently (a batch
-/// is parsed and written in well under a second when the topic is ahead).
-const BACKLOG_WINDOW: Duration = Duration::from_secs(5);
+/// is parsed and written in well under a second when the topic is ahead). As long as
+/// [`MARGIN_S`]: the run after a backlog then starts when the backlog's last inserts
+/// are behind its margin, so the run after it does not read them again.
+const BACKLOG_WINDOW: Duration = Duration::from_secs(MARGIN_S as u64);
 
 /// Runs [`run_once`] every `every`. The first run looks back a day, so a restart
 /// recomputes what a crash may have left half-done. While the consumer catches up on a
@@ -582,9 +588,8 @@ pub async fn run(
         let clock = std::time::Instant::now();
         match run_once(&store, since, &config, &goals).await {
             Ok(written) => {
-                // Events inserted during the run are looked at again next time; the
-                // margin covers an insert still landing and clocks a little apart.
-                since = started.saturating_sub(5);
+                // Events inserted during the run are looked at again next time.
+                since = started.saturating_sub(MARGIN_S);
                 metrics.sessionizer_runs.with_label_values(&["ok"]).inc();
                 metrics
                     .sessionizer_seconds
