@@ -263,6 +263,10 @@ impl ProcessorConfig {
         if self.consumer.batch_max_rows == 0 || self.consumer.batch_max_rows > 500_000 {
             return Err("consumer.batch_max_rows must be between 1 and 500000".into());
         }
+        // A batch addresses its encoded rows with 32-bit positions (crate::batch).
+        if self.consumer.batch_max_bytes == 0 || self.consumer.batch_max_bytes > 1 << 30 {
+            return Err("consumer.batch_max_bytes must be between 1 and 1073741824 (1 GiB)".into());
+        }
         for g in &self.goals {
             for p in &g.url_patterns {
                 if let Err(e) = regex::Regex::new(p) {
@@ -288,5 +292,29 @@ impl ProcessorConfig {
             return Err("consumer.group_id is empty".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_limits_out_of_range_are_refused_with_their_name() {
+        let mut c = ProcessorConfig::default();
+        c.kafka.brokers = "127.0.0.1:9092".into();
+        c.clickhouse.url = "http://127.0.0.1:8123".into();
+        assert_eq!(c.validate(), Ok(()));
+        c.consumer.batch_max_bytes = 2 << 30;
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .contains("consumer.batch_max_bytes"));
+        c.consumer.batch_max_bytes = 40 << 20;
+        c.consumer.batch_max_rows = 0;
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .contains("consumer.batch_max_rows"));
     }
 }
