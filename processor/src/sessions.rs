@@ -585,7 +585,6 @@ pub async fn run(
         }
         last_run = std::time::Instant::now();
         let started = now();
-        let clock = std::time::Instant::now();
         match run_once(&store, since, &config, &goals).await {
             Ok(written) => {
                 // Events inserted during the run are looked at again next time.
@@ -593,7 +592,7 @@ pub async fn run(
                 metrics.sessionizer_runs.with_label_values(&["ok"]).inc();
                 metrics
                     .sessionizer_seconds
-                    .observe(clock.elapsed().as_secs_f64());
+                    .observe(last_run.elapsed().as_secs_f64());
                 metrics.sessions_written.inc_by(written as u64);
                 metrics.sessions_complete_until.set(i64::from(since));
             }
