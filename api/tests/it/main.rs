@@ -56,6 +56,49 @@ async fn loaded(scratch: &Scratch) -> (Pipeline, Weeks) {
     (p, w)
 }
 
+/// `search_terms_daily` sums rows only when ClickHouse merges its parts: until then a
+/// term's searches of one day and theme are in several rows (one per insert, or here two
+/// rows of one insert, which stay apart too). The lists sum those rows before they take
+/// the largest theme of a term; the largest row alone would be one insert's share.
+#[tokio::test]
+async fn a_terms_searches_are_summed_over_rows_not_yet_merged() {
+    let scratch = Scratch::new("api_unmerged");
+    let p = Pipeline::start(&scratch).await;
+    let w = Weeks::now();
+    let db = &scratch.database;
+    // 3 + 4 searches by 3 + 3 visitors, in two themes (a search is in a row per theme).
+    luister_testkit::clickhouse(&format!(
+        "INSERT INTO {db}.search_terms_daily (site, day, term, theme, searches, zero_results, visitors) \
+         SELECT 'demo', toDate('{}'), 'parkeervergunning', theme, n, 0, uniqState(v) FROM \
+         (SELECT arrayJoin([(3, 'a'), (3, 'b'), (3, 'c'), (4, 'd'), (4, 'e'), (4, 'f')]) AS t, \
+         t.1 AS n, t.2 AS v, arrayJoin(['parkeren', 'parkeren/vergunning']) AS theme) \
+         GROUP BY n, theme",
+        w.monday
+    ))
+    .await
+    .unwrap();
+    let rows =
+        format!("SELECT count() FROM {db}.search_terms_daily WHERE term = 'parkeervergunning'");
+    assert_eq!(
+        luister_testkit::clickhouse(&rows).await.unwrap().trim(),
+        "4"
+    );
+    let q = w.period();
+    let top = p
+        .json(DEMO, &format!("/v1/sites/demo/searches/top?{q}"))
+        .await;
+    assert_eq!(terms(&top), [(s("parkeervergunning"), 7, 0, 6)]);
+    let theme = p
+        .json(
+            DEMO,
+            &format!("/v1/sites/demo/searches/top?{q}&theme=parkeren"),
+        )
+        .await;
+    assert_eq!(terms(&theme), [(s("parkeervergunning"), 7, 0, 6)]);
+    p.stop().await;
+    scratch.cleanup().await;
+}
+
 fn figure(metric: &str, cur: u64, prev: u64, year: u64, d_prev: Value, d_year: Value) -> Value {
     json!({"metric": metric, "current": cur, "previous": prev, "year_ago": year,
            "change_vs_previous_pct": d_prev, "change_vs_year_ago_pct": d_year})
