@@ -9,9 +9,9 @@
 //! search attributed to two themes is in two rows. Per theme that is exact. For the
 //! whole site, all theme rows of one day and term describe the same searches (the
 //! same term gets the same themes), so the site-wide count takes the largest of them
-//! per day and term, and the visitors the union of their visitor sets. A theme row is
-//! summed over the table's parts first: each insert adds its own row until ClickHouse
-//! merges them, and the largest of those would be one insert's share.
+//! per day and term, and the visitors the union of their visitor sets. A theme's rows
+//! are summed first (`sumMap` keyed by the theme's hash): each insert adds its own row
+//! until ClickHouse merges them, and the largest of those would be one insert's share.
 
 use clickhouse::Client;
 use serde::{Deserialize, Serialize};
@@ -73,11 +73,11 @@ const TERMS: &str =
     "SELECT term, sum(s) AS n_searches, sum(z) AS n_zero, uniqMerge(v) AS n_visitors";
 
 /// The site's searches per day and term (binds site, from, to): see the module doc.
-const SITE_TERMS: &str = "(SELECT day, term, max(s) AS s, max(z) AS z, uniqMergeState(v) AS v FROM \
-     (SELECT day, term, theme, sum(searches) AS s, sum(zero_results) AS z, \
+const SITE_TERMS: &str = "(SELECT day, term, \
+     arrayReduce('max', sumMap([cityHash64(theme)], [searches]).2) AS s, \
+     arrayReduce('max', sumMap([cityHash64(theme)], [zero_results]).2) AS z, \
      uniqMergeState(visitors) AS v FROM search_terms_daily \
-     WHERE site = ? AND day >= toDate(?) AND day <= toDate(?) AND term != '' GROUP BY day, term, theme) \
-     GROUP BY day, term)";
+     WHERE site = ? AND day >= toDate(?) AND day <= toDate(?) AND term != '' GROUP BY day, term)";
 
 /// The site's `limit` most searched terms and its `limit` terms with the most
 /// zero-result searches (both at least `k` visitors each, ordered as [`terms`] orders
@@ -218,10 +218,9 @@ pub async fn rising(
     let now_from = p.from.to_string();
     let source = match scope {
         Scope::Site => {
-            "(SELECT day, term, max(s) AS s, uniqMergeState(v) AS v FROM \
-             (SELECT day, term, theme, sum(searches) AS s, uniqMergeState(visitors) AS v FROM search_terms_daily \
-             WHERE site = ? AND day >= toDate(?) AND day <= toDate(?) AND term != '' GROUP BY day, term, theme) \
-             GROUP BY day, term)"
+            "(SELECT day, term, arrayReduce('max', sumMap([cityHash64(theme)], [searches]).2) AS s, \
+             uniqMergeState(visitors) AS v FROM search_terms_daily \
+             WHERE site = ? AND day >= toDate(?) AND day <= toDate(?) AND term != '' GROUP BY day, term)"
         }
         Scope::Theme(_) | Scope::Unmatched => {
             "(SELECT day, term, searches AS s, visitors AS v FROM search_terms_daily \
