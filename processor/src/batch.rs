@@ -9,13 +9,14 @@
 //! again only when ClickHouse refuses the batch and it goes to the dead-letter topic.
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 
 use bytes::Bytes;
 
 use crate::writer::EventRow;
 
 /// What the metrics count a row under (`ProcessorMetrics::count_rows`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Labels {
     /// The site, or `other` for a site not listed in `metrics.sites`.
     pub site: String,
@@ -76,7 +77,9 @@ pub struct BatchBuilder {
     body: Vec<u8>,
     rows: Vec<RowRef>,
     labels: Vec<Labels>,
-    index: HashMap<Labels, u32>,
+    /// Indexes into `labels` by a hash of the row's label values, so that a row whose
+    /// labels are known already is matched without building them.
+    index: HashMap<u64, Vec<u32>>,
 }
 
 impl BatchBuilder {
@@ -94,12 +97,7 @@ impl BatchBuilder {
     pub fn push(&mut self, row: &EventRow, sites: &[String]) {
         let start = self.body.len();
         row.write_row_binary(&mut self.body);
-        let labels = Labels::of(row, sites);
-        let next = self.labels.len() as u32;
-        let labels = *self.index.entry(labels).or_insert_with_key(|l| {
-            self.labels.push(l.clone());
-            next
-        });
+        let labels = self.labels_of(row, sites);
         self.rows.push(RowRef {
             partition: row.kafka_partition as i32,
             offset: row.kafka_offset as i64,
@@ -108,6 +106,50 @@ impl BatchBuilder {
             start: start as u32,
             len: (self.body.len() - start) as u32,
         });
+    }
+
+    /// The index of `row`'s [`Labels`], added when new; only a new label set allocates.
+    fn labels_of(&mut self, row: &EventRow, sites: &[String]) -> u32 {
+        let site = if sites.contains(&row.site) {
+            row.site.as_str()
+        } else {
+            "other"
+        };
+        let tops = || {
+            row.themes
+                .iter()
+                .map(String::as_str)
+                .filter(|t| !t.contains('/'))
+        };
+        let none = tops().next().is_none();
+        let zero = row.kind == "search" && row.search_results == 0;
+        let contact = row.action_name.starts_with("contact:");
+        let mut h = std::hash::DefaultHasher::new();
+        (site, row.kind.as_str(), zero, contact).hash(&mut h);
+        tops().for_each(|t| t.hash(&mut h));
+        let key = h.finish();
+        let same = |l: &Labels| {
+            l.site == site
+                && l.kind == row.kind
+                && (l.zero_result, l.contact) == (zero, contact)
+                && if none {
+                    l.themes == ["none"]
+                } else {
+                    l.themes.iter().map(String::as_str).eq(tops())
+                }
+        };
+        if let Some(i) = self.index.get(&key).and_then(|candidates| {
+            candidates
+                .iter()
+                .copied()
+                .find(|&i| same(&self.labels[i as usize]))
+        }) {
+            return i;
+        }
+        let i = self.labels.len() as u32;
+        self.labels.push(Labels::of(row, sites));
+        self.index.entry(key).or_default().push(i);
+        i
     }
 
     /// The batch.
