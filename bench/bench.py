@@ -646,14 +646,17 @@ def replicate_history(database: str, days: int) -> dict:
     log(f"  visits_daily: aggregated the copied sessions")
     # Migration 0009's backfills as they are: they fill the days its tables lack (the
     # copied ones), from visits_daily and the events.
-    for st in migration_inserts("0009_totals_and_contact_channels.sql"):
-        ch(st, database)
-    results["commands"].setdefault("5-history", []).append(
-        "store/migrations/0009_totals_and_contact_channels.sql: its INSERT statements")
-    log(f"  visit_totals_daily, contact_channels_daily: aggregated the copied days")
+    for name in ("0009_totals_and_contact_channels.sql", "0011_search_term_counts_daily.sql"):
+        # (0011's second statement copies from the table migration 0012 dropped.)
+        for st in migration_inserts(name):
+            if "FROM search_terms_daily" not in st:
+                ch(st, database)
+        results["commands"].setdefault("5-history", []).append(
+            f"store/migrations/{name}: its INSERT statements from the events")
+    log(f"  visit_totals_daily, contact_channels_daily, search_term_counts_daily: aggregated the copied days")
     # Days that are no longer written to are merged in the background; merge now what
     # the copies left in parts, as a server that has been running for 90 days holds it.
-    for table in ("site_daily", "theme_daily", "search_terms_daily", "visits_daily",
+    for table in ("site_daily", "theme_daily", "search_term_counts_daily", "visits_daily",
                   "visit_totals_daily", "contact_channels_daily"):
         for partition in ch(f"SELECT DISTINCT partition FROM system.parts WHERE database = '{database}' "
                             f"AND table = '{table}' AND active FORMAT TSV").split():

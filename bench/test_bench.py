@@ -74,10 +74,13 @@ class Arithmetic(unittest.TestCase):
             bench.pageviews({"figures": []})
 
 
-    def test_the_history_runs_migration_9s_backfills_as_they_are(self):
-        inserts = bench.migration_inserts("0009_totals_and_contact_channels.sql")
+    def test_the_history_runs_migration_9s_and_11s_backfills_as_they_are(self):
+        inserts = (bench.migration_inserts("0009_totals_and_contact_channels.sql")
+                   + bench.migration_inserts("0011_search_term_counts_daily.sql"))
         self.assertEqual([st.split()[2] for st in inserts],
-                         ["visit_totals_daily", "contact_channels_daily"])
+                         ["visit_totals_daily", "contact_channels_daily", "search_term_counts_daily",
+                          "search_term_counts_daily"])
+        self.assertIn("FROM search_terms_daily", inserts[3])
         for st in inserts:
             self.assertNotIn("--", st)
             self.assertFalse(st.endswith(";"), st)

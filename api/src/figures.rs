@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | page views, searches | `site_daily` | `theme_daily` |
 //! | distinct visitors | `visit_totals_daily` (sum of days) | `visit_totals_daily` (sum of days) |
-//! | zero-result searches | `visit_totals_daily` (search results per visit) | `search_terms_daily` |
+//! | zero-result searches | `visit_totals_daily` (search results per visit) | `search_term_counts_daily` |
 //! | visits, contacts | `visit_totals_daily` | `visit_totals_daily` (visits touching the theme) |
 //!
 //! A *contact* is a visit that reached a contact goal (the processor's `[[goals]]`);
@@ -253,12 +253,11 @@ pub async fn themes(
 
     let mut q = c
         .query(&format!(
-            "SELECT period, theme, sum(zero_results) AS zero_results FROM search_terms_daily {join} \
-             WHERE site = ? AND {ranges} AND {within} AND theme != ''{filter} GROUP BY period, theme",
-            join = sql.join,
-            ranges = sql.ranges,
-            within = sql.within
+            "SELECT period, theme, sum(zero_results) AS zero_results FROM {} \
+             AND theme NOT IN ('', '*'){filter} GROUP BY period, theme",
+            sql.newest("search_term_counts_daily")
         ))
+        .bind(site)
         .bind(site);
     if let Some(t) = only {
         q = q.bind(t);

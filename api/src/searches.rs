@@ -5,13 +5,11 @@
 //! distinct visitors searched it in the period asked: the filter is part of the query
 //! (`HAVING visitors >= k`), so a rarer term never leaves ClickHouse.
 //!
-//! `search_terms_daily` holds one row per day, term and theme (with ancestors), so a
-//! search attributed to two themes is in two rows. Per theme that is exact. For the
-//! whole site, all theme rows of one day and term describe the same searches (the
-//! same term gets the same themes), so the site-wide count takes the largest of them
-//! per day and term, and the visitors the union of their visitor sets. A theme's rows
-//! are summed first (`sumMap` keyed by the theme's hash): each insert adds its own row
-//! until ClickHouse merges them, and the largest of those would be one insert's share.
+//! Every list reads `search_term_counts_daily` (migration 0011): searches, zero-result
+//! searches and distinct visitors per day, theme and term, with theme `'*'` for all of
+//! the site's searches (each once) and `''` for those no theme matched. The sessionizer
+//! rewrites it after each run, so the lists are as fresh as the visit figures (a
+//! minute by default). Only the newest version of each day is read.
 
 use clickhouse::Client;
 use serde::{Deserialize, Serialize};
@@ -68,16 +66,34 @@ impl Tabular for Term {
 }
 
 /// A term's figures from a `source` of `term, s, z, v` (searches, zero-result searches,
-/// visitor state) rows.
-const TERMS: &str =
-    "SELECT term, sum(s) AS n_searches, sum(z) AS n_zero, uniqMerge(v) AS n_visitors";
+/// distinct visitors of the day: keys rotate daily, so a period's are the sum) rows.
+const TERMS: &str = "SELECT term, sum(s) AS n_searches, sum(z) AS n_zero, sum(v) AS n_visitors";
 
-/// The site's searches per day and term (binds site, from, to): see the module doc.
-const SITE_TERMS: &str = "(SELECT day, term, \
-     arrayReduce('max', sumMap([cityHash64(theme)], [searches]).2) AS s, \
-     arrayReduce('max', sumMap([cityHash64(theme)], [zero_results]).2) AS z, \
-     uniqMergeState(visitors) AS v FROM search_terms_daily \
-     WHERE site = ? AND day >= toDate(?) AND day <= toDate(?) AND term != '' GROUP BY day, term)";
+/// The `day, term, s, z, v` rows of a scope's searches from `from` to `to`, the newest
+/// version of each day; bind with [`bind_source`].
+const SOURCE: &str = "(SELECT day, term, searches AS s, zero_results AS z, visitors AS v \
+     FROM search_term_counts_daily WHERE site = ? AND theme = ? AND day >= toDate(?) AND day <= toDate(?) \
+     AND (day, version) IN (SELECT day, max(version) FROM search_term_counts_daily \
+     WHERE site = ? AND theme = ? AND day >= toDate(?) AND day <= toDate(?) GROUP BY day))";
+
+/// Binds the parameters of [`SOURCE`].
+fn bind_source(
+    mut q: clickhouse::query::Query,
+    scope: Scope<'_>,
+    site: &str,
+    from: &str,
+    to: &str,
+) -> clickhouse::query::Query {
+    let theme = match scope {
+        Scope::Site => "*",
+        Scope::Theme(t) => t,
+        Scope::Unmatched => "",
+    };
+    for _ in 0..2 {
+        q = q.bind(site).bind(theme).bind(from).bind(to);
+    }
+    q
+}
 
 /// The site's `limit` most searched terms and its `limit` terms with the most
 /// zero-result searches (both at least `k` visitors each, ordered as [`terms`] orders
@@ -90,13 +106,10 @@ pub async fn top_and_zero(
     limit: u32,
 ) -> Result<(Vec<Term>, Vec<Term>), ApiError> {
     let (from, to) = p.bounds();
-    let all: Vec<Term> = c
-        .query(&format!(
-            "{TERMS} FROM {SITE_TERMS} GROUP BY term HAVING n_visitors >= ?"
-        ))
-        .bind(site)
-        .bind(&from)
-        .bind(&to)
+    let q = c.query(&format!(
+        "{TERMS} FROM {SOURCE} GROUP BY term HAVING n_visitors >= ?"
+    ));
+    let all: Vec<Term> = bind_source(q, Scope::Site, site, &from, &to)
         .bind(k)
         .fetch_all()
         .await?;
@@ -137,25 +150,10 @@ pub async fn terms(
         Order::Searches => ("", "n_searches DESC, term"),
         Order::ZeroResults => (" AND n_zero > 0", "n_zero DESC, n_searches DESC, term"),
     };
-    let source = match scope {
-        Scope::Site => SITE_TERMS,
-        Scope::Theme(_) | Scope::Unmatched => {
-            "(SELECT term, searches AS s, zero_results AS z, visitors AS v FROM search_terms_daily \
-             WHERE site = ? AND day >= toDate(?) AND day <= toDate(?) AND term != '' AND theme = ?)"
-        }
-    };
-    let mut q = c
-        .query(&format!(
-            "{TERMS} FROM {source} GROUP BY term HAVING n_visitors >= ?{having} ORDER BY {order_by} LIMIT ?"
-        ))
-        .bind(site)
-        .bind(&from)
-        .bind(&to);
-    q = match scope {
-        Scope::Site => q,
-        Scope::Theme(t) => q.bind(t),
-        Scope::Unmatched => q.bind(""),
-    };
+    let q = c.query(&format!(
+        "{TERMS} FROM {SOURCE} GROUP BY term HAVING n_visitors >= ?{having} ORDER BY {order_by} LIMIT ?"
+    ));
+    let q = bind_source(q, scope, site, &from, &to);
     Ok(q.bind(k).bind(limit).fetch_all().await?)
 }
 
@@ -216,35 +214,17 @@ pub async fn rising(
     let start = p.shifted_back(p.days() as u64 * u64::from(baseline)).from;
     let (from, to) = (start.to_string(), p.to.to_string());
     let now_from = p.from.to_string();
-    let source = match scope {
-        Scope::Site => {
-            "(SELECT day, term, arrayReduce('max', sumMap([cityHash64(theme)], [searches]).2) AS s, \
-             uniqMergeState(visitors) AS v FROM search_terms_daily \
-             WHERE site = ? AND day >= toDate(?) AND day <= toDate(?) AND term != '' GROUP BY day, term)"
-        }
-        Scope::Theme(_) | Scope::Unmatched => {
-            "(SELECT day, term, searches AS s, visitors AS v FROM search_terms_daily \
-             WHERE site = ? AND day >= toDate(?) AND day <= toDate(?) AND term != '' AND theme = ?)"
-        }
-    };
     let q = c
         .query(&format!(
             "SELECT term, sumIf(s, day >= toDate(?)) AS n_now, sumIf(s, day < toDate(?)) AS n_before, \
-             uniqMergeIf(v, day >= toDate(?)) AS n_visitors FROM {source} GROUP BY term \
+             sumIf(v, day >= toDate(?)) AS n_visitors FROM {SOURCE} GROUP BY term \
              HAVING n_visitors >= ? AND n_now * ? > n_before \
              ORDER BY n_now * ? - n_before DESC, term LIMIT ?"
         ))
         .bind(&now_from)
         .bind(&now_from)
-        .bind(&now_from)
-        .bind(site)
-        .bind(&from)
-        .bind(&to);
-    let q = match scope {
-        Scope::Site => q,
-        Scope::Theme(t) => q.bind(t),
-        Scope::Unmatched => q.bind(""),
-    };
+        .bind(&now_from);
+    let q = bind_source(q, scope, site, &from, &to);
     let rows: Vec<RisingRow> = q
         .bind(k)
         .bind(baseline)

@@ -433,7 +433,8 @@ pub async fn run_once(
 }
 
 /// Rewrites the daily aggregates (`visits_daily`, `visit_totals_daily`,
-/// `contact_channels_daily`; migrations 0008 and 0009) of every (site, day) that got
+/// `contact_channels_daily`, `search_term_counts_daily`; migrations 0008, 0009 and
+/// 0011) of every (site, day) that got
 /// new events since `since` (all on days from `first` to `last`), from the sessions
 /// just written and the events, as `version`. A failure leaves the older versions in place, which readers keep using
 /// until a later run (the first after a restart looks back a day) writes them again.
@@ -443,8 +444,14 @@ async fn refresh_daily(
     (first, last): (NaiveDate, NaiveDate),
     version: u64,
 ) -> Result<(), StoreError> {
-    let [visits, totals, contacts] = luister_store::migrations::sessionizer_refresh(first, last);
+    let [visits, totals, contacts, searches] =
+        luister_store::migrations::sessionizer_refresh(first, last);
     let c = store.client();
+    c.query(&searches)
+        .bind(version)
+        .bind(since)
+        .execute()
+        .await?;
     // The totals last: whoever sees a run's totals (the visits the API reports) sees
     // every aggregate of that run.
     c.query(&contacts)

@@ -85,6 +85,16 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0010_drop_theme_channel_daily.sql",
         sql: include_str!("../migrations/0010_drop_theme_channel_daily.sql"),
     },
+    Migration {
+        version: 11,
+        name: "0011_search_term_counts_daily.sql",
+        sql: include_str!("../migrations/0011_search_term_counts_daily.sql"),
+    },
+    Migration {
+        version: 12,
+        name: "0012_drop_search_terms_daily.sql",
+        sql: include_str!("../migrations/0012_drop_search_terms_daily.sql"),
+    },
 ];
 
 const LOCK_TABLE: &str = "schema_migrations_lock";
@@ -92,14 +102,15 @@ const LOCK_TABLE: &str = "schema_migrations_lock";
 /// The sessionizer's rewrite of the daily aggregates after each run: for every (site,
 /// day) from `first` to `last` that got events since a time, a new version of
 /// `visits_daily` (migration 0008), its total rows copied to `visit_totals_daily` (run
-/// it after the first: it copies the version just written) and the contacts per
-/// channel in `contact_channels_daily` (migration 0009). `first`
+/// it after the first: it copies the version just written), the contacts per
+/// channel in `contact_channels_daily` (migration 0009) and the searches per theme
+/// and term in `search_term_counts_daily` (migration 0011). `first`
 /// and `last` are the days of the new events: they bound every scan to the days that
 /// can have changed (the tables are partitioned and ordered by day; `inserted_at` is
 /// not). Built from the migrations' backfill statements, so that each aggregation is
 /// defined once. Each statement binds the version first, then (where it has one) the
 /// time in seconds.
-pub fn sessionizer_refresh(first: NaiveDate, last: NaiveDate) -> [String; 3] {
+pub fn sessionizer_refresh(first: NaiveDate, last: NaiveDate) -> [String; 4] {
     let days = days_between(first, last);
     let touched =
         format!("(SELECT site, day FROM events WHERE {days} AND inserted_at >= toDateTime(?))");
@@ -127,7 +138,13 @@ pub fn sessionizer_refresh(first: NaiveDate, last: NaiveDate) -> [String; 3] {
             &format!("{days} AND (site, day) IN {touched}"),
         )
         .replace("toUInt64(0) AS version", "toUInt64(?) AS version");
-    [visits, totals, contacts]
+    let searches = backfill(11, "INSERT INTO search_term_counts_daily")
+        .replace(
+            "(site, day) NOT IN (SELECT site, day FROM search_term_counts_daily)",
+            &format!("{days} AND (site, day) IN {touched}"),
+        )
+        .replace("toUInt64(0) AS version", "toUInt64(?) AS version");
+    [visits, totals, contacts, searches]
 }
 
 /// The SQL condition on `day` for the days from `first` to `last`, as date literals
@@ -405,7 +422,7 @@ mod tests {
     #[test]
     fn the_sessionizer_refreshes_the_aggregates_with_the_migrations_statements() {
         let day = |d| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
-        let [visits, totals, contacts] = sessionizer_refresh(day(28), day(29));
+        let [visits, totals, contacts, searches] = sessionizer_refresh(day(28), day(29));
         let days = "day >= toDate('2026-11-28') AND day <= toDate('2026-11-29')";
         let touched = format!(
             "(site, day) IN (SELECT site, day FROM events WHERE {days} AND inserted_at >= toDateTime(?))"
@@ -441,6 +458,18 @@ mod tests {
         );
         assert!(!contacts.contains("NOT IN"), "{contacts}");
         assert_eq!(contacts.matches('?').count(), 2, "{contacts}");
+
+        assert!(
+            searches.starts_with("INSERT INTO search_term_counts_daily"),
+            "{searches}"
+        );
+        assert!(searches.contains("toUInt64(?) AS version"), "{searches}");
+        assert!(
+            searches.contains(&format!("{days} AND {touched}")),
+            "{searches}"
+        );
+        assert!(!searches.contains("NOT IN"), "{searches}");
+        assert_eq!(searches.matches('?').count(), 2, "{searches}");
     }
 
     #[test]

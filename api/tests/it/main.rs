@@ -56,45 +56,59 @@ async fn loaded(scratch: &Scratch) -> (Pipeline, Weeks) {
     (p, w)
 }
 
-/// `search_terms_daily` sums rows only when ClickHouse merges its parts: until then a
-/// term's searches of one day and theme are in several rows (one per insert, or here two
-/// rows of one insert, which stay apart too). The lists sum those rows before they take
-/// the largest theme of a term; the largest row alone would be one insert's share.
+/// The search lists read `search_term_counts_daily`, which the sessionizer rewrites per
+/// day with a new version: only the newest version of a day counts, merged or not, and
+/// a term's visitors survive ClickHouse's merges (they are a count per day; the
+/// SummingMergeTree before it kept one insert's visitor state of a term once merged).
 #[tokio::test]
-async fn a_terms_searches_are_summed_over_rows_not_yet_merged() {
-    let scratch = Scratch::new("api_unmerged");
+async fn only_the_newest_version_of_a_day_counts_and_visitors_survive_merges() {
+    let scratch = Scratch::new("api_versions");
     let p = Pipeline::start(&scratch).await;
     let w = Weeks::now();
     let db = &scratch.database;
-    // 3 + 4 searches by 3 + 3 visitors, in two themes (a search is in a row per theme).
-    luister_testkit::clickhouse(&format!(
-        "INSERT INTO {db}.search_terms_daily (site, day, term, theme, searches, zero_results, visitors) \
-         SELECT 'demo', toDate('{}'), 'parkeervergunning', theme, n, 0, uniqState(v) FROM \
-         (SELECT arrayJoin([(3, 'a'), (3, 'b'), (3, 'c'), (4, 'd'), (4, 'e'), (4, 'f')]) AS t, \
-         t.1 AS n, t.2 AS v, arrayJoin(['parkeren', 'parkeren/vergunning']) AS theme) \
-         GROUP BY n, theme",
-        w.monday
-    ))
-    .await
-    .unwrap();
-    let rows =
-        format!("SELECT count() FROM {db}.search_terms_daily WHERE term = 'parkeervergunning'");
-    assert_eq!(
-        luister_testkit::clickhouse(&rows).await.unwrap().trim(),
-        "4"
-    );
+    // An older version of the day (3 searches) and the newest (7 by 6 visitors, one
+    // without results, in two inserts of one term each), for the site and a theme.
+    for (version, theme, n, zero, visitors) in [
+        (1, "*", 3, 0, 3),
+        (1, "parkeren", 3, 0, 3),
+        (2, "*", 7, 1, 6),
+        (2, "parkeren", 7, 1, 6),
+    ] {
+        luister_testkit::clickhouse(&format!(
+            "INSERT INTO {db}.search_term_counts_daily \
+             (site, theme, day, term, searches, zero_results, visitors, version) \
+             VALUES ('demo', '{theme}', '{}', 'parkeervergunning', {n}, {zero}, {visitors}, {version})",
+            w.monday
+        ))
+        .await
+        .unwrap();
+    }
     let q = w.period();
-    let top = p
-        .json(DEMO, &format!("/v1/sites/demo/searches/top?{q}"))
-        .await;
-    assert_eq!(terms(&top), [(s("parkeervergunning"), 7, 0, 6)]);
-    let theme = p
-        .json(
-            DEMO,
-            &format!("/v1/sites/demo/searches/top?{q}&theme=parkeren"),
-        )
-        .await;
-    assert_eq!(terms(&theme), [(s("parkeervergunning"), 7, 0, 6)]);
+    for merged in [false, true] {
+        if merged {
+            luister_testkit::clickhouse(&format!(
+                "OPTIMIZE TABLE {db}.search_term_counts_daily FINAL"
+            ))
+            .await
+            .unwrap();
+            let rows = format!("SELECT count() FROM {db}.search_term_counts_daily");
+            assert_eq!(
+                luister_testkit::clickhouse(&rows).await.unwrap().trim(),
+                "2"
+            );
+        }
+        for path in ["searches/top", "searches/top?theme=parkeren"] {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            let top = p
+                .json(DEMO, &format!("/v1/sites/demo/{path}{sep}{q}"))
+                .await;
+            assert_eq!(
+                terms(&top),
+                [(s("parkeervergunning"), 7, 1, 6)],
+                "{path}, merged: {merged}"
+            );
+        }
+    }
     p.stop().await;
     scratch.cleanup().await;
 }

@@ -325,14 +325,20 @@ async fn themes_are_attributed_and_land_in_the_theme_aggregates() {
         .await,
         7
     );
+    // Search terms are counted by the sessionizer (every second here), as versions of
+    // each day: read the newest.
+    let newest = format!(
+        "FROM {db}.search_term_counts_daily WHERE (site, day, version) IN \
+         (SELECT site, day, max(version) FROM {db}.search_term_counts_daily GROUP BY site, day)"
+    );
     assert_eq!(
         wait_count(
-            &format!("SELECT sum(searches) FROM {db}.search_terms_daily"),
-            5,
+            &format!("SELECT sum(searches) {newest} AND theme = '*'"),
+            3,
             Duration::from_secs(30)
         )
         .await,
-        5
+        3
     );
     let per_theme =
         |theme: &str| format!("SELECT sum(events) FROM {db}.theme_daily WHERE theme = '{theme}'");
@@ -342,17 +348,14 @@ async fn themes_are_attributed_and_land_in_the_theme_aggregates() {
     assert_eq!(count(&per_theme("armoede/kwijtschelding")).await, 2);
     assert_eq!(count(&per_theme("armoede")).await, 2);
     assert_eq!(
-        count(&format!("SELECT uniqMerge(visitors) FROM {db}.theme_daily WHERE theme = 'armoede' AND type = 'search'")).await,
-        2
-    );
-    assert_eq!(
         count(&format!("SELECT countIf(empty(themes)) FROM {db}.events")).await,
         2,
         "/contact and zwembad have no theme"
     );
-    // Site search: normalised terms per theme, zero results, and unmatched terms.
+    // Site search: normalised terms for the site ('*'), per theme, zero results, and
+    // unmatched terms ('').
     let terms = luister_testkit::clickhouse(&format!(
-        "SELECT theme, term, sum(searches), sum(zero_results), uniqMerge(visitors) FROM {db}.search_terms_daily \
+        "SELECT theme, term, sum(searches), sum(zero_results), sum(visitors) {newest} \
          GROUP BY theme, term ORDER BY theme, term FORMAT TSV"
     ))
     .await
@@ -360,6 +363,9 @@ async fn themes_are_attributed_and_land_in_the_theme_aggregates() {
     assert_eq!(
         terms,
         "\tzwembad openingstijden\t1\t1\t1\n\
+         *\tkwijtschelding aanvragen\t1\t1\t1\n\
+         *\tkwijtscheldng\t1\t1\t1\n\
+         *\tzwembad openingstijden\t1\t1\t1\n\
          armoede\tkwijtschelding aanvragen\t1\t1\t1\n\
          armoede\tkwijtscheldng\t1\t1\t1\n\
          armoede/kwijtschelding\tkwijtschelding aanvragen\t1\t1\t1\n\
@@ -379,6 +385,14 @@ async fn themes_are_attributed_and_land_in_the_theme_aggregates() {
         .await,
         0,
         "migration 10 dropped the unused aggregate and its view"
+    );
+    assert_eq!(
+        count(&format!(
+            "SELECT count() FROM system.tables WHERE database = '{db}' AND name LIKE 'search_terms_daily%'"
+        ))
+        .await,
+        0,
+        "migration 12 dropped the aggregate 11 replaced, and its view"
     );
     assert_eq!(
         metric(
@@ -840,6 +854,62 @@ async fn migration_9_aggregates_what_was_written_before_it_once() {
     assert_eq!(
         contacts,
         "\ttelephone\t1\t1\t0\n\tweb\t1\t1\t0\nschulden\ttelephone\t1\t1\t0\n"
+    );
+    scratch.cleanup().await;
+}
+
+/// Migration 11 counts the searches of the days that still have raw events from the
+/// events, copies the other days from the table it replaces, and adds nothing when it
+/// runs again.
+#[tokio::test]
+async fn migration_11_counts_the_searches_written_before_it_once() {
+    let scratch = Scratch::new("proc_terms_backfill");
+    let db = &scratch.database;
+    let store = migrated(db).await;
+    // search_terms_daily as migration 4 made it (migration 12 dropped it), with a day
+    // whose raw events are gone (2026-10-05) and one that still has them (2026-11-02).
+    let create = luister_store::migrations::MIGRATIONS
+        .iter()
+        .filter(|m| m.version == 4)
+        .flat_map(|m| m.statements())
+        .find(|s| s.starts_with("CREATE TABLE IF NOT EXISTS search_terms_daily"))
+        .unwrap();
+    store.client().query(&create).execute().await.unwrap();
+    luister_testkit::clickhouse(&format!(
+        "INSERT INTO {db}.search_terms_daily (site, day, term, theme, searches, zero_results, visitors) \
+         SELECT 'demo', toDate(d), 'schuldhulp', theme, n, 1, uniqState(v) FROM \
+         (SELECT arrayJoin(['p', 'q', 'r', 's']) AS v, arrayJoin(['schulden', 'schulden/hulp']) AS theme, \
+         arrayJoin([('2026-10-05', 4), ('2026-11-02', 99)]) AS dn, dn.1 AS d, dn.2 AS n) \
+         GROUP BY d, theme, n"
+    ))
+    .await
+    .unwrap();
+    luister_testkit::clickhouse(&format!(
+        "INSERT INTO {db}.events (site, day, ts, type, visitor, search_term, search_results, themes) VALUES \
+         ('demo', '2026-11-02', '2026-11-02 10:00:00', 'search', 'a', 'kwijtschelding', 0, ['armoede']), \
+         ('demo', '2026-11-02', '2026-11-02 10:01:00', 'search', 'b', 'kwijtschelding', 3, ['armoede']), \
+         ('demo', '2026-11-02', '2026-11-02 10:02:00', 'search', 'c', 'zwembad', 2, []), \
+         ('demo', '2026-11-02', '2026-11-02 10:03:00', 'pageview', 'c', '', -1, [])"
+    ))
+    .await
+    .unwrap();
+    migrate_again(db, 11).await;
+    migrate_again(db, 11).await;
+    let rows = luister_testkit::clickhouse(&format!(
+        "SELECT theme, day, term, sum(searches), sum(zero_results), sum(visitors), max(version) \
+         FROM {db}.search_term_counts_daily GROUP BY theme, day, term ORDER BY theme, day, term FORMAT TSV"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        "\t2026-11-02\tzwembad\t1\t0\t1\t0\n\
+         *\t2026-10-05\tschuldhulp\t4\t1\t4\t0\n\
+         *\t2026-11-02\tkwijtschelding\t2\t1\t2\t0\n\
+         *\t2026-11-02\tzwembad\t1\t0\t1\t0\n\
+         armoede\t2026-11-02\tkwijtschelding\t2\t1\t2\t0\n\
+         schulden\t2026-10-05\tschuldhulp\t4\t1\t4\t0\n\
+         schulden/hulp\t2026-10-05\tschuldhulp\t4\t1\t4\t0\n"
     );
     scratch.cleanup().await;
 }
