@@ -158,7 +158,7 @@ async fn counts(
     // merged correctly, see migration 0011), searches from the event counts.
     let sql = match metric {
         Metric::Visitors => format!(
-            "SELECT toUInt32(day) AS d, uniqExact(visitor) AS n FROM {SESSIONS_PER_THEME} \
+            "SELECT toUInt32(day) AS d, uniq(visitor) AS n FROM {SESSIONS_PER_THEME} \
              AND has(?, theme) GROUP BY d"
         ),
         _ => {

@@ -434,10 +434,10 @@ pub async fn run_once(
 
 /// Rewrites the daily aggregates (`visits_daily`, `visit_totals_daily`,
 /// `contact_channels_daily`, `search_term_counts_daily`; migrations 0008, 0009 and
-/// 0011) of every (site, day) that got
-/// new events since `since` (all on days from `first` to `last`), from the sessions
-/// just written and the events, as `version`. A failure leaves the older versions in place, which readers keep using
-/// until a later run (the first after a restart looks back a day) writes them again.
+/// 0011) of every (site, day) that got new events since `since` (all on days from
+/// `first` to `last`), from the sessions just written and the events, as `version`. A
+/// failure leaves the older versions in place, which readers keep using until a later
+/// run (the first after a restart looks back a day) writes them again.
 async fn refresh_daily(
     store: &Store,
     since: u32,

@@ -32,7 +32,7 @@ ORDER BY (site, theme, day, term);
 -- statement for the (site, day)s that got events, as a new version.
 INSERT INTO search_term_counts_daily
 SELECT site, theme, day, search_term AS term, count() AS searches,
-       sum(search_results = 0) AS zero_results, uniqExact(visitor) AS visitors,
+       sum(search_results = 0) AS zero_results, uniq(visitor) AS visitors,
        toUInt64(0) AS version
 FROM events
 ARRAY JOIN arrayConcat(['*'], if(empty(themes), [''], themes)) AS theme
