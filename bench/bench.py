@@ -644,8 +644,8 @@ def replicate_history(database: str, days: int) -> dict:
                      f"WHERE day > toDate('{source}') - {last} AND day <= toDate('{source}') - {first})")
             ch(st)
     log(f"  visits_daily: aggregated the copied sessions")
-    # Migration 0009's backfills as they are: they fill the days its tables lack (the
-    # copied ones), from visits_daily and the events.
+    # Migrations 0009's and 0011's backfills as they are: they fill the days their
+    # tables lack (the copied ones), from visits_daily and the events.
     for name in ("0009_totals_and_contact_channels.sql", "0011_search_term_counts_daily.sql"):
         # (0011's second statement copies from the table migration 0012 dropped.)
         for st in migration_inserts(name):
