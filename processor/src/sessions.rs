@@ -424,9 +424,22 @@ pub async fn run_once(
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
+    // Two passes at a time (their visitor-days are disjoint): while ClickHouse reads
+    // one pass's events, the other's visits are built and written.
     let mut written = 0;
-    for pass in plan(new, config.events_per_pass) {
-        written += run_pass(store, since, &pass, config.inactivity_gap_s, goals, version).await?;
+    let gap = config.inactivity_gap_s;
+    for pair in plan(new, config.events_per_pass).chunks(2) {
+        let second = async {
+            match pair.get(1) {
+                Some(pass) => run_pass(store, since, pass, gap, goals, version).await,
+                None => Ok(0),
+            }
+        };
+        let (a, b) = tokio::join!(
+            run_pass(store, since, &pair[0], gap, goals, version),
+            second
+        );
+        written += a? + b?;
     }
     refresh_daily(store, since, (first, last), version).await?;
     Ok(written)
@@ -611,7 +624,8 @@ pub async fn run(
                 tracing::warn!(error = %e, "sessionizer run failed; retrying");
             }
         }
-        tokio::time::sleep(every).await;
+        // Runs start `every` apart; one that took longer (a backlog) is followed at once.
+        tokio::time::sleep(every.saturating_sub(last_run.elapsed())).await;
     }
 }
 
