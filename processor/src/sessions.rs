@@ -395,8 +395,9 @@ struct ExistingSession {
 
 /// Recomputes the sessions of the visitors whose events arrived at or after `since`
 /// (seconds); returns how many session rows were written. The work is split into
-/// passes of about `events_per_pass` new events (see [`plan`]), so memory stays bounded
-/// however many visits are open (a busy day of a large municipality, or a replay).
+/// passes of about `events_per_pass` new events (see [`plan`]), two of them at a time,
+/// so memory stays bounded however many visits are open (a busy day of a large
+/// municipality, or a replay).
 pub async fn run_once(
     store: &Store,
     since: u32,
