@@ -625,8 +625,11 @@ pub async fn run(
                 tracing::warn!(error = %e, "sessionizer run failed; retrying");
             }
         }
-        // Runs start `every` apart; one that took longer (a backlog) is followed at once.
-        tokio::time::sleep(every.saturating_sub(last_run.elapsed())).await;
+        // `every` between runs; a run that took longer than that (over a backlog) is
+        // followed at once, for the events its look-back margin left to the next run.
+        if last_run.elapsed() < every {
+            tokio::time::sleep(every).await;
+        }
     }
 }
 
