@@ -30,28 +30,67 @@ pub struct Labels {
     pub contact: bool,
 }
 
-impl Labels {
-    fn of(row: &EventRow, sites: &[String]) -> Self {
-        let site = if sites.contains(&row.site) {
-            row.site.clone()
-        } else {
-            "other".to_owned()
-        };
-        let mut themes: Vec<String> = row
-            .themes
-            .iter()
-            .filter(|t| !t.contains('/'))
-            .cloned()
-            .collect();
-        if themes.is_empty() {
-            themes.push("none".to_owned());
-        }
+/// A row's [`Labels`], borrowed from the row: the one place that says what a row is
+/// counted under, for both matching a known label set and building a new one.
+struct LabelsOf<'a> {
+    site: &'a str,
+    row: &'a EventRow,
+    zero_result: bool,
+    contact: bool,
+}
+
+impl<'a> LabelsOf<'a> {
+    fn new(row: &'a EventRow, sites: &[String]) -> Self {
         Self {
-            site,
-            themes,
-            kind: row.kind.clone(),
+            site: if sites.contains(&row.site) {
+                row.site.as_str()
+            } else {
+                "other"
+            },
+            row,
             zero_result: row.kind == "search" && row.search_results == 0,
             contact: row.action_name.starts_with("contact:"),
+        }
+    }
+
+    /// The top-level themes, or `none`.
+    fn themes(&self) -> impl Iterator<Item = &'a str> {
+        let themes = &self.row.themes;
+        let none = !themes.iter().any(|t| !t.contains('/'));
+        themes
+            .iter()
+            .map(String::as_str)
+            .filter(|t| !t.contains('/'))
+            .chain(none.then_some("none"))
+    }
+
+    fn hash(&self) -> u64 {
+        let mut h = std::hash::DefaultHasher::new();
+        (
+            self.site,
+            self.row.kind.as_str(),
+            self.zero_result,
+            self.contact,
+        )
+            .hash(&mut h);
+        self.themes().for_each(|t| t.hash(&mut h));
+        h.finish()
+    }
+
+    fn matches(&self, l: &Labels) -> bool {
+        l.site == self.site
+            && l.kind == self.row.kind
+            && (l.zero_result, l.contact) == (self.zero_result, self.contact)
+            && l.themes.iter().map(String::as_str).eq(self.themes())
+    }
+
+    fn to_labels(&self) -> Labels {
+        Labels {
+            site: self.site.to_owned(),
+            themes: self.themes().map(str::to_owned).collect(),
+            kind: self.row.kind.clone(),
+            zero_result: self.zero_result,
+            contact: self.contact,
         }
     }
 }
@@ -110,44 +149,19 @@ impl BatchBuilder {
 
     /// The index of `row`'s [`Labels`], added when new; only a new label set allocates.
     fn labels_of(&mut self, row: &EventRow, sites: &[String]) -> u32 {
-        let site = if sites.contains(&row.site) {
-            row.site.as_str()
-        } else {
-            "other"
-        };
-        let tops = || {
-            row.themes
-                .iter()
-                .map(String::as_str)
-                .filter(|t| !t.contains('/'))
-        };
-        let none = tops().next().is_none();
-        let zero = row.kind == "search" && row.search_results == 0;
-        let contact = row.action_name.starts_with("contact:");
-        let mut h = std::hash::DefaultHasher::new();
-        (site, row.kind.as_str(), zero, contact).hash(&mut h);
-        tops().for_each(|t| t.hash(&mut h));
-        let key = h.finish();
-        let same = |l: &Labels| {
-            l.site == site
-                && l.kind == row.kind
-                && (l.zero_result, l.contact) == (zero, contact)
-                && if none {
-                    l.themes == ["none"]
-                } else {
-                    l.themes.iter().map(String::as_str).eq(tops())
-                }
-        };
-        if let Some(i) = self.index.get(&key).and_then(|candidates| {
+        let of = LabelsOf::new(row, sites);
+        let key = of.hash();
+        let known = self.index.get(&key).and_then(|candidates| {
             candidates
                 .iter()
                 .copied()
-                .find(|&i| same(&self.labels[i as usize]))
-        }) {
+                .find(|&i| of.matches(&self.labels[i as usize]))
+        });
+        if let Some(i) = known {
             return i;
         }
         let i = self.labels.len() as u32;
-        self.labels.push(Labels::of(row, sites));
+        self.labels.push(of.to_labels());
         self.index.entry(key).or_default().push(i);
         i
     }
