@@ -68,6 +68,8 @@ FRACTIONS = [0.1, 0.3, 0.5, 0.7, 0.9]
 # few connections the requests in flight, not the cores, limit it.
 SATURATION_CONNECTIONS = (64, 256)
 BATCH_CONNECTIONS = 16
+# Trials at most to find the wait that offers a paced rate (paced_wait).
+CALIBRATION_TRIALS = 4
 
 results: dict = {"commands": {}}
 
@@ -334,12 +336,31 @@ def parse_wrk(out: str) -> dict:
 
 def paced_wait(url: str, rate: float, connections: int) -> float:
     """The wait after each answer (ms) that makes wrk offer `rate` requests/s over
-    `connections`. wrk waits after an answer, not on a schedule, so a short trial
-    measures how long a request takes besides the wait, and the real run waits that
-    much less."""
+    `connections`. wrk waits after an answer, not on a schedule, so short trials measure
+    how long a request takes besides the wait, and the wait is shortened by that much.
+    That time grows with the load and with whatever else the cores are doing, so up to
+    CALIBRATION_TRIALS trials correct it (half a step at a time, as one trial is noisy)
+    until one is within 5%; the wait of the trial closest to the rate is kept."""
     period_ms = 1000 * connections / rate
-    trial = wrk(url, "bench/wrk/event.lua", 2, connections, [f"{period_ms:.3f}"], None)
-    busy_ms = max(0.0, 1000 * connections / max(trial["requests_per_s"], 1) - period_ms)
+    wait_ms = period_ms
+    tried = []
+    for _ in range(CALIBRATION_TRIALS):
+        trial = wrk(url, "bench/wrk/event.lua", 2, connections, [f"{wait_ms:.3f}"], None)
+        got = trial["requests_per_s"]
+        log(f"  pacing {rate:.0f}/s: waiting {wait_ms:.2f} ms gave {got:.0f}/s")
+        tried.append((abs(got - rate), wait_ms))
+        if abs(got - rate) <= 0.05 * rate:
+            break
+        wait_ms, before = (wait_ms + next_wait(period_ms, wait_ms, got, connections)) / 2, wait_ms
+        if abs(wait_ms - before) < 0.01:
+            break
+    return min(tried)[1]
+
+
+def next_wait(period_ms: float, wait_ms: float, got_per_s: float, connections: int) -> float:
+    """The wait for the next trial: the period less what a request took besides the wait
+    in the last trial (which waited `wait_ms` and answered `got_per_s`); never negative."""
+    busy_ms = max(0.0, 1000 * connections / max(got_per_s, 1) - wait_ms)
     return max(0.0, period_ms - busy_ms)
 
 

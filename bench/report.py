@@ -162,7 +162,10 @@ def main() -> None:
     full_size = avg_day >= 200_000 and len(per_day) >= 10 and b5["history"]["days"] >= 90
     ok5 = worst["p95_ms"] < 100
     ok6 = b6["ingest_mb"] < 100 and b6["processor_mb"] < 512
-    ok7 = b7["p99_ms"] < 5000
+    # The load wrk really offered, against the collector's saturation: a run that fell
+    # well short of half of it does not show the target met.
+    load7 = b7["load_requests_per_s"] / b1["collector"]["requests_per_s"]
+    ok7 = b7["p99_ms"] < 5000 and load7 >= 0.45
     size5 = "" if full_size else (f" (at {avg_day:,.0f} events per site per day, not the target's 200,000: "
                                   f"the full mode measures that)")
     sessions6 = "" if b6["processor_sessions"] >= 1_000_000 else (
@@ -209,7 +212,7 @@ the baseline, Kafka and ClickHouse share its cores.
 | 4 | attribution, page views per second per core | ≥ 1,000,000 | {pv:,.0f} | {status(ok4)} |
 | 5 | API, p95 of the weekly-review queries | < 100 ms | slowest p95 {worst['p95_ms']:.1f} ms ({worst['query']}){size5} | {status(ok5)} |
 | 6 | peak memory: ingest / processor | < 100 MB / < 512 MB | {b6['ingest_mb']:.0f} MB / {b6['processor_mb']:.0f} MB{sessions6} | {status(ok6)} |
-| 7 | end-to-end freshness, p99 at 50% load | < 5 s | p99 {b7['p99_ms'] / 1000:.2f} s | {status(ok7)} |
+| 7 | end-to-end freshness, p99 at 50% load | < 5 s | p99 {b7['p99_ms'] / 1000:.2f} s at {load7:.0%} load | {status(ok7)} |
 
 ## 1. Collector, single events
 
@@ -337,7 +340,7 @@ Peak resident set (VmHWM) of each service, read from /proc at the end of its ben
 Collector, processor and API on a new topic and database, with wrk offering
 {b7['offered_per_s']:,} page views/s (50% of the collector's saturation in benchmark 1):
 {paced7}; the collector accepted {b7['load_requests_per_s']:,.0f} events/s meanwhile
-({b7['load_requests_per_s'] / c['requests_per_s']:.0%} of its saturation in benchmark 1). One probe page view at a time for site `probe`;
+({load7:.0%} of its saturation in benchmark 1). One probe page view at a time for site `probe`;
 the time runs from the collector's 2xx to the API's reach count including it
 (polled every 20 ms). The processor flushes a batch after at most
 {b7['batch_max_wait_ms']} ms (`consumer.batch_max_wait_ms`, default).

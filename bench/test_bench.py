@@ -73,6 +73,16 @@ class Arithmetic(unittest.TestCase):
         with self.assertRaises(SystemExit):
             bench.pageviews({"figures": []})
 
+    def test_the_paced_wait_is_the_period_less_what_a_request_took(self):
+        # 256 connections for 10,000/s: a period of 25.6 ms. A trial that waited that
+        # long and got 8,000/s took 6.4 ms per request besides the wait.
+        self.assertAlmostEqual(bench.next_wait(25.6, 25.6, 8000, 256), 19.2)
+        # The next trial waited 19.2 ms and got 9,000/s: 9.24 ms besides the wait now.
+        self.assertAlmostEqual(bench.next_wait(25.6, 19.2, 9000, 256), 25.6 - (1000 * 256 / 9000 - 19.2))
+        # Slower than the rate even without waiting: no negative wait.
+        self.assertEqual(bench.next_wait(25.6, 0.0, 5000, 256), 0.0)
+        # Faster than the wait alone allows (wrk's rounding): never longer than the period.
+        self.assertEqual(bench.next_wait(25.6, 25.6, 12000, 256), 25.6)
 
     def test_the_history_runs_migration_9s_and_11s_backfills_as_they_are(self):
         inserts = (bench.migration_inserts("0009_totals_and_contact_channels.sql")
@@ -85,6 +95,7 @@ class Arithmetic(unittest.TestCase):
             self.assertNotIn("--", st)
             self.assertFalse(st.endswith(";"), st)
             self.assertIn("NOT IN", st)
+
 
 class Chart(unittest.TestCase):
     def test_the_chart_is_an_svg_with_a_line_per_series(self):
