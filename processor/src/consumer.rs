@@ -36,6 +36,23 @@ use crate::metrics::ProcessorMetrics;
 use crate::taxonomy::LiveTaxonomy;
 use crate::writer::{self, Origin, Watermarks};
 
+/// How the consumer fetches, unless `kafka.properties` says otherwise.
+const FETCH_TUNING: [(&str, &str); 4] = [
+    // Prefetch most of a batch, not librdkafka's default of 64 MB: the processor's
+    // memory stays small and batches still fill quickly.
+    ("queued.max.messages.kbytes", "32768"),
+    // When that prefetch is full librdkafka pauses fetching for this long (default a
+    // whole second, which left batches waiting for messages).
+    ("fetch.queue.backoff.ms", "20"),
+    // The broker answers a fetch once 64 KB are there or after 100 ms, instead of as
+    // soon as one byte is (librdkafka's default), which under live traffic was a fetch
+    // per collector produce request: at 11,000 page views/s the broker used 0.49 cores
+    // with the default, 0.31 with this. A batch waits up to a second anyway
+    // (consumer.batch_max_wait_ms).
+    ("fetch.min.bytes", "65536"),
+    ("fetch.wait.max.ms", "100"),
+];
+
 /// What the consumer reports back: rebalances (so the loop knows its cached
 /// watermarks may be stale) and, from librdkafka's statistics, the lag per partition.
 pub struct ConsumerEvents {
@@ -191,7 +208,7 @@ impl Pipeline {
     ) -> anyhow::Result<Self> {
         let consumer: StreamConsumer<ConsumerEvents> = config
             .kafka
-            .client_config()
+            .client_config_with(&FETCH_TUNING)
             .set("group.id", &config.consumer.group_id)
             .set("enable.auto.commit", "true")
             .set("auto.commit.interval.ms", "1000")
@@ -202,12 +219,6 @@ impl Pipeline {
                 config.consumer.session_timeout_ms.to_string(),
             )
             .set("enable.partition.eof", "false")
-            // Prefetch most of a batch, not librdkafka's default of 64 MB: the
-            // processor's memory stays small and batches still fill quickly.
-            .set("queued.max.messages.kbytes", "32768")
-            // When that prefetch is full librdkafka pauses fetching for this long (default
-            // a whole second, which left batches waiting for messages).
-            .set("fetch.queue.backoff.ms", "20")
             .set("statistics.interval.ms", "10000")
             .create_with_context(ConsumerEvents {
                 rebalances: AtomicU64::new(0),

@@ -31,8 +31,9 @@ pub struct KafkaConfig {
     /// Replication factor for topics this service creates. Default 1 (use 3 in
     /// production clusters).
     pub replication_factor: i32,
-    /// Extra librdkafka properties (for example `security.protocol`, `sasl.*`),
-    /// applied last.
+    /// Extra librdkafka properties (for example `security.protocol`, `sasl.*`). They
+    /// replace a service's tuning defaults (such as the processor's fetch sizes), not
+    /// the settings it depends on (acknowledgements, idempotence, offset handling).
     pub properties: BTreeMap<String, String>,
 }
 
@@ -77,10 +78,19 @@ impl KafkaConfig {
 
     /// A librdkafka configuration with the brokers and the extra properties.
     pub fn client_config(&self) -> ClientConfig {
+        self.client_config_with(&[])
+    }
+
+    /// [`Self::client_config`] with a service's tuning `defaults` set before the extra
+    /// properties, so `kafka.properties` can change them.
+    pub fn client_config_with(&self, defaults: &[(&str, &str)]) -> ClientConfig {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", &self.brokers)
             .set("client.id", "luister")
             .set("log_level", "4");
+        for (k, v) in defaults {
+            c.set(*k, *v);
+        }
         for (k, v) in &self.properties {
             c.set(k, v);
         }
@@ -188,5 +198,17 @@ mod tests {
         assert!(c.validate().is_ok());
         c.topic = "bad topic".into();
         assert!(c.validate().unwrap_err().contains("kafka.topic"));
+    }
+
+    #[test]
+    fn extra_properties_replace_a_services_tuning_defaults() {
+        let mut c = KafkaConfig::default();
+        c.properties
+            .insert("fetch.wait.max.ms".into(), "500".into());
+        let tuned =
+            c.client_config_with(&[("fetch.wait.max.ms", "100"), ("fetch.min.bytes", "65536")]);
+        assert_eq!(tuned.get("fetch.wait.max.ms"), Some("500"));
+        assert_eq!(tuned.get("fetch.min.bytes"), Some("65536"));
+        assert_eq!(tuned.get("bootstrap.servers"), Some("127.0.0.1:9092"));
     }
 }
