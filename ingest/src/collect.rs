@@ -19,7 +19,7 @@ use crate::agent;
 use crate::config::{DntPolicy, LimitsConfig, SiteConfig};
 use crate::error::IngestError;
 use crate::scrub::{scrub_text, scrub_url};
-use crate::visitor::Salter;
+use crate::visitor::{RequestKeys, Salter};
 
 /// Longest page URL or referrer accepted, in bytes.
 pub const MAX_URL_BYTES: usize = 4096;
@@ -222,10 +222,12 @@ impl Collector {
     }
 
     /// Checks, scrubs and completes one raw event (see the module documentation).
+    /// `keys` holds the visitor keys of the request's events so far.
     pub fn finish(
         &self,
         raw: RawEvent,
         visit: &Visit<'_>,
+        keys: &mut RequestKeys,
     ) -> Result<Result<Event, Ignored>, IngestError> {
         let site = self.resolve(&raw.site)?;
         let url = page_url(&raw.url, site)?;
@@ -279,9 +281,8 @@ impl Collector {
         let client_ts_ms = raw
             .client_ts_ms
             .filter(|t| (t - visit.now_ms).abs() <= skew_ms);
-        let visitor = self
-            .salter
-            .visitor_key(&site.id, visit.ip, user_agent, visit.now_ms)
+        let visitor = keys
+            .visitor_key(&self.salter, &site.id, visit.ip, user_agent, visit.now_ms)
             .ok_or_else(|| IngestError::Unavailable {
                 reason: "the visitor salt of today is not loaded yet".into(),
                 retry_after_s: 5,
@@ -470,7 +471,7 @@ mod tests {
 
     fn finish(raw: RawEvent) -> Result<Event, IngestError> {
         collector()
-            .finish(raw, &visit())
+            .finish(raw, &visit(), &mut RequestKeys::default())
             .map(|r| r.expect("not ignored"))
     }
 
@@ -590,7 +591,8 @@ mod tests {
             ..visit()
         };
         assert_eq!(
-            c.finish(demo("http://localhost/"), &bot).unwrap(),
+            c.finish(demo("http://localhost/"), &bot, &mut RequestKeys::default())
+                .unwrap(),
             Err(Ignored::Bot)
         );
         let pre = Visit {
@@ -598,7 +600,8 @@ mod tests {
             ..visit()
         };
         assert_eq!(
-            c.finish(demo("http://localhost/"), &pre).unwrap(),
+            c.finish(demo("http://localhost/"), &pre, &mut RequestKeys::default())
+                .unwrap(),
             Err(Ignored::Prefetch)
         );
         let dnt = Visit {
@@ -606,15 +609,24 @@ mod tests {
             ..visit()
         };
         assert!(
-            c.finish(demo("http://localhost/"), &dnt).unwrap().is_ok(),
+            c.finish(demo("http://localhost/"), &dnt, &mut RequestKeys::default())
+                .unwrap()
+                .is_ok(),
             "demo ignores DNT"
         );
         let strict = RawEvent::pageview(SiteRef::Id("strict".into()), "https://strict.example/");
-        assert_eq!(c.finish(strict, &dnt).unwrap(), Err(Ignored::DoNotTrack));
+        assert_eq!(
+            c.finish(strict, &dnt, &mut RequestKeys::default()).unwrap(),
+            Err(Ignored::DoNotTrack)
+        );
         // A server-side tracker's `ua` overrides the header.
         let mut raw = demo("http://localhost/");
         raw.user_agent = Some("curl/8.0".into());
-        assert_eq!(c.finish(raw, &visit()).unwrap(), Err(Ignored::Bot));
+        assert_eq!(
+            c.finish(raw, &visit(), &mut RequestKeys::default())
+                .unwrap(),
+            Err(Ignored::Bot)
+        );
     }
 
     #[test]
@@ -665,7 +677,11 @@ mod tests {
             ..visit()
         };
         let e = collector()
-            .finish(demo("http://localhost/"), &foreign)
+            .finish(
+                demo("http://localhost/"),
+                &foreign,
+                &mut RequestKeys::default(),
+            )
             .unwrap_err()
             .to_string();
         assert!(e.contains("origin \"evil.example\""), "{e}");

@@ -18,6 +18,7 @@ use super::{count_ignored, deliver, read, rejected, send, visit_of, Incoming};
 use crate::collect::RawEvent;
 use crate::error::IngestError;
 use crate::protocol::matomo::{self, Request as MatomoRequest};
+use crate::visitor::RequestKeys;
 use crate::App;
 
 /// The 43-byte transparent 1×1 GIF Matomo answers with.
@@ -100,6 +101,7 @@ async fn bulk(app: &App, req: &Incoming) -> Response {
     let visit = visit_of(app, req);
     let mut events = Vec::new();
     let mut invalid: Vec<(usize, String)> = Vec::new();
+    let mut keys = RequestKeys::default();
     for (i, params) in requests.iter().enumerate() {
         let raw: Result<Option<RawEvent>, IngestError> =
             match matomo::parse(params, accept_language) {
@@ -107,7 +109,10 @@ async fn bulk(app: &App, req: &Incoming) -> Response {
                 Ok(MatomoRequest::Ping) => Ok(None),
                 Err(e) => Err(e),
             };
-        match raw.and_then(|r| r.map(|r| app.collector.finish(r, &visit)).transpose()) {
+        match raw.and_then(|r| {
+            r.map(|r| app.collector.finish(r, &visit, &mut keys))
+                .transpose()
+        }) {
             Ok(Some(Ok(event))) => events.push(event),
             Ok(Some(Err(why))) => count_ignored(app, why),
             Ok(None) => {}

@@ -27,6 +27,7 @@ use luister_schema::Event;
 use crate::collect::{Ignored, RawEvent, Visit};
 use crate::error::IngestError;
 use crate::sink::SinkError;
+use crate::visitor::RequestKeys;
 use crate::App;
 
 /// The routes of the collector (without the operational ones).
@@ -126,8 +127,9 @@ pub(crate) async fn deliver(
     let mut events: Vec<Event> = Vec::with_capacity(raws.len());
     let mut ignored = 0;
     let many = raws.len() > 1;
+    let mut keys = RequestKeys::default();
     for (i, raw) in raws.into_iter().enumerate() {
-        match app.collector.finish(raw, visit) {
+        match app.collector.finish(raw, visit, &mut keys) {
             Ok(Ok(e)) => events.push(e),
             Ok(Err(why)) => {
                 ignored += 1;
@@ -162,11 +164,17 @@ pub(crate) async fn send(app: &App, events: &[Event]) -> Result<(), IngestError>
             retry_after_s: app.config.producer.retry_after_s,
         });
     }
+    // Counted per type once per request, not per event (the label lookup hashes).
+    let mut by_type: Vec<(&'static str, u64)> = Vec::new();
     for e in events {
-        app.metrics
-            .accepted
-            .with_label_values(&[e.data.type_name()])
-            .inc();
+        let name = e.data.type_name();
+        match by_type.iter_mut().find(|(t, _)| *t == name) {
+            Some((_, n)) => *n += 1,
+            None => by_type.push((name, 1)),
+        }
+    }
+    for (name, n) in by_type {
+        app.metrics.accepted.with_label_values(&[name]).inc_by(n);
     }
     Ok(())
 }

@@ -108,6 +108,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_requests_events_share_its_visitor_key_and_are_counted_by_type() {
+        let (app, sink) = app();
+        let batch = r#"[{"site":"demo","type":"pageview","url":"http://localhost/a"},
+                        {"site":"demo","type":"pageview","url":"http://localhost/b"},
+                        {"site":"demo","type":"search","url":"http://localhost/z","query":"bijstand"},
+                        {"site":"demo","type":"pageview","url":"http://localhost/c"}]"#;
+        let a = call(&app, post(batch, &[("x-forwarded-for", "203.0.113.9")])).await;
+        assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.text());
+        let a = call(&app, post(PAGEVIEW, &[("x-forwarded-for", "203.0.113.10")])).await;
+        assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.text());
+        let sent = sink.sent.lock().unwrap();
+        let keys: Vec<&str> = sent.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys[..4], [keys[0]; 4], "one visitor in the first request");
+        assert_ne!(keys[4], keys[0], "another address, another visitor");
+        let accepted = |t: &str| app.metrics.accepted.with_label_values(&[t]).get();
+        assert_eq!((accepted("pageview"), accepted("search")), (4, 1));
+    }
+
+    #[tokio::test]
     async fn bots_and_prefetches_are_answered_but_not_forwarded() {
         let (app, sink) = app();
         let a = call(
