@@ -3,10 +3,13 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::ClientContext;
+use tokio::sync::oneshot;
 
 use luister_service::kafka::KafkaConfig;
 
@@ -38,7 +41,7 @@ pub trait EventSink: Send + Sync + 'static {
 
 /// The Kafka producer: idempotent, `acks=all`, compressed.
 pub struct KafkaSink {
-    producer: FutureProducer,
+    producer: Arc<ThreadedProducer<Acknowledgements>>,
     topic: String,
     metrics: IngestMetrics,
 }
@@ -50,7 +53,7 @@ impl KafkaSink {
         producer: &ProducerConfig,
         metrics: IngestMetrics,
     ) -> Result<Self, KafkaError> {
-        let producer: FutureProducer = kafka
+        let producer: ThreadedProducer<Acknowledgements> = kafka
             .client_config()
             .set("enable.idempotence", "true")
             .set("acks", "all")
@@ -64,9 +67,11 @@ impl KafkaSink {
                 "queue.buffering.max.messages",
                 producer.queue_max_messages.to_string(),
             )
-            .create()?;
+            .create_with_context(Acknowledgements {
+                metrics: metrics.clone(),
+            })?;
         Ok(Self {
-            producer,
+            producer: Arc::new(producer),
             topic: kafka.topic.clone(),
             metrics,
         })
@@ -80,23 +85,89 @@ impl KafkaSink {
     }
 }
 
+/// Settles each request once librdkafka has reported on all its messages (it reports
+/// every message once: acknowledged, or failed after `message.timeout.ms`). One
+/// report counter per request, not a future per message: on batches the per-message
+/// futures were a twentieth of the collector's CPU.
+pub struct Acknowledgements {
+    metrics: IngestMetrics,
+}
+
+impl ClientContext for Acknowledgements {}
+
+impl ProducerContext for Acknowledgements {
+    type DeliveryOpaque = Arc<Pending>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, pending: Arc<Pending>) {
+        match result {
+            Ok(_) => {
+                self.metrics
+                    .delivery
+                    .observe(pending.start.elapsed().as_secs_f64());
+                pending.report(None);
+            }
+            Err((e, _)) => pending.report(Some(e.clone())),
+        }
+    }
+}
+
+/// The messages of one request still waiting for their report.
+pub struct Pending {
+    start: Instant,
+    state: Mutex<PendingState>,
+}
+
+struct PendingState {
+    remaining: usize,
+    /// Taken by the first failure or the last acknowledgement.
+    waiter: Option<oneshot::Sender<Option<KafkaError>>>,
+}
+
+impl Pending {
+    fn new(messages: usize) -> (Arc<Self>, oneshot::Receiver<Option<KafkaError>>) {
+        let (waiter, settled) = oneshot::channel();
+        let pending = Arc::new(Self {
+            start: Instant::now(),
+            state: Mutex::new(PendingState {
+                remaining: messages,
+                waiter: Some(waiter),
+            }),
+        });
+        (pending, settled)
+    }
+
+    /// One message's report: the first failure settles the request at once, otherwise
+    /// the last acknowledgement does.
+    fn report(&self, failure: Option<KafkaError>) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.remaining = state.remaining.saturating_sub(1);
+        if failure.is_some() || state.remaining == 0 {
+            if let Some(waiter) = state.waiter.take() {
+                // The request may have given up already (its answer was sent).
+                let _ = waiter.send(failure);
+            }
+        }
+    }
+}
+
 impl EventSink for KafkaSink {
     fn send_all(&self, messages: Vec<Message>) -> BoxFuture<'_, Result<(), SinkError>> {
         Box::pin(async move {
-            let start = Instant::now();
-            // Every message is queued first (librdkafka copies it), then all are awaited
-            // together: one request's events travel in the same produce batches, and no
-            // task is spawned per event. A full local queue is answered with 503 at once.
-            let mut deliveries = Vec::with_capacity(messages.len());
+            if messages.is_empty() {
+                return Ok(());
+            }
+            // Every message is queued first (librdkafka copies it), then the request
+            // waits once for all of their reports: one request's events travel in the
+            // same produce batches. A full local queue is answered with 503 at once.
+            let (pending, settled) = Pending::new(messages.len());
             let mut failure = None;
             for (key, payload) in &messages {
-                let record = FutureRecord::to(&self.topic).key(key).payload(payload);
-                match self.producer.send_result(record) {
-                    Ok(delivery) => deliveries.push(delivery),
-                    Err((e, _)) => {
-                        failure = Some(e);
-                        break;
-                    }
+                let record = BaseRecord::with_opaque_to(&self.topic, pending.clone())
+                    .key(key)
+                    .payload(payload);
+                if let Err((e, _)) = self.producer.send(record) {
+                    failure = Some(e);
+                    break;
                 }
             }
             drop(messages);
@@ -104,19 +175,7 @@ impl EventSink for KafkaSink {
                 .queue
                 .set(i64::from(self.producer.in_flight_count()));
             if failure.is_none() {
-                for delivery in deliveries {
-                    match delivery.await {
-                        Ok(Ok(_)) => self.metrics.delivery.observe(start.elapsed().as_secs_f64()),
-                        Ok(Err((e, _))) => {
-                            failure = Some(e);
-                            break;
-                        }
-                        Err(_canceled) => {
-                            failure = Some(KafkaError::Canceled);
-                            break;
-                        }
-                    }
-                }
+                failure = settled.await.unwrap_or(Some(KafkaError::Canceled));
             }
             match failure {
                 None => Ok(()),
@@ -192,5 +251,37 @@ pub(crate) mod memory {
         fn check(&self) -> BoxFuture<'_, Result<(), SinkError>> {
             Box::pin(async move { Ok(()) })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_is_settled_by_its_last_acknowledgement() {
+        let (pending, mut settled) = Pending::new(3);
+        pending.report(None);
+        pending.report(None);
+        assert!(settled.try_recv().is_err(), "one message still out");
+        pending.report(None);
+        assert_eq!(settled.try_recv().unwrap(), None);
+    }
+
+    #[test]
+    fn the_first_failure_settles_a_request_at_once() {
+        let (pending, mut settled) = Pending::new(3);
+        pending.report(None);
+        pending.report(Some(KafkaError::Canceled));
+        assert_eq!(settled.try_recv().unwrap(), Some(KafkaError::Canceled));
+        pending.report(None); // the last report finds the request answered already
+    }
+
+    #[test]
+    fn a_request_that_gave_up_does_not_trouble_later_reports() {
+        let (pending, settled) = Pending::new(2);
+        drop(settled);
+        pending.report(None);
+        pending.report(None);
     }
 }
