@@ -221,13 +221,18 @@ impl Collector {
         id.and_then(|id| self.by_id.get(&id)).ok_or_else(unknown)
     }
 
+    /// The visitor keys of a request's events, for [`Collector::finish`].
+    pub fn request_keys(&self, visit: &Visit<'_>) -> RequestKeys<'_> {
+        RequestKeys::new(&self.salter, visit.ip, visit.now_ms)
+    }
+
     /// Checks, scrubs and completes one raw event (see the module documentation).
-    /// `keys` holds the visitor keys of the request's events so far.
+    /// `keys` are [`Collector::request_keys`] of the same `visit`.
     pub fn finish(
         &self,
         raw: RawEvent,
         visit: &Visit<'_>,
-        keys: &mut RequestKeys,
+        keys: &mut RequestKeys<'_>,
     ) -> Result<Result<Event, Ignored>, IngestError> {
         let site = self.resolve(&raw.site)?;
         let url = page_url(&raw.url, site)?;
@@ -281,12 +286,12 @@ impl Collector {
         let client_ts_ms = raw
             .client_ts_ms
             .filter(|t| (t - visit.now_ms).abs() <= skew_ms);
-        let visitor = keys
-            .visitor_key(&self.salter, &site.id, visit.ip, user_agent, visit.now_ms)
-            .ok_or_else(|| IngestError::Unavailable {
-                reason: "the visitor salt of today is not loaded yet".into(),
-                retry_after_s: 5,
-            })?;
+        let visitor =
+            keys.visitor_key(&site.id, user_agent)
+                .ok_or_else(|| IngestError::Unavailable {
+                    reason: "the visitor salt of today is not loaded yet".into(),
+                    retry_after_s: 5,
+                })?;
         Ok(Ok(Event {
             v: SCHEMA_VERSION,
             site: site.id.clone(),
@@ -469,10 +474,17 @@ mod tests {
         }
     }
 
+    /// One event finished as the only one of its request.
+    fn finish_in(
+        c: &Collector,
+        raw: RawEvent,
+        visit: &Visit<'_>,
+    ) -> Result<Result<Event, Ignored>, IngestError> {
+        c.finish(raw, visit, &mut c.request_keys(visit))
+    }
+
     fn finish(raw: RawEvent) -> Result<Event, IngestError> {
-        collector()
-            .finish(raw, &visit(), &mut RequestKeys::default())
-            .map(|r| r.expect("not ignored"))
+        finish_in(&collector(), raw, &visit()).map(|r| r.expect("not ignored"))
     }
 
     fn demo(url: &str) -> RawEvent {
@@ -591,8 +603,7 @@ mod tests {
             ..visit()
         };
         assert_eq!(
-            c.finish(demo("http://localhost/"), &bot, &mut RequestKeys::default())
-                .unwrap(),
+            finish_in(&c, demo("http://localhost/"), &bot).unwrap(),
             Err(Ignored::Bot)
         );
         let pre = Visit {
@@ -600,8 +611,7 @@ mod tests {
             ..visit()
         };
         assert_eq!(
-            c.finish(demo("http://localhost/"), &pre, &mut RequestKeys::default())
-                .unwrap(),
+            finish_in(&c, demo("http://localhost/"), &pre).unwrap(),
             Err(Ignored::Prefetch)
         );
         let dnt = Visit {
@@ -609,24 +619,20 @@ mod tests {
             ..visit()
         };
         assert!(
-            c.finish(demo("http://localhost/"), &dnt, &mut RequestKeys::default())
+            finish_in(&c, demo("http://localhost/"), &dnt)
                 .unwrap()
                 .is_ok(),
             "demo ignores DNT"
         );
         let strict = RawEvent::pageview(SiteRef::Id("strict".into()), "https://strict.example/");
         assert_eq!(
-            c.finish(strict, &dnt, &mut RequestKeys::default()).unwrap(),
+            finish_in(&c, strict, &dnt).unwrap(),
             Err(Ignored::DoNotTrack)
         );
         // A server-side tracker's `ua` overrides the header.
         let mut raw = demo("http://localhost/");
         raw.user_agent = Some("curl/8.0".into());
-        assert_eq!(
-            c.finish(raw, &visit(), &mut RequestKeys::default())
-                .unwrap(),
-            Err(Ignored::Bot)
-        );
+        assert_eq!(finish_in(&c, raw, &visit()).unwrap(), Err(Ignored::Bot));
     }
 
     #[test]
@@ -676,12 +682,7 @@ mod tests {
             origin_host: Some("evil.example".into()),
             ..visit()
         };
-        let e = collector()
-            .finish(
-                demo("http://localhost/"),
-                &foreign,
-                &mut RequestKeys::default(),
-            )
+        let e = finish_in(&collector(), demo("http://localhost/"), &foreign)
             .unwrap_err()
             .to_string();
         assert!(e.contains("origin \"evil.example\""), "{e}");

@@ -18,7 +18,6 @@ use super::{count_ignored, deliver, read, rejected, send, visit_of, Incoming};
 use crate::collect::RawEvent;
 use crate::error::IngestError;
 use crate::protocol::matomo::{self, Request as MatomoRequest};
-use crate::visitor::RequestKeys;
 use crate::App;
 
 /// The 43-byte transparent 1×1 GIF Matomo answers with.
@@ -101,7 +100,7 @@ async fn bulk(app: &App, req: &Incoming) -> Response {
     let visit = visit_of(app, req);
     let mut events = Vec::new();
     let mut invalid: Vec<(usize, String)> = Vec::new();
-    let mut keys = RequestKeys::default();
+    let mut keys = app.collector.request_keys(&visit);
     for (i, params) in requests.iter().enumerate() {
         let raw: Result<Option<RawEvent>, IngestError> =
             match matomo::parse(params, accept_language) {

@@ -27,7 +27,6 @@ use luister_schema::Event;
 use crate::collect::{Ignored, RawEvent, Visit};
 use crate::error::IngestError;
 use crate::sink::SinkError;
-use crate::visitor::RequestKeys;
 use crate::App;
 
 /// The routes of the collector (without the operational ones).
@@ -127,7 +126,7 @@ pub(crate) async fn deliver(
     let mut events: Vec<Event> = Vec::with_capacity(raws.len());
     let mut ignored = 0;
     let many = raws.len() > 1;
-    let mut keys = RequestKeys::default();
+    let mut keys = app.collector.request_keys(visit);
     for (i, raw) in raws.into_iter().enumerate() {
         match app.collector.finish(raw, visit, &mut keys) {
             Ok(Ok(e)) => events.push(e),
