@@ -637,16 +637,14 @@ async fn migration_8_aggregates_the_sessions_written_before_it() {
     migrated(db).await;
     // Two visits of one day, as the sessionizer of a build before migration 8 wrote
     // them (the first also in an older version), and one deleted visit.
-    luister_testkit::clickhouse(&format!(
-        "INSERT INTO {db}.sessions (site, day, visitor, session_id, start_ts, end_ts, channel, device, \
-         contacts, first_contact_ts, themes, theme_first_ts, theme_contact_ts, deleted, version, search_results) VALUES \
-         ('demo', '2026-11-02', 'a', 'a-1', 1000, 1300, 'search', 'mobile', 0, 0, ['schulden'], [1000], [0], 0, 1, [0]), \
+    insert_sessions(
+        db,
+        "('demo', '2026-11-02', 'a', 'a-1', 1000, 1300, 'search', 'mobile', 0, 0, ['schulden'], [1000], [0], 0, 1, [0]), \
          ('demo', '2026-11-02', 'a', 'a-1', 1000, 1300, 'search', 'mobile', 1, 1300, ['schulden'], [1000], [1300], 0, 2, [0]), \
          ('demo', '2026-11-02', 'b', 'b-1', 2000, 2000, 'direct', 'desktop', 0, 0, [], [], [], 0, 1, []), \
-         ('demo', '2026-11-02', 'c', 'c-1', 3000, 3000, 'direct', 'desktop', 0, 0, [], [], [], 1, 1, [])"
-    ))
-    .await
-    .unwrap();
+         ('demo', '2026-11-02', 'c', 'c-1', 3000, 3000, 'direct', 'desktop', 0, 0, [], [], [], 1, 1, [])",
+    )
+    .await;
     // Forget migration 8 and apply it again, as on a database made before it.
     luister_testkit::clickhouse(&format!("DROP TABLE {db}.visits_daily"))
         .await
@@ -683,20 +681,18 @@ async fn the_sessionizers_visits_refresh_gives_migration_8s_rows() {
     // Visits of two sites and days: channels and devices shared and not, several
     // themes, contacts (early or not), zero-result searches, a visitor with two
     // visits, an older version of a visit and a deleted one.
-    luister_testkit::clickhouse(&format!(
-        "INSERT INTO {db}.sessions (site, day, visitor, session_id, start_ts, end_ts, channel, device, \
-         contacts, first_contact_ts, themes, theme_first_ts, theme_contact_ts, deleted, version, search_results) VALUES \
-         ('demo', '2026-11-02', 'a', 'a-1', 1000, 1300, 'search', 'mobile', 0, 0, ['schulden'], [1000], [0], 0, 1, [0]), \
+    insert_sessions(
+        db,
+        "('demo', '2026-11-02', 'a', 'a-1', 1000, 1300, 'search', 'mobile', 0, 0, ['schulden'], [1000], [0], 0, 1, [0]), \
          ('demo', '2026-11-02', 'a', 'a-1', 1000, 1300, 'search', 'mobile', 1, 1300, ['schulden'], [1000], [1300], 0, 2, [0]), \
          ('demo', '2026-11-02', 'a', 'a-9', 9000, 9100, 'direct', 'mobile', 0, 0, ['schulden', 'afval'], [9000, 9050], [0, 0], 0, 2, [3, 0, 0]), \
          ('demo', '2026-11-02', 'b', 'b-1', 2000, 2600, 'search', 'desktop', 2, 2100, ['schulden', 'inkomen'], [2000, 2050], [2100, 2100], 0, 1, []), \
          ('demo', '2026-11-02', 'c', 'c-1', 3000, 3000, 'direct', 'desktop', 0, 0, [], [], [], 1, 1, []), \
          ('demo', '2026-11-02', 'd', 'd-1', 4000, 4900, 'social', 'tablet', 1, 4900, ['inkomen'], [4000], [4900], 0, 1, [0, 5]), \
          ('demo', '2026-11-03', 'a', 'a-2', 500, 800, 'search', 'mobile', 1, 700, ['schulden'], [600], [700], 0, 1, []), \
-         ('other', '2026-11-02', 'e', 'e-1', 100, 100, 'direct', 'desktop', 0, 0, ['afval'], [100], [0], 0, 1, [0])"
-    ))
-    .await
-    .unwrap();
+         ('other', '2026-11-02', 'e', 'e-1', 100, 100, 'direct', 'desktop', 0, 0, ['afval'], [100], [0], 0, 1, [0])",
+    )
+    .await;
     let rows = |select: String| {
         let select = select
             .trim_start_matches("INSERT INTO visits_daily")
@@ -715,7 +711,7 @@ async fn the_sessionizers_visits_refresh_gives_migration_8s_rows() {
         .find(|s| s.starts_with("INSERT INTO visits_daily"))
         .unwrap();
     let expected = rows(migration).await.unwrap();
-    let refresh = luister_store::migrations::VISITS_REFRESH.replace('?', "7");
+    let refresh = luister_store::migrations::visits_refresh().replace('?', "7");
     assert_eq!(rows(refresh).await.unwrap(), expected);
     // Not an empty comparison: every site and day, the three cells, each theme.
     assert_eq!(expected.lines().count(), 32, "{expected}");
@@ -724,6 +720,17 @@ async fn the_sessionizers_visits_refresh_gives_migration_8s_rows() {
         "{expected}"
     );
     scratch.cleanup().await;
+}
+
+/// Writes sessions (the VALUES of an insert) as a sessionizer would have.
+async fn insert_sessions(db: &str, values: &str) {
+    luister_testkit::clickhouse(&format!(
+        "INSERT INTO {db}.sessions (site, day, visitor, session_id, start_ts, end_ts, channel, device, \
+         contacts, first_contact_ts, themes, theme_first_ts, theme_contact_ts, deleted, version, search_results) \
+         VALUES {values}"
+    ))
+    .await
+    .unwrap();
 }
 
 /// The newest version of each (site, day) of a sessionizer aggregate, of the rows
