@@ -129,7 +129,7 @@ pub async fn serve(
             })
         })
     };
-    let router: Router = routes::router(app).merge(luister_service::ops::router(registry, ready));
+    let router: Router = routes::service(app).merge(luister_service::ops::router(registry, ready));
     let router = http_metrics.layer(router);
     axum::serve(
         listener,

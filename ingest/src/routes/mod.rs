@@ -30,7 +30,7 @@ use crate::sink::SinkError;
 use crate::App;
 
 /// The routes of the collector (without the operational ones).
-pub fn router(app: Arc<App>) -> Router {
+fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/v1/events", post(native::post_events))
         .route(
@@ -46,10 +46,16 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
+/// The collector's routes as served: [`router`] with [`cors`] on every route, its
+/// method fallback included, so that a preflight `OPTIONS` is answered before it
+/// could get a 405.
+pub fn service(app: Arc<App>) -> Router {
+    router(app.clone()).layer(cors(app))
+}
+
 /// Cross-origin access for browsers, only from pages on a registered site's
-/// hostnames. It wraps the whole service (outside the router) so that preflight
-/// `OPTIONS` requests are answered before routing.
-pub fn cors(app: Arc<App>) -> CorsLayer {
+/// hostnames (see [`service`]).
+fn cors(app: Arc<App>) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, _| {
             origin
@@ -248,8 +254,7 @@ pub(crate) mod test_support {
     }
 
     pub async fn call(app: &Arc<App>, req: Request<Body>) -> Answer {
-        let service = tower::Layer::layer(&cors(app.clone()), router(app.clone()));
-        let resp = service.oneshot(req).await.unwrap();
+        let resp = service(app.clone()).oneshot(req).await.unwrap();
         let status = resp.status();
         let headers = resp.headers().clone();
         let body = axum::body::to_bytes(resp.into_body(), 1 << 20)

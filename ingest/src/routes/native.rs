@@ -206,6 +206,18 @@ mod tests {
         );
         let other = call(&app, preflight("https://evil.example")).await;
         assert!(!other.headers.contains_key("access-control-allow-origin"));
+        // A page's own request may read its answer.
+        let post = Request::post("/v1/events")
+            .header("content-type", "application/json")
+            .header("origin", "http://localhost:8000")
+            .body(axum::body::Body::from(PAGEVIEW))
+            .unwrap();
+        let answer = call(&app, post).await;
+        assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.text());
+        assert_eq!(
+            answer.headers["access-control-allow-origin"],
+            "http://localhost:8000"
+        );
     }
 
     #[tokio::test]

@@ -65,6 +65,49 @@ async fn accepted_pageview_is_in_the_topic_without_ip_or_user_agent() {
 }
 
 #[tokio::test]
+async fn browsers_on_a_registered_site_get_cors_answers() {
+    let scratch = Scratch::new("ingest_cors");
+    let ingest = start_ingest(scratch.kafka()).await;
+    ingest.wait_ready(Duration::from_secs(30)).await;
+    let client = reqwest::Client::new();
+    // A page posting JSON asks first (a preflight); only a registered site's pages
+    // are allowed.
+    let preflight = |origin: &'static str| {
+        client
+            .request(reqwest::Method::OPTIONS, ingest.url("/v1/events"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+    };
+    let ok = preflight("http://localhost:8080").await.unwrap();
+    assert!(ok.status().is_success(), "{}", ok.status());
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "http://localhost:8080"
+    );
+    let other = preflight("https://evil.example").await.unwrap();
+    assert!(!other.headers().contains_key("access-control-allow-origin"));
+    // The page's request itself gets an answer it may read.
+    let resp = client
+        .post(ingest.url("/v1/events"))
+        .header("content-type", "application/json")
+        .header("origin", "http://localhost:8080")
+        .header("x-forwarded-for", "203.0.113.78")
+        .body(r#"{"site":"demo","type":"pageview","url":"http://localhost:8080/schulden"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    assert_eq!(
+        resp.headers()["access-control-allow-origin"],
+        "http://localhost:8080"
+    );
+    ingest.stop().await.unwrap();
+    scratch.cleanup().await;
+}
+
+#[tokio::test]
 async fn personal_data_is_scrubbed_before_it_reaches_the_topic() {
     let scratch = Scratch::new("ingest_pii");
     let ingest = start_ingest(scratch.kafka()).await;
