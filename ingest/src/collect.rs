@@ -8,7 +8,7 @@
 //! user agent (bots and prefetches are not forwarded), and compute the visitor key.
 //! The IP address and user agent end here.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use url::Url;
@@ -113,7 +113,7 @@ pub struct Visit<'a> {
     pub do_not_track: bool,
     /// The request is a prefetch or prerender, not a visit.
     pub prefetch: bool,
-    /// The `Origin` header's host, for browser requests.
+    /// The `Origin` header's host, lowercase, for browser requests.
     pub origin_host: Option<String>,
     /// Server time, ms since the epoch.
     pub now_ms: i64,
@@ -146,6 +146,8 @@ pub struct Collector {
     by_id: HashMap<SiteId, SiteConfig>,
     by_matomo: HashMap<String, SiteId>,
     by_plausible: HashMap<String, SiteId>,
+    /// Every site's hostnames, lowercase.
+    known_hosts: HashSet<String>,
     limits: LimitsConfig,
     salter: Salter,
 }
@@ -156,10 +158,12 @@ impl Collector {
         let mut by_id = HashMap::new();
         let mut by_matomo = HashMap::new();
         let mut by_plausible = HashMap::new();
+        let mut known_hosts = HashSet::new();
         for s in sites {
             let mut s = s.clone();
             for h in &mut s.hostnames {
                 *h = h.to_ascii_lowercase();
+                known_hosts.insert(h.clone());
             }
             if let Some(m) = &s.matomo_idsite {
                 by_matomo.insert(m.clone(), s.id.clone());
@@ -173,6 +177,7 @@ impl Collector {
             by_id,
             by_matomo,
             by_plausible,
+            known_hosts,
             limits,
             salter,
         }
@@ -195,8 +200,11 @@ impl Collector {
 
     /// Whether `host` is a hostname of any registered site (for CORS).
     pub fn is_known_host(&self, host: &str) -> bool {
-        let host = host.to_ascii_lowercase();
-        self.by_id.values().any(|s| s.hostnames.contains(&host))
+        if host.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.known_hosts.contains(&host.to_ascii_lowercase())
+        } else {
+            self.known_hosts.contains(host)
+        }
     }
 
     fn resolve(&self, site: &SiteRef) -> Result<&SiteConfig, IngestError> {
@@ -237,7 +245,7 @@ impl Collector {
         let site = self.resolve(&raw.site)?;
         let url = page_url(&raw.url, site)?;
         if let Some(origin) = &visit.origin_host {
-            if !site.hostnames.contains(&origin.to_ascii_lowercase()) {
+            if !site.hostnames.contains(origin) {
                 return Err(IngestError::ForeignOrigin {
                     site: site.id.to_string(),
                     origin: truncate(origin, 80),
@@ -550,6 +558,22 @@ mod tests {
                 target: Some("mailto:[email]".into())
             }
         );
+    }
+
+    #[test]
+    fn every_sites_hostnames_are_known_in_any_case_and_no_others() {
+        let c = collector();
+        for host in [
+            "localhost",
+            "www.gemeente.nl",
+            "WWW.GEMEENTE.nl",
+            "strict.example",
+        ] {
+            assert!(c.is_known_host(host), "{host}");
+        }
+        for host in ["gemeente.nl", "evil.example", "localhost.evil.example", ""] {
+            assert!(!c.is_known_host(host), "{host}");
+        }
     }
 
     #[test]

@@ -111,7 +111,7 @@ pub(crate) fn visit_of<'a>(app: &App, req: &'a Incoming) -> Visit<'a> {
         origin_host: header(header::ORIGIN.as_str())
             .filter(|o| *o != "null")
             .and_then(|o| url::Url::parse(o).ok())
-            .and_then(|u| u.host_str().map(str::to_owned)),
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase)),
         now_ms: crate::now_ms(),
     }
 }
