@@ -7,13 +7,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{
+    BaseRecord, DeliveryResult, Partitioner, Producer, ProducerContext, ThreadedProducer,
+    PARTITION_UA,
+};
 use rdkafka::ClientContext;
 use tokio::sync::oneshot;
 
 use luister_service::kafka::KafkaConfig;
 
-use crate::config::ProducerConfig;
+use crate::config::{Partitioning, ProducerConfig};
 use crate::metrics::IngestMetrics;
 
 /// A boxed future, so the trait stays object safe.
@@ -39,9 +42,10 @@ pub trait EventSink: Send + Sync + 'static {
     fn check(&self) -> BoxFuture<'_, Result<(), SinkError>>;
 }
 
-/// The Kafka producer: idempotent, `acks=all`, compressed.
+/// The Kafka producer: idempotent, `acks=all`, compressed, partitioned as
+/// `producer.partitioning` says.
 pub struct KafkaSink {
-    producer: Arc<ThreadedProducer<Acknowledgements>>,
+    producer: Arc<ThreadedProducer<Acknowledgements, StickyPartitioner>>,
     topic: String,
     metrics: IngestMetrics,
 }
@@ -53,7 +57,13 @@ impl KafkaSink {
         producer: &ProducerConfig,
         metrics: IngestMetrics,
     ) -> Result<Self, KafkaError> {
-        let producer: ThreadedProducer<Acknowledgements> = kafka
+        let sticky = match producer.partitioning {
+            Partitioning::Sticky => Some(StickyPartitioner::new(Duration::from_millis(
+                (2 * producer.linger_ms).max(STICKY_WINDOW_MS),
+            ))),
+            Partitioning::Visitor => None,
+        };
+        let producer: ThreadedProducer<Acknowledgements, StickyPartitioner> = kafka
             .client_config()
             .set("enable.idempotence", "true")
             .set("acks", "all")
@@ -69,6 +79,7 @@ impl KafkaSink {
             )
             .create_with_context(Acknowledgements {
                 metrics: metrics.clone(),
+                sticky,
             })?;
         Ok(Self {
             producer: Arc::new(producer),
@@ -91,12 +102,19 @@ impl KafkaSink {
 /// futures were a twentieth of the collector's CPU.
 pub struct Acknowledgements {
     metrics: IngestMetrics,
+    /// The partitioner with `producer.partitioning = "sticky"`; without it librdkafka
+    /// partitions by key.
+    sticky: Option<StickyPartitioner>,
 }
 
 impl ClientContext for Acknowledgements {}
 
-impl ProducerContext for Acknowledgements {
+impl ProducerContext<StickyPartitioner> for Acknowledgements {
     type DeliveryOpaque = Arc<Pending>;
+
+    fn get_custom_partitioner(&self) -> Option<&StickyPartitioner> {
+        self.sticky.as_ref()
+    }
 
     fn delivery(&self, result: &DeliveryResult<'_>, pending: Arc<Pending>) {
         match result {
@@ -108,6 +126,72 @@ impl ProducerContext for Acknowledgements {
             }
             Err((e, _)) => pending.report(Some(e.clone())),
         }
+    }
+}
+
+/// The shortest time events stay with one partition (librdkafka's own
+/// `sticky.partitioning.linger.ms` for messages without a key).
+const STICKY_WINDOW_MS: u64 = 10;
+
+/// `producer.partitioning = "sticky"`: the messages of one window of time go to one
+/// partition, the next window's to the next available one, so the partitions take
+/// turns. Each process starts at a random partition, so collector replicas do not
+/// move in step.
+pub struct StickyPartitioner {
+    start: Instant,
+    window_ms: u64,
+    first: u64,
+}
+
+impl StickyPartitioner {
+    fn new(window: Duration) -> Self {
+        let mut seed = [0u8; 4];
+        // Without randomness every replica starts at partition 0: still correct.
+        let _ = getrandom::fill(&mut seed);
+        Self::starting_at(window, u32::from_le_bytes(seed))
+    }
+
+    fn starting_at(window: Duration, first: u32) -> Self {
+        Self {
+            start: Instant::now(),
+            window_ms: u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1),
+            first: u64::from(first),
+        }
+    }
+
+    fn partition_at(
+        &self,
+        elapsed: Duration,
+        partitions: i32,
+        is_available: impl Fn(i32) -> bool,
+    ) -> i32 {
+        let Ok(n) = u64::try_from(partitions) else {
+            return PARTITION_UA;
+        };
+        if n == 0 {
+            return PARTITION_UA;
+        }
+        let elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+        let slot = self.first + elapsed_ms / self.window_ms % n;
+        let nth = |i: u64| i32::try_from((slot + i) % n).unwrap_or(0);
+        // A partition without a leader is skipped; if none has one, librdkafka keeps
+        // the message queued for the window's partition until it has one or times out.
+        (0..n)
+            .map(nth)
+            .find(|&p| is_available(p))
+            .unwrap_or_else(|| nth(0))
+    }
+}
+
+impl Partitioner for StickyPartitioner {
+    fn partition(
+        &self,
+        _topic: &str,
+        _key: Option<&[u8]>,
+        partition_cnt: i32,
+        is_partition_available: impl Fn(i32) -> bool,
+    ) -> i32 {
+        self.partition_at(self.start.elapsed(), partition_cnt, is_partition_available)
     }
 }
 
@@ -257,6 +341,38 @@ pub(crate) mod memory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const MS: fn(u64) -> Duration = Duration::from_millis;
+
+    #[test]
+    fn sticky_partitions_take_turns_one_window_each() {
+        let sticky = StickyPartitioner::starting_at(MS(10), 4);
+        let at = |ms| sticky.partition_at(MS(ms), 6, |_| true);
+        // Every event of one window goes to one partition, starting at 4 (mod 6).
+        assert_eq!([at(0), at(5), at(9)], [4, 4, 4]);
+        // Each next window to the next partition, round all of them.
+        let turns: Vec<i32> = (0..7).map(|w| at(10 * w + 3)).collect();
+        assert_eq!(turns, [4, 5, 0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn sticky_partitions_skip_those_without_a_leader() {
+        let sticky = StickyPartitioner::starting_at(MS(10), 0);
+        let without_1_and_2 = |p| p != 1 && p != 2;
+        let turns: Vec<i32> = (0..4)
+            .map(|w| sticky.partition_at(MS(10 * w), 4, without_1_and_2))
+            .collect();
+        assert_eq!(turns, [0, 3, 3, 3]);
+        // With none available the message waits for the window's own partition.
+        assert_eq!(sticky.partition_at(MS(25), 4, |_| false), 2);
+    }
+
+    #[test]
+    fn sticky_partitioning_without_partitions_leaves_it_to_librdkafka() {
+        let sticky = StickyPartitioner::starting_at(MS(10), 0);
+        assert_eq!(sticky.partition_at(MS(0), 0, |_| true), PARTITION_UA);
+        assert_eq!(sticky.partition_at(MS(0), -3, |_| true), PARTITION_UA);
+    }
 
     #[test]
     fn a_request_is_settled_by_its_last_acknowledgement() {

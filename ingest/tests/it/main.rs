@@ -288,6 +288,73 @@ async fn unreachable_broker_answers_503_with_retry_after() {
     ingest.stop().await.unwrap();
 }
 
+/// The default `producer.partitioning = "sticky"` puts the events of one window of
+/// time into one partition whoever sent them (librdkafka then sends one produce
+/// request instead of one per partition); `"visitor"` keeps each visitor's events in
+/// the partition of its key. Either way the key is the visitor key.
+#[tokio::test]
+async fn events_are_spread_over_partitions_as_configured() {
+    use luister_ingest::config::Partitioning;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    for partitioning in [Partitioning::Sticky, Partitioning::Visitor] {
+        let scratch = Scratch::new("ingest_partitions");
+        let ingest = helpers::start_ingest_with(scratch.kafka(), |c| {
+            c.producer.partitioning = partitioning;
+            // A sticky window of a second (twice the linger): the 120 requests below
+            // are produced well within two windows.
+            c.producer.linger_ms = 500;
+        })
+        .await;
+        ingest.wait_ready(Duration::from_secs(30)).await;
+        let client = reqwest::Client::new();
+        // Sixty visitors (one address each), two page views each.
+        let sends = (0..120).map(|i| {
+            let client = client.clone();
+            let url = ingest.url("/v1/events");
+            async move {
+                client
+                    .post(url)
+                    .header("x-forwarded-for", format!("198.51.100.{}", i % 60))
+                    .body(r#"{"site":"demo","type":"pageview","url":"http://localhost/"}"#)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            }
+        });
+        let statuses = futures_join_all(sends).await;
+        assert!(statuses.iter().all(|s| s.as_u16() == 202), "{statuses:?}");
+
+        let got = consume(&scratch.topic, 120, Duration::from_secs(20)).await;
+        assert_eq!(got.len(), 120, "{partitioning:?}");
+        let mut by_visitor: BTreeMap<&str, BTreeSet<i32>> = BTreeMap::new();
+        for m in &got {
+            let event = Event::from_json(m.payload.as_bytes()).unwrap();
+            assert_eq!(m.key, event.visitor.to_string(), "keyed by visitor key");
+            by_visitor.entry(&m.key).or_default().insert(m.partition);
+        }
+        assert_eq!(by_visitor.len(), 60, "sixty visitors");
+        let used: BTreeSet<i32> = got.iter().map(|m| m.partition).collect();
+        match partitioning {
+            Partitioning::Sticky => assert!(
+                used.len() <= 2,
+                "one window's events in one partition (two if a window turned): {used:?}"
+            ),
+            Partitioning::Visitor => {
+                // Sixty keys over three partitions leave none empty (but once in 10^10).
+                assert_eq!(used.len(), 3, "keys spread over every partition");
+                assert!(
+                    by_visitor.values().all(|p| p.len() == 1),
+                    "each visitor's events in one partition: {by_visitor:?}"
+                );
+            }
+        }
+        ingest.stop().await.unwrap();
+        scratch.cleanup().await;
+    }
+}
+
 /// Runs the futures concurrently and collects their outputs in order.
 async fn futures_join_all<F>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output>
 where
