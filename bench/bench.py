@@ -30,6 +30,7 @@ import secrets
 import shlex
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -70,6 +71,8 @@ SATURATION_CONNECTIONS = (64, 256)
 BATCH_CONNECTIONS = 16
 # Trials at most to find the wait that offers a paced rate (paced_wait).
 CALIBRATION_TRIALS = 4
+# Benchmark 7's load runs as wrk segments of this many seconds (HeldLoad).
+LOAD_SEGMENT_S = 10
 
 results: dict = {"commands": {}}
 
@@ -248,11 +251,15 @@ level = "warn"
 """
 
 
-# The processor's default (processor/src/config.rs), written out so the report can say it.
+# The processor's defaults (processor/src/config.rs), written out so the report can say them.
 BATCH_MAX_WAIT_MS = 1000
+SESSIONS_INTERVAL_S = 60
+# Benchmark 3 runs the sessionizer every 5 s, to time when the visits are complete.
+BENCH3_SESSIONS_INTERVAL_S = 5
 
 
-def processor_config(topic: str, database: str, group: str, sites: list[str]) -> str:
+def processor_config(topic: str, database: str, group: str, sites: list[str],
+                     sessions_interval_s: int) -> str:
     return f"""[http]
 listen = "127.0.0.1:{PORTS['processor']}"
 
@@ -272,7 +279,7 @@ url = "{CH_URL}"
 database = "{database}"
 
 [sessions]
-interval_s = 5
+interval_s = {sessions_interval_s}
 
 [metrics]
 sites = {json.dumps(sites)}
@@ -355,6 +362,56 @@ def paced_wait(url: str, rate: float, connections: int) -> float:
         if abs(wait_ms - before) < 0.01:
             break
     return min(tried)[1]
+
+
+class HeldLoad(threading.Thread):
+    """wrk offering `rate` requests/s until stopped, in segments of LOAD_SEGMENT_S.
+    wrk waits after each answer, so the rate it offers falls whenever the answers slow
+    down, as they do while the processor, ClickHouse and the API share the cores with
+    the collector (a wait calibrated in 2 s trials gave 70–80% of the rate over
+    minutes). After each segment the wait is corrected from the rate that segment gave,
+    half a step at a time, as in paced_wait."""
+
+    def __init__(self, url: str, rate: float, connections: int, wait_ms: float):
+        super().__init__(daemon=True)
+        self.url, self.rate, self.connections, self.wait_ms = url, rate, connections, wait_ms
+        self.segments: list[dict] = []  # each whole segment: its wait and what wrk reported
+        self.failure: str | None = None
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._proc: subprocess.Popen | None = None
+
+    def command(self, wait_ms: float) -> list[str]:
+        return ["wrk", "-t2", f"-c{self.connections}", f"-d{LOAD_SEGMENT_S}s", "--latency", "-s",
+                str(ROOT / "bench/wrk/event.lua"), self.url, "--", f"{wait_ms:.3f}"]
+
+    def run(self) -> None:
+        period_ms = 1000 * self.connections / self.rate
+        while True:
+            with self._lock:
+                if self._stopping:
+                    return
+                wait_ms = self.wait_ms
+                self._proc = subprocess.Popen(self.command(wait_ms), stdout=subprocess.PIPE,
+                                              stderr=subprocess.STDOUT, text=True)
+            out, _ = self._proc.communicate()
+            with self._lock:
+                if self._stopping:
+                    return  # cut short: not a whole segment
+            if self._proc.returncode != 0 or "Requests/sec:" not in out:
+                self.failure = f"wrk failed (exit {self._proc.returncode}):\n{out}"
+                return
+            got = parse_wrk(out)
+            self.segments.append({"wait_ms": wait_ms, **got})
+            self.wait_ms = (wait_ms + next_wait(period_ms, wait_ms, got["requests_per_s"],
+                                                self.connections)) / 2
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping = True
+            if self._proc and self._proc.poll() is None:
+                self._proc.terminate()
+        self.join()
 
 
 def next_wait(period_ms: float, wait_ms: float, got_per_s: float, connections: int) -> float:
@@ -547,7 +604,7 @@ def bench_processor(mode: dict, run_id: str, database: str) -> Service:
 
     log(f"benchmark 3: the processor, {n} events into ClickHouse")
     fresh_database(database)
-    proc = Service("processor", processor_config(topic, database, f"bench-{run_id}", SITES),
+    proc = Service("processor", processor_config(topic, database, f"bench-{run_id}", SITES, BENCH3_SESSIONS_INTERVAL_S),
                    PORTS["processor"])
     started = time.monotonic()
     last = [0.0, started]
@@ -789,19 +846,18 @@ def bench_freshness(mode: dict, run_id: str, collector_saturation: dict) -> dict
     fresh_database(database)
     create_topic(topic)
     ingest = Service("ingest", ingest_config(topic), PORTS["ingest"])
-    proc = Service("processor", processor_config(topic, database, f"bench-live-{run_id}", ["demo", "probe"]),
+    proc = Service("processor", processor_config(topic, database, f"bench-live-{run_id}", ["demo", "probe"],
+                                    SESSIONS_INTERVAL_S),
                    PORTS["processor"])
     token = "lst_" + secrets.token_hex(32)
     api = Service("api", api_config(database, token, ["demo", "probe"]), PORTS["api"])
     rate = round(collector_saturation["requests_per_s"] * 0.5)
     connections = collector_saturation["connections"]
-    seconds = mode["probes"] * 2 + 60
     url = f"http://127.0.0.1:{PORTS['ingest']}"
-    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(ROOT / "bench/wrk/event.lua"),
-           url, "--", f"{paced_wait(url, rate, connections):.3f}"]
-    results["commands"]["7-load"] = [shlex.join(cmd)]
+    load = HeldLoad(url, rate, connections, paced_wait(url, rate, connections))
+    results["commands"]["7-load"] = [shlex.join(load.command(load.wait_ms))]
     log(f"benchmark 7: freshness under {rate} page views/s (50% of the collector's saturation)")
-    load = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    load.start()
     try:
         time.sleep(5)
         load_from = (ingest.metric("luister_ingest_events_accepted_total"), time.monotonic())
@@ -835,14 +891,18 @@ def bench_freshness(mode: dict, run_id: str, collector_saturation: dict) -> dict
         load_rate = (ingest.metric("luister_ingest_events_accepted_total") - load_from[0]) / (
             time.monotonic() - load_from[1])
     finally:
-        load.terminate()
-        load.wait()
+        load.stop()
         for s in (api, proc, ingest):
             s.stop()
+    if load.failure:
+        raise SystemExit(f"benchmark 7's load: {load.failure}")
     fresh_database(database)
     got = {"offered_per_s": rate, "probes": len(latencies), "p50_ms": percentile(latencies, 50),
            "p99_ms": percentile(latencies, 99), "max_ms": max(latencies), "lag_at_end": behind,
-           "batch_max_wait_ms": BATCH_MAX_WAIT_MS, "load_requests_per_s": load_rate}
+           "batch_max_wait_ms": BATCH_MAX_WAIT_MS, "sessions_interval_s": SESSIONS_INTERVAL_S,
+           "load_requests_per_s": load_rate,
+           "load_segment_s": LOAD_SEGMENT_S,
+           "load_segments": [{k: g[k] for k in ("wait_ms", "requests_per_s", "p99_ms")} for g in load.segments]}
     log(f"  freshness: p50 {got['p50_ms']:.0f} ms, p99 {got['p99_ms']:.0f} ms over {len(latencies)} probes")
     return got
 

@@ -132,6 +132,21 @@ def chart(b1: dict) -> str:
     return "\n".join(out) + "\n"
 
 
+def paced_load(r: dict, b7: dict) -> str:
+    """How benchmark 7's load was paced: by wrk segments whose wait was corrected after
+    each one (HeldLoad), or (results of older runs) by one calibrated wait."""
+    segments = b7.get("load_segments")
+    if segments:
+        waits = ", ".join(f"{g['wait_ms']:.2f}" for g in segments)
+        rates = ", ".join(f"{g['requests_per_s']:,.0f}" for g in segments)
+        return (f"wrk ran in segments of {b7['load_segment_s']} s, each waiting after every answer as "
+                f"long as the rate of the one before called for ({waits} ms; {rates} requests/s)")
+    load_wait_ms = float(r["commands"]["7-load"][0].rsplit(" ", 1)[1])
+    return (f"wrk waited {load_wait_ms:.2f} ms after each answer" if load_wait_ms > 0 else
+            "the calibration found the collector could not answer that fast with the processor, "
+            "the API and ClickHouse beside it on the same cores, so wrk sent as fast as it answered")
+
+
 def kcat_rows(b2: dict) -> str:
     """Benchmark 2's kcat runs (results of older runs have only the baseline)."""
     runs = b2.get("kcat_runs") or {"by key": b2["kcat"]}
@@ -195,10 +210,7 @@ def main() -> None:
                       for q in b5["queries"])
     sites5 = ", ".join(f"{s} {v['avg']:,.0f}" for s, v in per_day.items())
 
-    load_wait_ms = float(r["commands"]["7-load"][0].rsplit(" ", 1)[1])
-    paced7 = (f"wrk waited {load_wait_ms:.2f} ms after each answer" if load_wait_ms > 0 else
-              "the calibration found the collector could not answer that fast with the processor, "
-              "the API and ClickHouse beside it on the same cores, so wrk sent as fast as it answered")
+    paced7 = paced_load(r, b7)
     print(f"""# Luister benchmarks
 
 Written by `{command}` ({r['mode']} mode, {r['seconds'] / 60:.1f} minutes for benchmarks 1–3 and 5–7)
@@ -356,13 +368,14 @@ Collector, processor and API on a new topic and database, with wrk offering
 ({load7:.0%} of its saturation in benchmark 1). One probe page view at a time for site `probe`;
 the time runs from the collector's 2xx to the API's reach count including it
 (polled every 20 ms). The processor flushes a batch after at most
-{b7['batch_max_wait_ms']} ms (`consumer.batch_max_wait_ms`, default).
+{b7['batch_max_wait_ms']} ms (`consumer.batch_max_wait_ms`, default) and runs its
+sessionizer every {b7.get('sessions_interval_s', 5)} s (`sessions.interval_s`; benchmark 3 runs it every 5 s).
 
 | probes | p50 | p99 | max | consumer lag at the end |
 |---|---|---|---|---|
 | {b7['probes']} | {b7['p50_ms']:.0f} ms | {b7['p99_ms']:.0f} ms | {b7['max_ms']:.0f} ms | {b7['lag_at_end']:.0f} |
 
-Command (load): 
+Command (load, its first segment): 
 
 {commands(r, '7-load')}
 

@@ -84,6 +84,18 @@ class Arithmetic(unittest.TestCase):
         # Faster than the wait alone allows (wrk's rounding): never longer than the period.
         self.assertEqual(bench.next_wait(25.6, 25.6, 12000, 256), 25.6)
 
+    def test_the_held_load_reports_each_segments_wait_and_rate(self):
+        b7 = {"load_segment_s": 10, "load_segments": [
+            {"wait_ms": 8.27, "requests_per_s": 19341.5, "p99_ms": 25.6},
+            {"wait_ms": 7.567, "requests_per_s": 21186.2, "p99_ms": 26.5}]}
+        text = report.paced_load({}, b7)
+        self.assertIn("segments of 10 s", text)
+        self.assertIn("8.27, 7.57 ms", text)
+        self.assertIn("19,342, 21,186 requests/s", text)
+        # Results from before the held load: the one calibrated wait of the command.
+        old = {"commands": {"7-load": ["wrk -t2 -c256 -d260s -s event.lua http://x -- 6.413"]}}
+        self.assertEqual(report.paced_load(old, {}), "wrk waited 6.41 ms after each answer")
+
     def test_the_history_runs_migration_9s_and_11s_backfills_as_they_are(self):
         inserts = (bench.migration_inserts("0009_totals_and_contact_channels.sql")
                    + bench.migration_inserts("0011_search_term_counts_daily.sql"))
