@@ -234,7 +234,7 @@ the baseline, Kafka and ClickHouse share its cores.
 | 4 | attribution, page views per second per core | ≥ 1,000,000 | {pv:,.0f} | {status(ok4)} |
 | 5 | API, p95 of the weekly-review queries | < 100 ms | slowest p95 {worst['p95_ms']:.1f} ms ({worst['query']}){size5} | {status(ok5)} |
 | 6 | peak memory: ingest / processor | < 100 MB / < 512 MB | {b6['ingest_mb']:.0f} MB / {b6['processor_mb']:.0f} MB{sessions6} | {status(ok6)} |
-| 7 | end-to-end freshness, p99 at 50% load | < 5 s | p99 {b7['p99_ms'] / 1000:.2f} s at {load7:.0%} load | {status(ok7)} |
+| 7 | end-to-end freshness, p99 at 50% load | < 5 s | p99 {b7['p99_ms'] / 1000:.2f} s at {load7:.1%} load | {status(ok7)} |
 
 ## 1. Collector, single events
 
@@ -365,7 +365,7 @@ Peak resident set (VmHWM) of each service, read from /proc at the end of its ben
 Collector, processor and API on a new topic and database, with wrk offering
 {b7['offered_per_s']:,} page views/s (50% of the collector's saturation in benchmark 1):
 {paced7}; the collector accepted {b7['load_requests_per_s']:,.0f} events/s meanwhile
-({load7:.0%} of its saturation in benchmark 1). One probe page view at a time for site `probe`;
+({load7:.1%} of its saturation in benchmark 1). One probe page view at a time for site `probe`;
 the time runs from the collector's 2xx to the API's reach count including it
 (polled every 20 ms). The processor flushes a batch after at most
 {b7['batch_max_wait_ms']} ms (`consumer.batch_max_wait_ms`, default) and runs its
