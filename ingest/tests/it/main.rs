@@ -156,24 +156,16 @@ async fn every_event_answered_2xx_is_in_the_topic() {
     let ingest = start_ingest(scratch.kafka()).await;
     ingest.wait_ready(Duration::from_secs(30)).await;
 
-    let client = reqwest::Client::new();
-    let sends = (0..60).map(|i| {
-        let client = client.clone();
-        let url = ingest.url("/v1/events");
-        async move {
-            client
-                .post(url)
-                .header("x-forwarded-for", format!("198.51.100.{}", i % 7))
-                .body(format!(
-                    r#"{{"site":"demo","type":"pageview","url":"http://localhost/page/{i}"}}"#
-                ))
-                .send()
-                .await
-                .unwrap()
-                .status()
-        }
-    });
-    let statuses = futures_join_all(sends).await;
+    let statuses = post_at_once(
+        &ingest,
+        (0..60).map(|i| {
+            (
+                format!("198.51.100.{}", i % 7),
+                format!(r#"{{"site":"demo","type":"pageview","url":"http://localhost/page/{i}"}}"#),
+            )
+        }),
+    )
+    .await;
     let accepted = statuses.iter().filter(|s| s.as_u16() == 202).count();
     assert_eq!(accepted, 60, "{statuses:?}");
 
@@ -307,23 +299,17 @@ async fn events_are_spread_over_partitions_as_configured() {
         })
         .await;
         ingest.wait_ready(Duration::from_secs(30)).await;
-        let client = reqwest::Client::new();
         // Sixty visitors (one address each), two page views each.
-        let sends = (0..120).map(|i| {
-            let client = client.clone();
-            let url = ingest.url("/v1/events");
-            async move {
-                client
-                    .post(url)
-                    .header("x-forwarded-for", format!("198.51.100.{}", i % 60))
-                    .body(r#"{"site":"demo","type":"pageview","url":"http://localhost/"}"#)
-                    .send()
-                    .await
-                    .unwrap()
-                    .status()
-            }
-        });
-        let statuses = futures_join_all(sends).await;
+        let statuses = post_at_once(
+            &ingest,
+            (0..120).map(|i| {
+                (
+                    format!("198.51.100.{}", i % 60),
+                    r#"{"site":"demo","type":"pageview","url":"http://localhost/"}"#.to_owned(),
+                )
+            }),
+        )
+        .await;
         assert!(statuses.iter().all(|s| s.as_u16() == 202), "{statuses:?}");
 
         let got = consume(&scratch.topic, 120, Duration::from_secs(20)).await;
@@ -355,18 +341,29 @@ async fn events_are_spread_over_partitions_as_configured() {
     }
 }
 
-/// Runs the futures concurrently and collects their outputs in order.
-async fn futures_join_all<F>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output>
-where
-    F: std::future::Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    let handles: Vec<_> = futs.into_iter().map(tokio::spawn).collect();
-    let mut out = Vec::new();
+/// Posts native events to the collector all at once, each `(client address, body)`
+/// from its own address (`x-forwarded-for`), and returns the statuses in order.
+async fn post_at_once(
+    ingest: &luister_testkit::Running,
+    requests: impl IntoIterator<Item = (String, String)>,
+) -> Vec<reqwest::StatusCode> {
+    let client = reqwest::Client::new();
+    let url = ingest.url("/v1/events");
+    let handles: Vec<_> = requests
+        .into_iter()
+        .map(|(address, body)| {
+            let request = client
+                .post(&url)
+                .header("x-forwarded-for", address)
+                .body(body);
+            tokio::spawn(async move { request.send().await.unwrap().status() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
     for h in handles {
-        out.push(h.await.unwrap());
+        statuses.push(h.await.unwrap());
     }
-    out
+    statuses
 }
 
 #[tokio::test]
