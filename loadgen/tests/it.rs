@@ -165,18 +165,6 @@ async fn delete_topics_removes_the_topics_with_the_prefix_and_no_other() {
     luister_service::kafka::ensure_topics(&kafka, &[&a, &b, &keep])
         .await
         .unwrap();
-    assert!(
-        luister_loadgen::topics::delete_with_prefix(&brokers, "")
-            .await
-            .is_err(),
-        "an empty prefix would delete every topic"
-    );
-    let mut deleted = luister_loadgen::topics::delete_with_prefix(&brokers, &prefix)
-        .await
-        .unwrap();
-    deleted.sort();
-    assert_eq!(deleted, vec![a.clone(), b.clone()]);
-    // Deletion completes in the background: wait until the broker no longer lists them.
     let listed = || async {
         let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
             kafka.client_config().create().unwrap();
@@ -189,6 +177,29 @@ async fn delete_topics_removes_the_topics_with_the_prefix_and_no_other() {
             .map(|t| t.name().to_string())
             .collect::<Vec<_>>()
     };
+    // A topic just created may be missing from the broker's metadata for a moment (it
+    // once was in CI, and nothing was deleted): wait until all three are listed.
+    luister_testkit::wait_for(Duration::from_secs(30), || async {
+        let names = listed().await;
+        [&a, &b, &keep]
+            .iter()
+            .all(|t| names.contains(t))
+            .then_some(())
+    })
+    .await
+    .expect("the created topics are not listed after 30 s");
+    assert!(
+        luister_loadgen::topics::delete_with_prefix(&brokers, "")
+            .await
+            .is_err(),
+        "an empty prefix would delete every topic"
+    );
+    let mut deleted = luister_loadgen::topics::delete_with_prefix(&brokers, &prefix)
+        .await
+        .unwrap();
+    deleted.sort();
+    assert_eq!(deleted, vec![a.clone(), b.clone()]);
+    // Deletion completes in the background: wait until the broker no longer lists them.
     let gone = luister_testkit::wait_for(Duration::from_secs(30), || async {
         let names = listed().await;
         (!names.contains(&a) && !names.contains(&b)).then_some(names)
