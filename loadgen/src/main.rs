@@ -3,7 +3,8 @@
 //! ```text
 //! luister-loadgen http  [--collector URL] [--protocol native|matomo|plausible] [--rate N]
 //!                       [--concurrency N] [--events N] [SITE OPTIONS]
-//! luister-loadgen kafka [--brokers HOSTS] [--topic T] [--partitions N] [--days N] [SITE OPTIONS]
+//! luister-loadgen kafka [--brokers HOSTS] [--topic T] [--partitions N] [--days N]
+//!                       [--until YYYY-MM-DD] [SITE OPTIONS]
 //! luister-loadgen delete-topics --prefix P [--brokers HOSTS]
 //!
 //! SITE OPTIONS: --sites demo,zwolle  --hosts localhost,www.zwolle.nl  --matomo-idsites 1,2
@@ -11,8 +12,9 @@
 //! ```
 //!
 //! `http` sends today's traffic to a collector, paced; `kafka` produces the traffic of
-//! the last `--days` days (ending today) straight to the topic as v1 events, for
-//! history and query benchmarks; it creates the topic with `--partitions` (default 6)
+//! `--days` days ending with `--until` (default today, which is sent as far as it has
+//! come; days before it are whole) straight to the topic as v1 events, for history and
+//! query benchmarks; it creates the topic with `--partitions` (default 6)
 //! when it does not exist (`--days 0` only creates it). The same options give the same
 //! traffic. `delete-topics` deletes every topic whose name starts with the prefix (the
 //! benchmark's runs leave `bench.*` topics).
@@ -20,7 +22,7 @@
 use std::collections::HashMap;
 
 use anyhow::Context;
-use chrono::{Days, Utc};
+use chrono::{Days, NaiveDate, Utc};
 use luister_loadgen::model::Model;
 use luister_loadgen::protocol::Site;
 use luister_loadgen::send::{self, Protocol};
@@ -131,7 +133,13 @@ async fn main() -> anyhow::Result<()> {
             let topic: String = take(&mut o, "topic", "luister.events.v1".to_string())?;
             let days: u64 = take(&mut o, "days", 1)?;
             let partitions: i32 = take(&mut o, "partitions", 6)?;
+            let until: NaiveDate = take(&mut o, "until", today)?;
             reject_unknown(&o)?;
+            if until > today {
+                anyhow::bail!(
+                    "--until {until} is after today ({today}): its traffic has not happened yet"
+                );
+            }
             let config = luister_service::kafka::KafkaConfig {
                 brokers: brokers.clone(),
                 partitions,
@@ -143,7 +151,7 @@ async fn main() -> anyhow::Result<()> {
                 .map_err(anyhow::Error::msg)?;
             let mut hits = Vec::new();
             for d in (0..days).rev() {
-                let mut day = model.day(today - Days::new(d), tz);
+                let mut day = model.day(until - Days::new(d), tz);
                 let now = Utc::now().timestamp_millis();
                 day.retain(|h| h.ts_ms <= now);
                 hits.extend(day);

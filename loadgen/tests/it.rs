@@ -152,6 +152,76 @@ async fn the_binary_creates_a_missing_topic_and_fills_it() {
 }
 
 #[tokio::test]
+async fn the_binary_writes_whole_past_days_up_to_until_and_refuses_a_future_one() {
+    let scratch = Scratch::new("loadgen_until");
+    let run = |until: String| {
+        let topic = scratch.topic.clone();
+        async move {
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_luister-loadgen"))
+                .args(["kafka", "--brokers", &luister_testkit::kafka_brokers()])
+                .args(["--topic", &topic, "--partitions", "1", "--sites", "demo"])
+                .args(["--visits-per-day", "30", "--days", "2", "--until", &until])
+                .output()
+                .await
+                .unwrap()
+        }
+    };
+    // A Wednesday and Thursday long past: whole days, the same traffic at any hour.
+    let out = run("2026-11-26".into()).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let model = Model {
+        seed: 1,
+        sites: 1,
+        visits_per_day: 30,
+    };
+    let day = |d| {
+        model
+            .day(
+                NaiveDate::from_ymd_opt(2026, 11, d).unwrap(),
+                chrono_tz::Europe::Amsterdam,
+            )
+            .len()
+    };
+    let expected = day(25) + day(26);
+    assert!(
+        stdout.starts_with(&format!("sent {expected} events of 2 days to ")),
+        "{stdout}"
+    );
+    let got = consume(&scratch.topic, expected, Duration::from_secs(60)).await;
+    let days: std::collections::BTreeSet<String> = got
+        .iter()
+        .map(|m| {
+            let e = Event::from_json(m.payload.as_bytes()).unwrap();
+            chrono::DateTime::from_timestamp_millis(e.ts_ms)
+                .unwrap()
+                .with_timezone(&chrono_tz::Europe::Amsterdam)
+                .date_naive()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        days.into_iter().collect::<Vec<_>>(),
+        ["2026-11-25", "2026-11-26"]
+    );
+
+    // Two days ahead in UTC is after today in Amsterdam too.
+    let future = (chrono::Utc::now() + chrono::Duration::days(2)).date_naive();
+    let out = run(future.to_string()).await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("--until {future} is after today")),
+        "{stderr}"
+    );
+    scratch.cleanup().await;
+}
+
+#[tokio::test]
 async fn delete_topics_removes_the_topics_with_the_prefix_and_no_other() {
     let prefix = luister_testkit::unique("it.loadgen_delete");
     let brokers = luister_testkit::kafka_brokers();
