@@ -594,11 +594,12 @@ RAW_TABLE = """CREATE TABLE {db}.raw (
 def bench_processor(mode: dict, run_id: str, database: str) -> Service:
     """Benchmark 3 (and the processor's part of 6); returns the processor, still running."""
     topic = f"bench.{run_id}.history"
+    until = history_until(datetime.datetime.now(TZ).date())
     log(f"benchmark 3: {mode['visits_per_day']} visits a day for the first of {len(SITES)} sites, "
-        f"the two days before today and today so far, straight into {topic}")
+        f"the three weekdays up to {until}, straight into {topic}")
     out = run([BIN / "luister-loadgen", "kafka", "--brokers", BROKERS, "--topic", topic,
-               "--partitions", PARTITIONS, "--days", 3, "--seed", 7, "--sites", ",".join(SITES),
-               "--visits-per-day", mode["visits_per_day"]], "3-history")
+               "--partitions", PARTITIONS, "--days", 3, "--until", until, "--seed", 7,
+               "--sites", ",".join(SITES), "--visits-per-day", mode["visits_per_day"]], "3-history")
     log(f"  {out.strip()}")
     n = offsets(topic)
 
@@ -660,21 +661,31 @@ def bench_processor(mode: dict, run_id: str, database: str) -> Service:
 # --- 5. API --------------------------------------------------------------------
 
 
+def history_until(today: datetime.date) -> datetime.date:
+    """The last of the three whole weekdays benchmark 3 generates: the latest Wednesday,
+    Thursday or Friday before `today`, so that the history is the same size at any hour
+    and on any day the benchmarks run (weekends are quieter, today is not over)."""
+    d = today - datetime.timedelta(days=1)
+    while d.weekday() not in (2, 3, 4):
+        d -= datetime.timedelta(days=1)
+    return d
+
+
 def replicate_history(database: str, days: int) -> dict:
-    """Fills the `days` days up to yesterday: the generator wrote the two days before
-    today whole; the busier of them (a weekday, where the two include a weekend day) is
-    copied to the `days` − 2 days before those, each copy with its own visitor keys (as
-    the daily salt would give). The aggregate tables fill from the events through their
-    views."""
+    """Fills the `days` days up to yesterday: the generator wrote three whole weekdays
+    (history_until); the busiest of them is copied to every other day of the period,
+    each copy with its own visitor keys (as the daily salt would give). The aggregate
+    tables fill from the events through their views."""
     today = datetime.datetime.now(TZ).date()
-    generated = [today - datetime.timedelta(days=2), today - datetime.timedelta(days=1)]
+    until = history_until(today)
+    generated = [until - datetime.timedelta(days=i) for i in (2, 1, 0)]
     size = {d: ch_int(f"SELECT count() FROM {database}.events WHERE day = '{d}'") for d in generated}
     source = max(generated, key=lambda d: size[d])
-    # Copy `source` to `source` − k for k in [k_first, k_last]: every day from `days`
-    # days ago to the day before the generated ones.
-    k_first = (source - (generated[0] - datetime.timedelta(days=1))).days
-    k_last = (source - (today - datetime.timedelta(days=days))).days
-    yesterday = generated[1].isoformat()
+    # Copy `source` to `source` − k for each k of `shifts`: every day from `days` days ago
+    # to yesterday that the generator did not write (k < 0 for the days after it).
+    targets = [today - datetime.timedelta(days=i) for i in range(days, 0, -1)]
+    shifts = [(source - t).days for t in targets if t not in generated]
+    yesterday = (today - datetime.timedelta(days=1)).isoformat()
     cols = {}
     for table in ("events", "sessions"):
         rows = ch(f"SELECT name, type FROM system.columns WHERE database = '{database}' "
@@ -698,34 +709,31 @@ def replicate_history(database: str, days: int) -> dict:
             return f"arrayMap(x -> toUInt32(if(x = 0, 0, x - {shift})), {name})"
         return name
 
-    step = 10
+    chunks = [shifts[i:i + 10] for i in range(0, len(shifts), 10)]
     for table in ("events", "sessions"):
         select = ", ".join(expr(table, n, t) for n, t in cols[table])
         names = ", ".join(n for n, _ in cols[table])
-        for first in range(k_first, k_last + 1, step):
-            last = min(k_last + 1, first + step)
+        for chunk in chunks:
+            ks = ", ".join(f"toInt32({k})" for k in chunk)
             sql = (f"INSERT INTO {database}.{table} ({names}) SELECT {select} FROM {database}.{table} "
-                   f"ARRAY JOIN arrayMap(x -> toUInt32(x + {first}), range({last - first})) AS k "
-                   f"WHERE day = '{source}'")
-            if first == k_first:
+                   f"ARRAY JOIN [{ks}] AS k WHERE day = '{source}'")
+            if chunk is chunks[0]:
                 results["commands"].setdefault("5-history", []).append(sql)
             ch(sql)
-        log(f"  {table}: copied {source} ({size[source]} events) to the {k_last - k_first + 1} days "
-            f"before {generated[0]}")
+        log(f"  {table}: copied {source} ({size[source]} events) to the {len(shifts)} other days")
     # The daily visit aggregate of the copied days, with the migration's own backfill
     # (the sessionizer writes it for the days it sees).
     backfill = [st for st in (ROOT / "store/migrations/0008_visits_daily.sql").read_text().split(";")
                 if "INSERT INTO visits_daily" in st]
-    for first in range(k_first, k_last + 1, step):
-        last = min(k_last + 1, first + step)
+    for chunk in chunks:
+        copied = ", ".join(f"toDate('{source}') - {k}" for k in chunk)
         for st in backfill:
             st = re.sub(r"(?m)^--.*$", "", st).strip()
             old = "FROM (SELECT * FROM sessions FINAL)"
             if old not in st:
                 raise SystemExit("store/migrations/0008_visits_daily.sql changed: update bench/bench.py")
             st = st.replace("INSERT INTO visits_daily", f"INSERT INTO {database}.visits_daily").replace(
-                old, f"FROM (SELECT * FROM {database}.sessions FINAL "
-                     f"WHERE day > toDate('{source}') - {last} AND day <= toDate('{source}') - {first})")
+                old, f"FROM (SELECT * FROM {database}.sessions FINAL WHERE day IN ({copied}))")
             ch(st)
     log(f"  visits_daily: aggregated the copied sessions")
     # Migrations 0009's and 0011's backfills as they are: they fill the days their

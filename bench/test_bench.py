@@ -67,6 +67,18 @@ class Arithmetic(unittest.TestCase):
         self.assertEqual(queries["weekly report"], "report?week=2026-W47")
         self.assertIn("from=2026-08-30&to=2026-11-27", queries["early contact, schulden, 90 days"])
 
+    def test_the_history_is_three_whole_weekdays_before_the_run(self):
+        d = datetime.date
+        # Sunday 2026-11-29 and the Monday after: the Wednesday to Friday before.
+        self.assertEqual(bench.history_until(d(2026, 11, 29)), d(2026, 11, 27))
+        self.assertEqual(bench.history_until(d(2026, 11, 30)), d(2026, 11, 27))
+        # Thursday: Monday to Wednesday; Wednesday: not today, so the week before.
+        self.assertEqual(bench.history_until(d(2026, 12, 3)), d(2026, 12, 2))
+        self.assertEqual(bench.history_until(d(2026, 12, 2)), d(2026, 11, 27))
+        for offset in range(14):
+            until = bench.history_until(d(2026, 11, 23) + datetime.timedelta(days=offset))
+            self.assertTrue(all((until - datetime.timedelta(days=i)).weekday() < 5 for i in range(3)))
+
     def test_reach_answers_give_their_page_views(self):
         self.assertEqual(bench.pageviews({"figures": [{"metric": "visits", "current": 1},
                                                       {"metric": "pageviews", "current": 42}]}), 42)
