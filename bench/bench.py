@@ -651,6 +651,7 @@ def bench_processor(mode: dict, run_id: str, database: str) -> Service:
     fresh_database(pipe_db)
     results["b3"] = {
         "events": n, "stored": stored, "sessions": sessions, "generator": out.strip(),
+        "until": until.isoformat(),
         "processor": {"seconds": took, "events_per_s": n / took, "ready_after_s": proc.ready_after_s,
                       "visits_seconds": took_visits, "visits_events_per_s": n / took_visits},
         "pipe": {"seconds": took_pipe, "events_per_s": n / took_pipe},
@@ -671,13 +672,13 @@ def history_until(today: datetime.date) -> datetime.date:
     return d
 
 
-def replicate_history(database: str, days: int) -> dict:
-    """Fills the `days` days up to yesterday: the generator wrote three whole weekdays
-    (history_until); the busiest of them is copied to every other day of the period,
-    each copy with its own visitor keys (as the daily salt would give). The aggregate
-    tables fill from the events through their views."""
+def replicate_history(database: str, days: int, until: datetime.date) -> dict:
+    """Fills the `days` days up to yesterday: the generator wrote the three whole
+    weekdays up to `until` (benchmark 3's, even where the day has turned since); the
+    busiest of them is copied to every other day of the period, each copy with its own
+    visitor keys (as the daily salt would give). The aggregate tables fill from the
+    events through their views."""
     today = datetime.datetime.now(TZ).date()
-    until = history_until(today)
     generated = [until - datetime.timedelta(days=i) for i in (2, 1, 0)]
     size = {d: ch_int(f"SELECT count() FROM {database}.events WHERE day = '{d}'") for d in generated}
     source = max(generated, key=lambda d: size[d])
@@ -803,7 +804,8 @@ def percentile(values: list[float], p: float) -> float:
 def bench_api(mode: dict, database: str) -> Service:
     log(f"benchmark 5: {mode['history_days']} days of history for {len(SITES)} sites")
     started = time.monotonic()
-    history = replicate_history(database, mode["history_days"])
+    history = replicate_history(database, mode["history_days"],
+                                datetime.date.fromisoformat(results["b3"]["until"]))
     history["seconds"] = time.monotonic() - started
     log(f"  {history['events']} events over {history['days']} days in {history['seconds']:.0f} s")
     token = "lst_" + secrets.token_hex(32)
