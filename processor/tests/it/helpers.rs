@@ -95,6 +95,32 @@ pub async fn metric(running: &Running, name: &str) -> u64 {
         .unwrap_or(0.0) as u64
 }
 
+/// The start (ms) of scripted visits that span `span_s` seconds: two hours ago, or just
+/// after the midnight that would fall within them. The processor's day is the calendar
+/// day in its time zone (Europe/Amsterdam), and the tests' visitor keys, unlike real
+/// ones, do not rotate at midnight: a scripted visit across it would be two visits.
+pub fn scripted_base(span_s: i64) -> i64 {
+    let tz = chrono_tz::Europe::Amsterdam;
+    let day = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .unwrap()
+            .with_timezone(&tz)
+            .date_naive()
+    };
+    let base = now_ms() - 2 * 3_600_000;
+    let end = base + span_s * 1000;
+    if day(base) == day(end) {
+        return base;
+    }
+    day(end)
+        .and_hms_opt(0, 1, 0)
+        .unwrap()
+        .and_local_timezone(tz)
+        .earliest()
+        .unwrap()
+        .timestamp_millis()
+}
+
 /// An event JSON at a given time (ms).
 pub fn event_at(visitor: u64, ts_ms: i64, kind: &str, path: &str, extra: &str) -> String {
     format!(

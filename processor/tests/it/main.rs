@@ -473,11 +473,8 @@ async fn sessions_and_early_contact_for_scripted_visits_including_a_late_event()
     let processor =
         helpers::start_processor_with(&scratch, "g1", |c| c.sessions.events_per_pass = 1).await;
     let db = &scratch.database;
-    let base = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-        - 2 * 3_600_000;
+    // The visits span 3,000 s (C's two) and must fall on one day.
+    let base = helpers::scripted_base(3000);
     let s = 1000;
     let visits = [
         // A: searches debt help, then fills in the contact form 4 minutes later.
@@ -766,11 +763,7 @@ async fn contacts_per_channel_and_visit_totals_follow_every_sessionizer_run() {
     let scratch = Scratch::new("proc_contact_channels");
     let processor = start_processor(&scratch, "g1").await;
     let db = &scratch.database;
-    let base = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-        - 2 * 3_600_000;
+    let base = helpers::scripted_base(6);
     let action = |visitor: u64, i: i64, path: &str, name: &str| {
         helpers::event_at(
             visitor,
