@@ -10,9 +10,19 @@ use anyhow::Context;
 use luister_api::config::ApiConfig;
 use luister_service::config::{load, Args};
 
+const USAGE: &str = "usage: luister-api [--config FILE]                (serve the read API)
+       luister-api [--config FILE] check-config   (check the configuration)
+       luister-api new-token                      (a new token and the hash to configure)
+       luister-api hash-token < TOKEN             (the hash of a token)
+       luister-api openapi                        (the OpenAPI document)";
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse(std::env::args().skip(1))?;
+    let args = Args::parse(std::env::args().skip(1)).context(USAGE)?;
+    if args.help {
+        println!("{USAGE}");
+        return Ok(());
+    }
     match args.rest.first().map(String::as_str) {
         None => {}
         Some("new-token") => {
@@ -37,9 +47,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", luister_api::auth::token_hash(token.trim()));
             return Ok(());
         }
-        Some(extra) => anyhow::bail!(
-            "unknown argument {extra:?}; usage: luister-api [--config FILE] [check-config] | new-token | hash-token | openapi"
-        ),
+        Some(extra) => anyhow::bail!("unknown argument {extra:?}\n{USAGE}"),
     }
     let config: ApiConfig = load(args.config.as_deref())?;
     config.validate().map_err(anyhow::Error::msg)?;

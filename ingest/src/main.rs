@@ -20,6 +20,10 @@ const USAGE: &str = "usage: luister-ingest [--config FILE]   (run the collector)
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse(std::env::args().skip(1)).context(USAGE)?;
+    if args.help {
+        println!("{USAGE}");
+        return Ok(());
+    }
     match args.rest.first().map(String::as_str) {
         None => {}
         Some("scrub") => return scrub_stdin(),

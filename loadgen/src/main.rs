@@ -27,7 +27,15 @@ use luister_loadgen::model::Model;
 use luister_loadgen::protocol::Site;
 use luister_loadgen::send::{self, Protocol};
 
-const USAGE: &str = "usage: luister-loadgen http|kafka|delete-topics [--option value …] (see the crate documentation: cargo doc -p luister-loadgen)";
+const USAGE: &str =
+    "usage: luister-loadgen http  [--collector URL] [--protocol native|matomo|plausible] [--rate N]
+                             [--concurrency N] [--events N] [SITE OPTIONS]
+       luister-loadgen kafka [--brokers HOSTS] [--topic T] [--partitions N] [--days N]
+                             [--until YYYY-MM-DD] [SITE OPTIONS]
+       luister-loadgen delete-topics --prefix P [--brokers HOSTS]
+SITE OPTIONS: --sites demo,zwolle  --hosts localhost,www.zwolle.nl  --matomo-idsites 1,2
+              --visits-per-day N (first site; each next fewer)  --seed N
+Defaults and what each mode sends: README.md (Load generator), or cargo doc -p luister-loadgen.";
 
 fn options(args: &[String]) -> anyhow::Result<HashMap<String, String>> {
     let mut out = HashMap::new();
@@ -61,6 +69,11 @@ where
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "help") || args.iter().any(|a| a == "--help" || a == "-h")
+    {
+        println!("{USAGE}");
+        return Ok(());
+    }
     let (mode, rest) = args.split_first().context(USAGE)?;
     let mut o = options(rest)?;
     if mode == "delete-topics" {

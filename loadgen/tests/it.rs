@@ -284,3 +284,27 @@ async fn delete_topics_removes_the_topics_with_the_prefix_and_no_other() {
         .await
         .unwrap();
 }
+
+#[test]
+fn the_binary_prints_its_usage_on_help_and_with_a_wrong_option() {
+    let bin = env!("CARGO_BIN_EXE_luister-loadgen");
+    for args in [&["--help"][..], &["-h"], &["help"], &["kafka", "--help"]] {
+        let out = std::process::Command::new(bin).args(args).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{args:?}: {stdout}");
+        assert!(
+            stdout.starts_with("usage: luister-loadgen http ") && stdout.contains("--until"),
+            "{args:?}: {stdout}"
+        );
+    }
+    let out = std::process::Command::new(bin)
+        .args(["kafka", "--dayz", "3"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("unknown option --dayz") && stderr.contains("usage: luister-loadgen"),
+        "{stderr}"
+    );
+}

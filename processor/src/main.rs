@@ -27,6 +27,10 @@ async fn main() -> anyhow::Result<()> {
     let mut raw: Vec<String> = std::env::args().skip(1).collect();
     let taxonomy = take_option(&mut raw, "--taxonomy")?;
     let args = Args::parse(raw).context(USAGE)?;
+    if args.help {
+        println!("{USAGE}");
+        return Ok(());
+    }
     match args.rest.first().map(String::as_str) {
         None => {}
         Some("classify") => return classify(taxonomy.as_deref()),

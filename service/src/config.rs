@@ -60,6 +60,8 @@ pub struct Args {
     pub config: Option<PathBuf>,
     /// Words that are not options, for services with subcommands.
     pub rest: Vec<String>,
+    /// `--help` or `-h`: the binary prints its usage and exits.
+    pub help: bool,
 }
 
 impl Args {
@@ -75,6 +77,7 @@ impl Args {
                         .ok_or_else(|| ConfigError::Usage("--config needs a file name".into()))?;
                     out.config = Some(PathBuf::from(f));
                 }
+                "--help" | "-h" => out.help = true,
                 s if s.starts_with("--config=") => {
                     out.config = Some(PathBuf::from(&s["--config=".len()..]));
                 }
@@ -159,6 +162,13 @@ mod tests {
         let a = Args::parse(["--config".into(), "x.toml".into(), "classify".into()]).unwrap();
         assert_eq!(a.config, Some(PathBuf::from("x.toml")));
         assert_eq!(a.rest, vec!["classify".to_owned()]);
+        assert!(!a.help);
+        assert!(Args::parse(["--help".into()]).unwrap().help);
+        assert!(
+            Args::parse(["check-config".into(), "-h".into()])
+                .unwrap()
+                .help
+        );
         assert!(Args::parse(["--bogus".into()]).is_err());
         assert!(Args::parse(["--config".into()]).is_err());
     }
