@@ -24,8 +24,8 @@ import http.client
 import json
 import math
 import os
-import random
 import re
+import resource
 import secrets
 import shlex
 import subprocess
@@ -152,6 +152,35 @@ def peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def cpu_s(pid: int | None) -> float | None:
+    """CPU seconds (user and system, all threads) a process has used so far, or None
+    without one."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def broker_pid() -> int | None:
+    """The broker the local scripts started (none with LUISTER_EXTERNAL_KAFKA_BROKERS)."""
+    try:
+        pid = int((HOME / "run" / "kafka.pid").read_text())
+    except (OSError, ValueError):
+        return None
+    return pid if cpu_s(pid) is not None else None
+
+
+def cpu_us_per(pid: int | None, before: float | None, n: int) -> float | None:
+    """Microseconds of `pid`'s CPU per item since `before` (cpu_s)."""
+    after = cpu_s(pid)
+    if before is None or after is None or n <= 0:
+        return None
+    return 1e6 * (after - before) / n
 
 
 def offsets(topic: str) -> int:
@@ -500,17 +529,23 @@ def bench_collector(mode: dict, run_id: str) -> Service:
                      "nginx_curve": n_curve, "collector_curve": c_curve,
                      "events_accepted": accepted, "requests": requests}
 
-    log("benchmark 2: the collector, batches of 100 events")
-    batch = WORK / "batch.json"
-    batch.write_text(json.dumps(batch_events(100)))
+    batch = ROOT / "bench" / "batch.json"
+    batch_size = len(json.loads(batch.read_text()))
+    log(f"benchmark 2: the collector, batches of {batch_size} events")
     start_offsets = offsets(topic)
+    broker = broker_pid()
+    cpu_collector, cpu_broker = cpu_s(ingest.proc.pid), cpu_s(broker)
     started = time.monotonic()
     b = wrk(url, "bench/wrk/batch.lua", mode["batch_s"], BATCH_CONNECTIONS, [batch], "2-collector")
     took = time.monotonic() - started
     written = offsets(topic) - start_offsets
-    b["events_per_s"] = b["requests_per_s"] * 100
+    b["events_per_s"] = b["requests_per_s"] * batch_size
     b["events_in_topic"] = written
-    b["events_answered_2xx"] = (b["requests"] - b["non_2xx"]) * 100
+    b["events_answered_2xx"] = (b["requests"] - b["non_2xx"]) * batch_size
+    # CPU per event the topic got, of the whole process (HTTP, the handler, librdkafka's
+    # threads), and the broker's beside it.
+    b["cpu_us_per_event"] = cpu_us_per(ingest.proc.pid, cpu_collector, written)
+    b["broker_cpu_us_per_event"] = cpu_us_per(broker, cpu_broker, written)
     log(f"  collector: {b['events_per_s']:.0f} events/s ({b['requests_per_s']:.0f} batches/s), "
         f"{written} events in the topic, {b['events_answered_2xx']} answered 2xx, wrk ran {took:.1f} s")
 
@@ -526,16 +561,22 @@ def bench_collector(mode: dict, run_id: str) -> Service:
     for name, flag, label in (("by key", "", "2-kcat"), ("one partition", "-p 0 ", "2-kcat-1p")):
         target = f"bench.{run_id}.{label}"
         create_topic(target)
+        children, cpu_broker = resource.getrusage(resource.RUSAGE_CHILDREN), cpu_s(broker)
         took = shell(
             f"kcat -P -b {BROKERS} -t {target} {flag}-K '\\t' -z lz4 -X acks=all -X enable.idempotence=true "
             f"-X linger.ms=1 < {dump}", label)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         landed = offsets(target)
         if landed != count:
             raise SystemExit(f"kcat produced {landed} of {count} messages ({name})")
-        kcat_runs[name] = {"messages": count, "seconds": took, "events_per_s": count / took, "partitioning": name}
+        # kcat ran under bash, which waited for it: its CPU is in the children's usage.
+        kcat_cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+        kcat_runs[name] = {"messages": count, "seconds": took, "events_per_s": count / took, "partitioning": name,
+                           "cpu_us_per_event": 1e6 * kcat_cpu / count,
+                           "broker_cpu_us_per_event": cpu_us_per(broker, cpu_broker, count)}
         log(f"  kcat, {name}: {count} messages in {took:.2f} s: {count / took:.0f}/s")
     results["b2"] = {"collector": b, "kcat": max(kcat_runs.values(), key=lambda k: k["events_per_s"]),
-                     "kcat_runs": kcat_runs, "batch_size": 100, "connections": BATCH_CONNECTIONS}
+                     "kcat_runs": kcat_runs, "batch_size": batch_size, "connections": BATCH_CONNECTIONS}
     dump.unlink()
     return ingest
 
@@ -547,37 +588,6 @@ def _connects(port: int) -> bool:
         return True
     except OSError:
         return False
-
-
-PAGES = [
-    ("/werk-en-inkomen/bijstand", "Bijstand aanvragen"),
-    ("/schulden/schuldhulpverlening", "Hulp bij geldzorgen en schulden"),
-    ("/belastingen/kwijtschelding", "Kwijtschelding gemeentelijke belastingen"),
-    ("/inkomen/energietoeslag", "Energietoeslag"),
-    ("/afval/grofvuil", "Grofvuil aanmelden"),
-    ("/paspoort-id-kaart", "Paspoort of ID-kaart aanvragen"),
-    ("/parkeren/bewonersvergunning", "Parkeervergunning voor bewoners"),
-    ("/zorg/wmo", "Hulp bij het huishouden (Wmo)"),
-]
-QUERIES = ["schuldhulp", "bijstand aanvragen", "kwijtschelding", "energietoeslag",
-           "grofvuil", "paspoort", "afspraak", "wmo", "huurtoeslag", "schuldhulpverlenig"]
-
-
-def batch_events(n: int) -> list[dict]:
-    """A visit-like batch: page views, site searches and a contact click."""
-    rnd = random.Random(7)
-    out = []
-    for i in range(n):
-        if i % 10 == 3:
-            out.append({"site": "demo", "type": "search", "url": "http://localhost/zoeken",
-                        "query": rnd.choice(QUERIES), "result_count": rnd.choice([0, 3, 12])})
-        elif i % 25 == 7:
-            out.append({"site": "demo", "type": "action", "url": "http://localhost/schulden",
-                        "name": "contact:phone"})
-        else:
-            path, title = rnd.choice(PAGES)
-            out.append({"site": "demo", "type": "pageview", "url": f"http://localhost{path}", "title": title})
-    return out
 
 
 # --- 3. processor --------------------------------------------------------------

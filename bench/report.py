@@ -147,14 +147,55 @@ def paced_load(r: dict, b7: dict) -> str:
             "the API and ClickHouse beside it on the same cores, so wrk sent as fast as it answered")
 
 
+def us(x) -> str:
+    """Microseconds of CPU, or ? when a run did not measure them."""
+    return "?" if x is None else f"{x:.2f}"
+
+
 def kcat_rows(b2: dict) -> str:
     """Benchmark 2's kcat runs (results of older runs have only the baseline)."""
     runs = b2.get("kcat_runs") or {"by key": b2["kcat"]}
     base = b2["kcat"]["events_per_s"]
     return "\n".join(
         f"| kcat, {name}{' (baseline)' if run['events_per_s'] == base else ''} | {run['events_per_s']:,.0f} "
-        f"| {run['messages']:,} | {run['seconds']:.2f} | {run['events_per_s'] / base:.2f} × |"
+        f"| {run['messages']:,} | {run['seconds']:.2f} | {run['events_per_s'] / base:.2f} × "
+        f"| {us(run.get('cpu_us_per_event'))} | {us(run.get('broker_cpu_us_per_event'))} |"
         for name, run in runs.items())
+
+
+def cpu_budget_us(cores: int, events_per_s: float, broker_us: float) -> float:
+    """The CPU per event (µs) left for the collector when all `cores` serve
+    `events_per_s` and the broker takes `broker_us` of each event (the load tool's share
+    is not taken off, so the real budget is smaller still)."""
+    return 1e6 * cores / events_per_s - broker_us
+
+
+def own_work(b2: dict) -> str:
+    """The collector's own work per event (criterion, ingest/benches/collect.rs) beside
+    kcat's CPU per message."""
+    if not (CRITERION / "collect" / "request" / "new").is_dir():
+        return "The collector's own work per event was not measured in this run."
+    per = {name: 1e6 / rate("collect", name)[0] for name in ("parse", "finish", "serialise", "request")}
+    kcat_cpu = b2["kcat"].get("cpu_us_per_event")
+    versus = "" if not kcat_cpu else (
+        f" That is {per['request'] / kcat_cpu:.1f} times the CPU kcat used per message in this run "
+        f"({kcat_cpu:.2f} µs, the producer's work included), before the collector reads a "
+        "request or hands a message to its producer.")
+    brokers = [x for x in (b2["collector"].get("broker_cpu_us_per_event"),
+                           b2["kcat"].get("broker_cpu_us_per_event")) if x is not None]
+    if kcat_cpu and brokers:
+        budget = cpu_budget_us(os.cpu_count(), 0.8 * b2["kcat"]["events_per_s"], min(brokers))
+        floor = per["request"] + kcat_cpu
+        versus += (
+            f" At 80% of kcat's rate the machine's {os.cpu_count()} cores leave the collector at most "
+            f"{budget:.2f} µs of CPU per event (the broker's least share, {min(brokers):.2f} µs, taken "
+            f"off; wrk's not), and its own work and what kcat spends per message (reading it and producing) take {floor:.2f} µs "
+            + ("together: with this work per event, the target is out of reach on this machine."
+               if floor > budget else "together: the rest of the gap is HTTP and how the producer is driven."))
+    return (f"The collector's own work per event, on one core and without HTTP or the producer "
+            f"(criterion, `ingest/benches/collect.rs`, on this batch): parsing {per['parse']:.2f} µs, "
+            f"checking, scrubbing and completing {per['finish']:.2f} µs, serialising "
+            f"{per['serialise']:.2f} µs; {per['request']:.2f} µs in a row.{versus}")
 
 
 def commands(r: dict, *keys: str) -> str:
@@ -281,14 +322,19 @@ partition (`producer.partitioning = "sticky"`); kcat cannot do that with keyed m
 so it runs twice, partitioning by key and into one partition, and the faster run is the
 baseline.
 
-| | events/s | messages | seconds | against the baseline |
-|---|---|---|---|---|
-| collector | {b2['collector']['events_per_s']:,.0f} | {b2['collector']['events_in_topic']:,} in the topic ({b2['collector']['events_answered_2xx']:,} answered 2xx) | {r['settings']['batch_s']} | {r2:.2f} × |
+| | events/s | messages | seconds | against the baseline | CPU µs per event | broker CPU µs per event |
+|---|---|---|---|---|---|---|
+| collector | {b2['collector']['events_per_s']:,.0f} | {b2['collector']['events_in_topic']:,} in the topic ({b2['collector']['events_answered_2xx']:,} answered 2xx) | {r['settings']['batch_s']} | {r2:.2f} × | {us(b2['collector'].get('cpu_us_per_event'))} | {us(b2['collector'].get('broker_cpu_us_per_event'))} |
 {kcat_rows(b2)}
+
+CPU per event: the whole process's user and system time (all its threads, librdkafka's
+included) while it ran, over the messages it put on the topic; the broker's over the same
+time. {own_work(b2)}
 
 Commands:
 
 {commands(r, '2-collector', '2-dump', '2-kcat', '2-kcat-1p')}
+    cargo bench -p luister-ingest --bench collect   # the collector's own work (from `{command}`)
 
 ## 3. Processor
 

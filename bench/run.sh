@@ -28,7 +28,10 @@ build_services
 
 log "benchmark 4: theme attribution (criterion, one core)"
 cargo bench --locked -q -p luister-processor --bench attribution -- "${criterion_args[@]}" \
-  2>&1 | tee "$LOG_DIR/bench-attribution.log" | grep -E "time:|thrpt:" || true
+  2>&1 | tee "$LOG_DIR/bench-attribution.log" | { grep -E "time:|thrpt:" || true; }
+log "beside benchmark 2: the collector's own work per event (criterion, one core)"
+cargo bench --locked -q -p luister-ingest --bench collect -- "${criterion_args[@]}" \
+  2>&1 | tee "$LOG_DIR/bench-collect.log" | { grep -E "time:|thrpt:" || true; }
 
 log "benchmarks 1-3 and 5-7 on the real services"
 python3 bench/bench.py "${bench_args[@]}"

@@ -2,6 +2,7 @@
 deploy/local/test.sh: python3 -m unittest discover -s bench)."""
 
 import datetime
+import os
 import sys
 import unittest
 import xml.etree.ElementTree as ET
@@ -122,6 +123,18 @@ class Arithmetic(unittest.TestCase):
 
 
 class Chart(unittest.TestCase):
+    def test_the_cpu_budget_is_the_cores_time_per_event_less_the_brokers(self):
+        # Two cores at a million events a second: 2 µs each, of which the broker takes 0.3.
+        self.assertAlmostEqual(report.cpu_budget_us(2, 1_000_000, 0.3), 1.7)
+
+    def test_cpu_per_item_needs_a_live_process_and_items(self):
+        before = bench.cpu_s(os.getpid())
+        sum(i * i for i in range(200_000))
+        self.assertGreaterEqual(bench.cpu_us_per(os.getpid(), before, 1), 0)
+        self.assertIsNone(bench.cpu_us_per(None, before, 1))
+        self.assertIsNone(bench.cpu_us_per(os.getpid(), before, 0))
+        self.assertIsNone(bench.cpu_s(2 ** 22 + 7))  # above pid_max: no such process
+
     def test_the_chart_is_an_svg_with_a_line_per_series(self):
         point = lambda rate, p50, p99, f=None: {"requests_per_s": rate, "p50_ms": p50, "p99_ms": p99, "fraction": f,
                                                 "connections": 256}
