@@ -68,6 +68,8 @@ FRACTIONS = [0.1, 0.3, 0.5, 0.7, 0.9]
 # best: the collector answers after the broker's acknowledgement (about 2 ms), so with
 # few connections the requests in flight, not the cores, limit it.
 SATURATION_CONNECTIONS = (64, 256)
+# ... and does so this many times, nginx and the collector taking turns (saturate).
+SATURATION_ROUNDS = 2
 BATCH_CONNECTIONS = 16
 # Trials at most to find the wait that offers a paced rate (paced_wait).
 CALIBRATION_TRIALS = 4
@@ -450,16 +452,20 @@ def next_wait(period_ms: float, wait_ms: float, got_per_s: float, connections: i
     return max(0.0, period_ms - busy_ms)
 
 
-def saturate(name: str, url: str, seconds: int) -> tuple[dict, list[dict]]:
-    """wrk as fast as it goes at each of SATURATION_CONNECTIONS: the best run, and all."""
-    runs = []
-    for c in SATURATION_CONNECTIONS:
-        r = wrk(url, "bench/wrk/event.lua", seconds, c, [], f"1-{name}")
-        r["connections"] = c
-        log(f"  {name} at {c} connections: {r['requests_per_s']:.0f}/s, p99 {r['p99_ms']:.2f} ms, "
-            f"{r['non_2xx']} non-2xx")
-        runs.append(r)
-    return max(runs, key=lambda r: r["requests_per_s"]), runs
+def saturate(servers: list[tuple[str, str]], seconds: int) -> dict[str, tuple[dict, list[dict]]]:
+    """wrk as fast as it goes against each (name, url) at each of SATURATION_CONNECTIONS,
+    the servers taking turns and the whole repeated SATURATION_ROUNDS times, so that a
+    slower spell of the machine falls on all of them: per name, the best run and all."""
+    runs: dict[str, list[dict]] = {name: [] for name, _ in servers}
+    for round_ in range(1, SATURATION_ROUNDS + 1):
+        for c in SATURATION_CONNECTIONS:
+            for name, url in servers:
+                r = wrk(url, "bench/wrk/event.lua", seconds, c, [], f"1-{name}")
+                r["connections"], r["round"] = c, round_
+                log(f"  {name} at {c} connections (round {round_}): {r['requests_per_s']:.0f}/s, "
+                    f"p99 {r['p99_ms']:.2f} ms, {r['non_2xx']} non-2xx")
+                runs[name].append(r)
+    return {name: (max(rs, key=lambda r: r["requests_per_s"]), rs) for name, rs in runs.items()}
 
 
 def curve(name: str, url: str, saturation: dict, seconds: int) -> list[dict]:
@@ -498,36 +504,36 @@ http {{
 
 def bench_collector(mode: dict, run_id: str) -> Service:
     """Benchmarks 1 and 2; returns the collector (still running, for its memory)."""
-    log("benchmark 1: nginx answering 204 (baseline)")
+    log("benchmark 1: nginx answering 204 (baseline) and the collector, one page view per request")
     ndir = WORK / "nginx"
     ndir.mkdir(exist_ok=True)
     conf = nginx_config(ndir)
     results["commands"]["1-nginx"] = [f"nginx -c {conf} -p {ndir}  # worker_processes auto; return 204"]
+    topic = f"bench.{run_id}.collector"
+    nginx_url = f"http://127.0.0.1:{PORTS['nginx']}"
+    url = f"http://127.0.0.1:{PORTS['ingest']}"
+    # Both servers run throughout the saturation runs (the one wrk is not loading is
+    # idle), so that their runs can take turns.
     nginx = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(ndir)], stderr=subprocess.DEVNULL)
     try:
-        url = f"http://127.0.0.1:{PORTS['nginx']}"
         wait_until("nginx", 10, lambda: _connects(PORTS["nginx"]))
-        wrk(url, "bench/wrk/event.lua", 2, SATURATION_CONNECTIONS[0], [], "1-warm-up")
-        n_sat, n_runs = saturate("nginx", url, mode["saturate_s"])
-        n_curve = curve("nginx", url, n_sat, mode["paced_s"])
+        ingest = Service("ingest", ingest_config(topic), PORTS["ingest"])
+        for warm in (nginx_url, url):
+            wrk(warm, "bench/wrk/event.lua", 2, SATURATION_CONNECTIONS[0], [], "1-warm-up")
+        before = ingest.metric("luister_ingest_events_accepted_total")
+        sat = saturate([("nginx", nginx_url), ("collector", url)], mode["saturate_s"])
+        (n_sat, n_runs), (c_sat, c_runs) = sat["nginx"], sat["collector"]
+        accepted = ingest.metric("luister_ingest_events_accepted_total") - before
+        n_curve = curve("nginx", nginx_url, n_sat, mode["paced_s"])
     finally:
         nginx.terminate()
         nginx.wait()
-
-    log("benchmark 1: the collector, one page view per request")
-    topic = f"bench.{run_id}.collector"
-    ingest = Service("ingest", ingest_config(topic), PORTS["ingest"])
-    url = f"http://127.0.0.1:{PORTS['ingest']}"
-    wrk(url, "bench/wrk/event.lua", 2, SATURATION_CONNECTIONS[0], [], "1-warm-up")
-    before = ingest.metric("luister_ingest_events_accepted_total")
-    c_sat, c_runs = saturate("collector", url, mode["saturate_s"])
-    accepted = ingest.metric("luister_ingest_events_accepted_total") - before
     requests = sum(r["requests"] for r in c_runs)
     log(f"  collector: {accepted:.0f} events accepted for {requests} requests")
     c_curve = curve("collector", url, c_sat, mode["paced_s"])
     results["b1"] = {"nginx": n_sat, "collector": c_sat, "nginx_runs": n_runs, "collector_runs": c_runs,
                      "nginx_curve": n_curve, "collector_curve": c_curve,
-                     "events_accepted": accepted, "requests": requests}
+                     "events_accepted": accepted, "requests": requests, "rounds": SATURATION_ROUNDS}
 
     batch = ROOT / "bench" / "batch.json"
     batch_size = len(json.loads(batch.read_text()))

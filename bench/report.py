@@ -243,12 +243,17 @@ def main() -> None:
     rows1 = "\n".join(
         f"| {who} | {p['fraction']:.0%} | {p['connections']} | {p['offered_per_s']:,} | {p['requests_per_s']:,.0f} | {p['p50_ms']:.2f} | {p['p99_ms']:.2f} |"
         for who in ("nginx", "collector") for p in b1[f"{who}_curve"])
-    nginx_at = {x["connections"]: x for x in b1["nginx_runs"]}
+    # Results of older runs have one round and no "round" field.
+    nginx_at = {(x.get("round", 1), x["connections"]): x for x in b1["nginx_runs"]}
+    in_turn = sorted(((x.get("round", 1), x["connections"], who != "nginx"), who, x)
+                     for who in ("nginx", "collector") for x in b1[f"{who}_runs"])
     sat1 = "\n".join(
-        f"| {who}{' (baseline)' if who == 'nginx' else ''} | {x['connections']} | {x['requests_per_s']:,.0f} | "
+        f"| {turn[0]} | {who}{' (baseline)' if who == 'nginx' else ''} | {x['connections']} | {x['requests_per_s']:,.0f} | "
         f"{x['p50_ms']:.2f} ms | {x['p99_ms']:.2f} ms | {x['non_2xx']} | {x['socket_errors']} | "
-        + (f"{x['requests_per_s'] / nginx_at[x['connections']]['requests_per_s']:.2f} × |" if who == "collector" else "|")
-        for who in ("nginx", "collector") for x in b1[f"{who}_runs"])
+        + (f"{x['requests_per_s'] / nginx_at[turn[:2]]['requests_per_s']:.2f} × |" if who == "collector" else "|")
+        for turn, who, x in in_turn)
+    conns1 = " and ".join(str(c) for c in sorted({x["connections"] for x in b1["nginx_runs"]}))
+    rounds1 = b1.get("rounds", 1)
     rows5 = "\n".join(f"| {q['query']} | `{q['path']}` | {q['p50_ms']:.1f} | {q['p95_ms']:.1f} | {q['max_ms']:.1f} |"
                       for q in b5["queries"])
     sites5 = ", ".join(f"{s} {v['avg']:,.0f}" for s, v in per_day.items())
@@ -284,15 +289,16 @@ the baseline, Kafka and ClickHouse share its cores.
 wrk with `bench/wrk/event.lua`: one native page view (`POST /v1/events`, JSON) per
 request over eight municipal pages, each from a different client address
 (`X-Forwarded-For`, which the collector under test trusts), 2 threads, as fast as each
-server answers at {' and '.join(str(x['connections']) for x in b1['nginx_runs'])} connections; each server's
-saturation is its best of those. Baseline: nginx on the same machine answering 204 to
+server answers at {conns1} connections, nginx and the collector taking turns
+({rounds1} round{'s' if rounds1 > 1 else ''} of each, so that a slower spell of the machine falls on both); each server's
+saturation is its best run. Baseline: nginx on the same machine answering 204 to
 the same requests with the same tool and concurrencies. The collector answers each
 request only after the broker acknowledged the event (acks=all, idempotent producer;
 its p50 at 10% load: {b1['collector_curve'][0]['p50_ms']:.1f} ms), so it needs more requests in flight than nginx before
 the cores are the limit.
 
-| | connections | requests/s | p50 | p99 | non-2xx | socket errors | collector against nginx at the same connections |
-|---|---|---|---|---|---|---|---|
+| round | | connections | requests/s | p50 | p99 | non-2xx | socket errors | collector against nginx's run just before |
+|---|---|---|---|---|---|---|---|---|
 {sat1}
 
 Saturation: nginx {n['requests_per_s']:,.0f} requests/s (at {n['connections']} connections), the collector
