@@ -78,8 +78,8 @@ const REMEMBERED_ORIGIN_BYTES: usize = 253;
 
 /// The host of an `Origin` header, lowercase, or `None` for `null` and for what is not
 /// an origin. Browsers send the same few origins (the sites' pages) again and again, and
-/// both the CORS check and [`visit_of`] need the host: parsing it with `url` twice was
-/// about a twelfth of the collector's instructions per single event (callgrind), so
+/// both the CORS check and [`visit_of`] need the host: parsing it with `url` twice took
+/// about 4,600 of the 96,400 instructions callgrind counted per single-event request, so
 /// each worker thread remembers the hosts of the origins it saw last.
 pub(crate) fn origin_host(origin: &str) -> Option<String> {
     thread_local! {
