@@ -116,15 +116,6 @@ def ch(sql: str, database: str | None = None) -> str:
         raise SystemExit(f"ClickHouse refused {sql[:300]!r}: {e.read().decode()[:1000]}") from e
 
 
-def migration_inserts(name: str) -> list[str]:
-    """The INSERT statements of a migration file (statements end with a `;` at the
-    end of a line; `--` lines are comments), as the store's migration runner reads it."""
-    text = "\n".join(l for l in (ROOT / "store/migrations" / name).read_text().splitlines()
-                     if not l.lstrip().startswith("--"))
-    statements = [st.strip() for st in re.split(r";[ \t]*$", text, flags=re.M)]
-    return [st for st in statements if st.startswith("INSERT INTO")]
-
-
 def ch_int(sql: str) -> int:
     return int(float(ch(sql).strip() or 0))
 
@@ -692,8 +683,8 @@ def replicate_history(database: str, days: int, until: datetime.date) -> dict:
     """Fills the `days` days up to yesterday: the generator wrote the three whole
     weekdays up to `until` (benchmark 3's, even where the day has turned since); the
     busiest of them is copied to every other day of the period, each copy with its own
-    visitor keys (as the daily salt would give). The aggregate tables fill from the
-    events through their views."""
+    visitor keys (as the daily salt would give). The aggregate tables are rewritten for
+    those days by `luister-processor rebuild`."""
     today = datetime.datetime.now(TZ).date()
     generated = [until - datetime.timedelta(days=i) for i in (2, 1, 0)]
     size = {d: ch_int(f"SELECT count() FROM {database}.events WHERE day = '{d}'") for d in generated}
@@ -738,42 +729,27 @@ def replicate_history(database: str, days: int, until: datetime.date) -> dict:
                 results["commands"].setdefault("5-history", []).append(sql)
             ch(sql)
         log(f"  {table}: copied {source} ({size[source]} events) to the {len(shifts)} other days")
-    # The daily visit aggregate of the copied days, with the migration's own backfill
-    # (the sessionizer writes it for the days it sees).
-    backfill = [st for st in (ROOT / "store/migrations/0008_visits_daily.sql").read_text().split(";")
-                if "INSERT INTO visits_daily" in st]
-    for chunk in chunks:
-        copied = ", ".join(f"toDate('{source}') - {k}" for k in chunk)
-        for st in backfill:
-            st = re.sub(r"(?m)^--.*$", "", st).strip()
-            old = "FROM (SELECT * FROM sessions FINAL)"
-            if old not in st:
-                raise SystemExit("store/migrations/0008_visits_daily.sql changed: update bench/bench.py")
-            st = st.replace("INSERT INTO visits_daily", f"INSERT INTO {database}.visits_daily").replace(
-                old, f"FROM (SELECT * FROM {database}.sessions FINAL WHERE day IN ({copied}))")
-            ch(st)
-    log(f"  visits_daily: aggregated the copied sessions")
-    # Migrations 0009's and 0011's backfills as they are: they fill the days their
-    # tables lack (the copied ones), from visits_daily and the events.
-    for name in ("0009_totals_and_contact_channels.sql", "0011_search_term_counts_daily.sql"):
-        # (0011's second statement copies from the table migration 0012 dropped.)
-        for st in migration_inserts(name):
-            if "FROM search_terms_daily" not in st:
-                ch(st, database)
-        results["commands"].setdefault("5-history", []).append(
-            f"store/migrations/{name}: its INSERT statements from the events")
-    log(f"  visit_totals_daily, contact_channels_daily, search_term_counts_daily: aggregated the copied days")
+    # Every daily aggregate of the copied days, rewritten by the processor's own code
+    # (the sessionizer does this for the days it sees).
+    config = ROOT / ".luister" / f"bench-rebuild-{database}.toml"
+    config.write_text(processor_config("unused", database, "unused", [], 60))
+    first = (today - datetime.timedelta(days=days)).isoformat()
+    out = run([BIN / "luister-processor", "--config", str(config), "rebuild", first, yesterday])
+    config.unlink()
+    results["commands"].setdefault("5-history", []).append(
+        f"luister-processor --config <bench config> rebuild {first} {yesterday}")
+    log(f"  {out.strip()}")
     # Days that are no longer written to are merged in the background; merge now what
     # the copies left in parts, as a server that has been running for 90 days holds it.
-    for table in ("site_daily", "theme_daily", "search_term_counts_daily", "visits_daily",
+    for table in ("event_counts_daily", "search_term_counts_daily", "visits_daily",
                   "visit_totals_daily", "contact_channels_daily"):
         for partition in ch(f"SELECT DISTINCT partition FROM system.parts WHERE database = '{database}' "
                             f"AND table = '{table}' AND active FORMAT TSV").split():
             ch(f"OPTIMIZE TABLE {database}.{table} PARTITION {partition} FINAL")
     results["commands"].setdefault("5-history", []).append(
         "OPTIMIZE TABLE <each aggregate table> PARTITION <each month> FINAL")
-    per_day = ch(f"SELECT site, round(avg(e)), min(e), max(e) FROM (SELECT site, day, sum(events) AS e "
-                 f"FROM {database}.site_daily WHERE day <= '{yesterday}' GROUP BY site, day) "
+    per_day = ch(f"SELECT site, round(avg(e)), min(e), max(e) FROM (SELECT site, day, count() AS e "
+                 f"FROM {database}.events WHERE day <= '{yesterday}' GROUP BY site, day) "
                  f"GROUP BY site ORDER BY site FORMAT TSV")
     sites = {}
     for line in per_day.splitlines():

@@ -109,18 +109,6 @@ class Arithmetic(unittest.TestCase):
         old = {"commands": {"7-load": ["wrk -t2 -c256 -d260s -s event.lua http://x -- 6.413"]}}
         self.assertEqual(report.paced_load(old, {}), "wrk waited 6.41 ms after each answer")
 
-    def test_the_history_runs_migration_9s_and_11s_backfills_as_they_are(self):
-        inserts = (bench.migration_inserts("0009_totals_and_contact_channels.sql")
-                   + bench.migration_inserts("0011_search_term_counts_daily.sql"))
-        self.assertEqual([st.split()[2] for st in inserts],
-                         ["visit_totals_daily", "contact_channels_daily", "search_term_counts_daily",
-                          "search_term_counts_daily"])
-        self.assertIn("FROM search_terms_daily", inserts[3])
-        for st in inserts:
-            self.assertNotIn("--", st)
-            self.assertFalse(st.endswith(";"), st)
-            self.assertIn("NOT IN", st)
-
 
 class Chart(unittest.TestCase):
     def test_the_cpu_budget_is_the_cores_time_per_event_less_the_brokers(self):

@@ -2,7 +2,7 @@
 //!
 //! | figure | site as a whole | one theme |
 //! |---|---|---|
-//! | page views, searches | `site_daily` | `theme_daily` |
+//! | page views, searches | `event_counts_daily` (theme `'*'`), the last two days from `events` | `event_counts_daily`, the last two days from `events` |
 //! | distinct visitors | `visit_totals_daily` (sum of days) | `visit_totals_daily` (sum of days) |
 //! | zero-result searches | `visit_totals_daily` (search results per visit) | `search_term_counts_daily` |
 //! | visits, contacts | `visit_totals_daily` | `visit_totals_daily` (visits touching the theme) |
@@ -12,13 +12,18 @@
 //! counted per day's visitor key (it rotates daily), so "distinct visitors" over a
 //! period is the sum of distinct visitors per day and visitor: see docs/privacy.md.
 //! Sessions are recomputed every `sessions.interval_s`, so visits, visitors, contacts
-//! and zero-result figures of the last minute may still grow.
+//! and zero-result figures of the last minute may still grow; page views and searches
+//! of today and yesterday are counted from the raw events and are current to the
+//! second ([`luister_store::aggregates::event_counts`]).
 
 use std::collections::BTreeMap;
 
+use chrono::NaiveDate;
 use clickhouse::Client;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+use luister_store::aggregates::event_counts::{Counts, Themes};
 
 use crate::error::ApiError;
 use crate::params::Period;
@@ -146,7 +151,7 @@ impl Periods {
 }
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
-struct Counts {
+struct PeriodCounts {
     period: u8,
     pageviews: u64,
     searches: u64,
@@ -161,19 +166,32 @@ struct VisitCounts {
     contacts: u64,
 }
 
-/// The figures of the whole site in each of `periods` (one read for all of them).
-pub async fn site(c: &Client, site: &str, periods: &[Period]) -> Result<Vec<Figures>, ApiError> {
+/// The figures of the whole site in each of `periods` (one read for all of them);
+/// page views and searches from `live_from` on are counted from the raw events.
+pub async fn site(
+    c: &Client,
+    site: &str,
+    periods: &[Period],
+    live_from: NaiveDate,
+) -> Result<Vec<Figures>, ApiError> {
     let sql = Periods::new(periods);
-    let counts = c
-        .query(&format!(
-            "SELECT period, sumIf(events, type = 'pageview') AS pageviews, sumIf(events, type = 'search') AS searches \
-             FROM site_daily {join} WHERE site = ? AND {ranges} AND {within} GROUP BY period",
-            join = sql.join,
-            ranges = sql.ranges,
-            within = sql.within
-        ))
-        .bind(site)
-        .fetch_all::<Counts>();
+    let events = Counts {
+        days: &sql.ranges,
+        live_from,
+        themes: Themes::Site,
+    };
+    let counts = events
+        .bind(
+            c.query(&format!(
+                "SELECT period, sumIf(events, type = 'pageview') AS pageviews, sumIf(events, type = 'search') AS searches \
+                 FROM {} {join} WHERE {within} GROUP BY period",
+                events.sql(),
+                join = sql.join,
+                within = sql.within
+            )),
+            site,
+        )
+        .fetch_all::<PeriodCounts>();
     let visits = c
         .query(&format!(
             "SELECT period, sum(visits) AS visits, sum(visitors) AS visitors, \
@@ -228,28 +246,34 @@ struct ThemeVisits {
 }
 
 /// The figures per theme (every level), or of one theme when `only` is given, in each
-/// of `periods` (one read of each table for all of them).
+/// of `periods` (one read of each table for all of them); page views and searches
+/// from `live_from` on are counted from the raw events.
 pub async fn themes(
     c: &Client,
     site: &str,
     periods: &[Period],
     only: Option<&str>,
+    live_from: NaiveDate,
 ) -> Result<Vec<BTreeMap<String, Figures>>, ApiError> {
     let sql = Periods::new(periods);
     let filter = if only.is_some() { " AND theme = ?" } else { "" };
-    let mut q = c
-        .query(&format!(
-            "SELECT period, theme, sumIf(events, type = 'pageview') AS pageviews, sumIf(events, type = 'search') AS searches \
-             FROM theme_daily {join} WHERE site = ? AND {ranges} AND {within}{filter} GROUP BY period, theme",
-            join = sql.join,
-            ranges = sql.ranges,
-            within = sql.within
-        ))
-        .bind(site);
-    if let Some(t) = only {
-        q = q.bind(t);
-    }
-    let counts = q.fetch_all::<ThemeCounts>();
+    let events = Counts {
+        days: &sql.ranges,
+        live_from,
+        themes: only.map_or(Themes::Each, Themes::Only),
+    };
+    let counts = events
+        .bind(
+            c.query(&format!(
+                "SELECT period, theme, sumIf(events, type = 'pageview') AS pageviews, sumIf(events, type = 'search') AS searches \
+                 FROM {} {join} WHERE {within} GROUP BY period, theme",
+                events.sql(),
+                join = sql.join,
+                within = sql.within
+            )),
+            site,
+        )
+        .fetch_all::<ThemeCounts>();
 
     let mut q = c
         .query(&format!(

@@ -8,6 +8,8 @@ use clickhouse::Client;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use luister_store::aggregates::event_counts::{Counts, Themes};
+
 use crate::actions::Action;
 use crate::effect::{self, Daily, Estimate, Week};
 use crate::error::ApiError;
@@ -154,28 +156,44 @@ async fn counts(
     themes: &[String],
     metric: Metric,
 ) -> Result<Vec<f64>, ApiError> {
-    // Distinct visitors come from the visits (theme_daily's visitor states are not
-    // merged correctly, see migration 0011), searches from the event counts.
-    let sql = match metric {
-        Metric::Visitors => format!(
-            "SELECT toUInt32(day) AS d, uniq(visitor) AS n FROM {SESSIONS_PER_THEME} \
-             AND has(?, theme) GROUP BY d"
-        ),
+    let (from, to) = p.bounds();
+    let rows: Vec<DayCount> = match metric {
+        // Distinct visitors come from the visits.
+        Metric::Visitors => {
+            c.query(&format!(
+                "SELECT toUInt32(day) AS d, uniq(visitor) AS n FROM {SESSIONS_PER_THEME} \
+                 AND has(?, theme) GROUP BY d"
+            ))
+            .bind(site)
+            .bind(&from)
+            .bind(&to)
+            .bind(themes)
+            .fetch_all()
+            .await?
+        }
+        // Searches from the event counts; the window ends before today, so every day
+        // of it is read from the aggregate.
         _ => {
-            "SELECT toUInt32(day) AS d, sumIf(events, type = 'search') AS n FROM theme_daily \
-              WHERE site = ? AND day >= toDate(?) AND day <= toDate(?) AND has(?, theme) GROUP BY d"
-                .to_owned()
+            let days = luister_store::aggregates::days_between(p.from, p.to);
+            let counts = Counts {
+                days: &days,
+                live_from: p.to.succ_opt().unwrap_or(p.to),
+                themes: Themes::Each,
+            };
+            counts
+                .bind(
+                    c.query(&format!(
+                        "SELECT toUInt32(day) AS d, sumIf(events, type = 'search') AS n FROM {} \
+                         WHERE has(?, theme) GROUP BY d",
+                        counts.sql()
+                    )),
+                    site,
+                )
+                .bind(themes)
+                .fetch_all()
+                .await?
         }
     };
-    let (from, to) = p.bounds();
-    let rows: Vec<DayCount> = c
-        .query(&sql)
-        .bind(site)
-        .bind(&from)
-        .bind(&to)
-        .bind(themes)
-        .fetch_all()
-        .await?;
     Ok(fill(p, &rows, |r| r.d, |r| r.n as f64))
 }
 
@@ -232,15 +250,21 @@ pub async fn effect(
     let site = action.site.as_str();
     let target = targets(&action.themes);
     let target_tops: Vec<&str> = target.iter().map(|t| top(t)).collect();
-    let (from, to) = window.bounds();
-    let control: Vec<String> = c
-        .query(
-            "SELECT DISTINCT theme FROM theme_daily WHERE site = ? AND day >= toDate(?) \
-             AND day <= toDate(?) AND position(theme, '/') = 0 ORDER BY theme",
+    let days = luister_store::aggregates::days_between(window.from, window.to);
+    let seen = Counts {
+        days: &days,
+        // The window ends before today: every day of it from the aggregate.
+        live_from: window.to.succ_opt().unwrap_or(window.to),
+        themes: Themes::Each,
+    };
+    let control: Vec<String> = seen
+        .bind(
+            c.query(&format!(
+                "SELECT DISTINCT theme FROM {} WHERE position(theme, '/') = 0 ORDER BY theme",
+                seen.sql()
+            )),
+            site,
         )
-        .bind(site)
-        .bind(&from)
-        .bind(&to)
         .fetch_all::<ThemeName>()
         .await?
         .into_iter()

@@ -1,7 +1,8 @@
 //! Time series per site or theme, by hour, day or ISO week, in the reporting time zone.
 //!
 //! Days and weeks come from the daily aggregates (the processor writes each event's
-//! day in the same time zone). Hours come from the raw events, so an hourly series is
+//! day in the same time zone), page views and searches of today and yesterday from the
+//! raw events. Hours come from the raw events, so an hourly series is
 //! capped at `limits.max_hourly_days`. Every bucket of the period is present, with
 //! zeros where nothing happened; a week at either end of the period may be partial
 //! (only its days inside the period count).
@@ -13,6 +14,8 @@ use chrono_tz::Tz;
 use clickhouse::Client;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+use luister_store::aggregates::event_counts::{self, Counts, Themes};
 
 use crate::error::ApiError;
 use crate::figures::{bind_newest, newest, SESSIONS, SESSIONS_PER_THEME};
@@ -64,6 +67,11 @@ struct VisitBucket {
     visitors: u64,
 }
 
+/// The first day counted from the raw events: see [`event_counts::live_from`].
+fn live_from(tz: Tz) -> NaiveDate {
+    event_counts::live_from(chrono::Utc::now().with_timezone(&tz).date_naive())
+}
+
 /// The series of a site (or one theme) over a period.
 pub async fn series(
     c: &Client,
@@ -88,9 +96,13 @@ pub async fn series(
 
     let events = async {
         Ok::<Vec<EventBucket>, ApiError>(match (hourly, theme) {
-        (true, _) => {
-            let filter = if theme.is_some() { " AND has(themes, ?)" } else { "" };
-            let mut q = c
+            (true, _) => {
+                let filter = if theme.is_some() {
+                    " AND has(themes, ?)"
+                } else {
+                    ""
+                };
+                let mut q = c
                 .query(&format!(
                     "SELECT {event_bucket} AS bucket, countIf(type = 'pageview') AS pageviews, \
                      countIf(type = 'search') AS searches, uniq(visitor) AS visitors FROM events \
@@ -100,37 +112,33 @@ pub async fn series(
                 .bind(site)
                 .bind(&from)
                 .bind(&to);
-            if let Some(t) = theme {
-                q = q.bind(t);
+                if let Some(t) = theme {
+                    q = q.bind(t);
+                }
+                q.fetch_all().await?
             }
-            q.fetch_all().await?
-        }
-        (false, Some(t)) => {
-            c.query(&format!(
-                "SELECT {event_bucket} AS bucket, sumIf(events, type = 'pageview') AS pageviews, \
-                 sumIf(events, type = 'search') AS searches, toUInt64(0) AS visitors FROM theme_daily \
-                 WHERE site = ? AND day >= toDate(?) AND day <= toDate(?) AND theme = ? GROUP BY bucket"
-            ))
-            .bind(site)
-            .bind(&from)
-            .bind(&to)
-            .bind(t)
-            .fetch_all()
-            .await?
-        }
-        (false, None) => {
-            c.query(&format!(
-                "SELECT {event_bucket} AS bucket, sumIf(events, type = 'pageview') AS pageviews, \
-                 sumIf(events, type = 'search') AS searches, toUInt64(0) AS visitors FROM site_daily \
-                 WHERE site = ? AND day >= toDate(?) AND day <= toDate(?) GROUP BY bucket"
-            ))
-            .bind(site)
-            .bind(&from)
-            .bind(&to)
-            .fetch_all()
-            .await?
-        }
-    })
+            (false, _) => {
+                // Days and weeks: the event counts, today and yesterday from the raw events.
+                let days = luister_store::aggregates::days_between(p.from, p.to);
+                let counts = Counts {
+                    days: &days,
+                    live_from: live_from(tz),
+                    themes: theme.map_or(Themes::Site, Themes::Only),
+                };
+                counts
+                .bind(
+                    c.query(&format!(
+                        "SELECT {event_bucket} AS bucket, sumIf(events, type = 'pageview') AS pageviews, \
+                         sumIf(events, type = 'search') AS searches, toUInt64(0) AS visitors FROM {} \
+                         GROUP BY bucket",
+                        counts.sql()
+                    )),
+                    site,
+                )
+                .fetch_all()
+                .await?
+            }
+        })
     };
 
     // Visits per hour from the sessions; per day and week from their daily aggregate.

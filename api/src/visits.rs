@@ -243,12 +243,13 @@ struct Newest {
     inserted: u32,
 }
 
-/// The newest event of a site: only its newest day is read.
+/// The newest event of a site: only the days from the newest one the event counts
+/// hold are read (they are up to a sessionizer run behind).
 pub async fn freshness(c: &Client, site: &str) -> Result<Freshness, ApiError> {
     let n: Newest = c
         .query(
             "SELECT toUInt32(max(ts)) AS ts, toUInt32(max(inserted_at)) AS inserted FROM events \
-             WHERE site = ? AND day = (SELECT max(day) FROM site_daily WHERE site = ?)",
+             WHERE site = ? AND day >= (SELECT max(day) FROM event_counts_daily WHERE site = ?)",
         )
         .bind(site)
         .bind(site)

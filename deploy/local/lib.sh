@@ -38,9 +38,29 @@ mkdir -p "$RUN_DIR" "$LOG_DIR" "$CONF_DIR"
 
 # --- processes -----------------------------------------------------------------
 
-pid_alive() { # NAME -> true when the pid file names a live process
+pid_alive() { # NAME -> true when the pid file names a live process (a zombie is not)
   local f="$RUN_DIR/$1.pid"
-  [[ -f $f ]] && kill -0 "$(cat "$f")" 2>/dev/null
+  [[ -f $f ]] || return 1
+  local pid task state; pid=$(cat "$f")
+  kill -0 "$pid" 2>/dev/null || return 1
+  # A killed process stays a zombie until its parent (here: init) reaps it, and its
+  # main thread turns zombie before the other threads have finished exiting (and
+  # closed its sockets): it is alive while any of its threads is.
+  for task in "/proc/$pid/task/"*/stat; do
+    state=$(sed -E 's/^[0-9]+ \(.*\) ([A-Za-z]).*/\1/' "$task" 2>/dev/null) || continue
+    [[ $state != Z && $state != X ]] && return 0
+  done
+  return 1
+}
+
+kill_pid() { # NAME: SIGKILL the process we started under NAME and wait until it is gone
+  local f="$RUN_DIR/$1.pid"
+  [[ -f $f ]] || return 0
+  local pid; pid=$(cat "$f")
+  kill -KILL "$pid" 2>/dev/null || true
+  for _ in $(seq 1 500); do pid_alive "$1" || break; sleep 0.01; done
+  pid_alive "$1" && die "$1 (pid $pid) survived SIGKILL for 5 s"
+  rm -f "$f"
 }
 
 port_in_use() { # PORT

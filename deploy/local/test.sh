@@ -65,6 +65,9 @@ log "tracker size: $(gzip -9c ingest/assets/t.js | wc -c) bytes gzipped (aim: un
 log "outage tests (they stop and restart the local broker and ClickHouse, so they run alone)"
 cargo test --locked -p luister-ingest --test outage -- --ignored --test-threads=1 2>&1 | tee -a "$LOG_DIR/cargo-test.log"
 cargo test --locked -p luister-processor --test outage -- --ignored --test-threads=1 2>&1 | tee -a "$LOG_DIR/cargo-test.log"
+log "fault test: ClickHouse killed (SIGKILL) during inserts ${LUISTER_TEST_CLICKHOUSE_KILLS:=24} times, every table against a ledger (deploy/local/faults.sh runs more)"
+export LUISTER_TEST_CLICKHOUSE_KILLS
+cargo test --locked -p luister-processor --test clickhouse_kill -- --ignored --nocapture 2>&1 | tee -a "$LOG_DIR/cargo-test.log"
 
 venv="$LUISTER_HOME/venv"
 [[ -x $venv/bin/python ]] || python3 -m venv "$venv"

@@ -13,7 +13,7 @@ use std::hash::{Hash, Hasher};
 
 use bytes::Bytes;
 
-use crate::writer::EventRow;
+use crate::row::EventRow;
 
 /// What the metrics count a row under (`ProcessorMetrics::count_rows`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +104,10 @@ pub struct RowRef {
     pub offset: i64,
     /// Event time, seconds.
     pub ts: u32,
+    /// Calendar day (days since 1970-01-01), for finding the row in ClickHouse.
+    pub day: u16,
+    /// Index of its site in [`Batch::sites`].
+    pub site: u32,
     /// Index of its [`Labels`] in the batch.
     pub labels: u32,
     start: u32,
@@ -116,6 +120,7 @@ pub struct BatchBuilder {
     body: Vec<u8>,
     rows: Vec<RowRef>,
     labels: Vec<Labels>,
+    sites: Vec<String>,
     /// Indexes into `labels` by a hash of the row's label values, so that a row whose
     /// labels are known already is matched without building them.
     index: HashMap<u64, Vec<u32>>,
@@ -137,10 +142,24 @@ impl BatchBuilder {
         let start = self.body.len();
         row.write_row_binary(&mut self.body);
         let labels = self.labels_of(row, sites);
+        // A batch holds few sites; the previous row's is the likeliest.
+        let previous = self.rows.last().map(|r| r.site as usize);
+        let site = match previous
+            .filter(|&i| self.sites[i] == row.site)
+            .or_else(|| self.sites.iter().position(|s| *s == row.site))
+        {
+            Some(i) => i,
+            None => {
+                self.sites.push(row.site.clone());
+                self.sites.len() - 1
+            }
+        };
         self.rows.push(RowRef {
             partition: row.kafka_partition as i32,
             offset: row.kafka_offset as i64,
             ts: row.ts,
+            day: row.day,
+            site: site as u32,
             labels,
             start: start as u32,
             len: (self.body.len() - start) as u32,
@@ -172,6 +191,7 @@ impl BatchBuilder {
             body: self.body.into(),
             rows: self.rows,
             labels: self.labels,
+            sites: self.sites,
             compact: true,
         }
     }
@@ -183,6 +203,8 @@ pub struct Batch {
     body: Bytes,
     rows: Vec<RowRef>,
     labels: Vec<Labels>,
+    /// The sites of its rows, each once ([`RowRef::site`]).
+    sites: Vec<String>,
     /// `rows` cover `body` exactly, in order (no row dropped since it was encoded).
     compact: bool,
 }
@@ -205,6 +227,11 @@ impl Batch {
     /// The label sets its rows refer to.
     pub fn labels(&self) -> &[Labels] {
         &self.labels
+    }
+
+    /// The sites its rows refer to ([`RowRef::site`]).
+    pub fn sites(&self) -> &[String] {
+        &self.sites
     }
 
     /// How many rows it holds.

@@ -2,9 +2,10 @@
 //!
 //! Per batch: read messages until the batch is full by rows or bytes or its time is
 //! up; parse and attribute them; send unusable ones to the dead-letter topic (and wait
-//! for the broker); drop those ClickHouse already holds; insert the rest in one
-//! `INSERT`, retrying with capped backoff while ClickHouse is unreachable; and only
-//! then store the offsets, which the consumer commits.
+//! for the broker); write the rows exactly once ([`crate::writer`]: those ClickHouse
+//! holds already are dropped, the rest inserted, retried with capped backoff while
+//! ClickHouse is unreachable); and only then store the offsets, which the consumer
+//! commits.
 //!
 //! When a batch filled up (the topic is ahead of us), it is held back while the next
 //! batch is read; then its write and the parsing of the next one run side by side (the
@@ -13,7 +14,7 @@
 //! rebalance never hands a partition over with a write of ours pending; a batch read
 //! before a rebalance keeps only the partitions still assigned when it is written.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,20 +22,22 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use rdkafka::consumer::{Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::message::{Message, OwnedMessage};
-use rdkafka::{ClientContext, TopicPartitionList};
+use rdkafka::ClientContext;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use luister_schema::Event;
-use luister_store::{Store, StoreError};
+use luister_store::Store;
 
 use crate::attribution::Matcher;
 use crate::batch::{Batch, BatchBuilder};
 use crate::config::ProcessorConfig;
-use crate::dead_letter::DeadLetters;
+use crate::dead_letter::{DeadLetters, Reject};
+use crate::event_store::ClickHouseEvents;
 use crate::metrics::ProcessorMetrics;
+use crate::row::{self, EventRow, Origin};
 use crate::taxonomy::LiveTaxonomy;
-use crate::writer::{self, Origin, Watermarks};
+use crate::writer::{ConsumerSide, Writer, WriterConfig};
 
 /// How the consumer fetches, unless `kafka.properties` says otherwise.
 const FETCH_TUNING: [(&str, &str); 4] = [
@@ -118,23 +121,31 @@ impl Backlog {
 
 /// The consumer and what it writes with.
 pub struct Pipeline {
-    consumer: StreamConsumer<ConsumerEvents>,
-    store: Store,
-    dead_letters: DeadLetters,
+    kafka: KafkaSide,
+    writer: Writer<ClickHouseEvents>,
     metrics: ProcessorMetrics,
-    config: ProcessorConfig,
+    batching: crate::config::ConsumerConfig,
     tz: Tz,
     taxonomy: LiveTaxonomy,
-    watermarks: Watermarks,
+    /// `channels.partners` and `metrics.sites`, shared with the parsing thread.
+    partners: Arc<[String]>,
+    sites: Arc<[String]>,
+    backlog: Backlog,
+}
+
+/// The Kafka side of the loop: the consumer, the dead-letter producer, and what it
+/// remembers between batches. The writer reaches it through [`ConsumerSide`].
+struct KafkaSide {
+    consumer: StreamConsumer<ConsumerEvents>,
+    dead_letters: DeadLetters,
+    topic: String,
+    shutdown: watch::Receiver<bool>,
+    /// The rebalance count when this side last looked.
     seen_rebalances: u64,
     /// Messages fetched while waiting for ClickHouse, for the next batch.
     carried: Vec<OwnedMessage>,
     /// The rebalance count when the first of `carried` was fetched.
     carried_since: u64,
-    /// `channels.partners` and `metrics.sites`, shared with the parsing thread.
-    partners: Arc<[String]>,
-    sites: Arc<[String]>,
-    backlog: Backlog,
 }
 
 /// A batch read from the topic, parsed, attributed and encoded, waiting to be written.
@@ -143,28 +154,37 @@ struct Prepared {
     newest: BTreeMap<i32, i64>,
     /// The rows of the usable messages, in their order, encoded for the insert.
     batch: Batch,
-    /// The unusable messages (kept whole for the dead-letter topic), what is wrong,
-    /// the metric's reason. The usable ones are dropped once parsed.
-    rejects: Vec<(OwnedMessage, String, &'static str)>,
+    /// The unusable messages. The usable ones are dropped once parsed.
+    rejects: Vec<Reject>,
+    /// How the batch was read.
+    read: Read,
+}
+
+/// How a batch was read.
+#[derive(Debug, Clone, Copy)]
+struct Read {
     /// The consumer's rebalance count when reading the batch began.
     rebalances: u64,
     /// The batch stopped at its row or byte limit rather than its wait.
     full: bool,
 }
 
-/// Parses, attributes and encodes the messages of a batch (CPU only, no I/O); `sites`
-/// are the sites the metrics name.
-fn prepare(
-    messages: Vec<OwnedMessage>,
-    matcher: &Matcher,
+/// What parsing a batch needs besides its messages (CPU only, no I/O).
+struct ParseContext {
+    matcher: Arc<Matcher>,
     tz: Tz,
-    (partners, sites): (&[String], &[String]),
-    (rebalances, full): (u64, bool),
-) -> Prepared {
-    let ctx = writer::RowContext {
-        tz,
-        matcher,
-        partners,
+    /// Partner hostnames for the channel.
+    partners: Arc<[String]>,
+    /// The sites the metrics name.
+    sites: Arc<[String]>,
+}
+
+/// Parses, attributes and encodes the messages of a batch.
+fn prepare(messages: Vec<OwnedMessage>, ctx: &ParseContext, read: Read) -> Prepared {
+    let rows = row::RowContext {
+        tz: ctx.tz,
+        matcher: &ctx.matcher,
+        partners: &ctx.partners,
     };
     let mut batch = BatchBuilder::with_capacity(messages.len());
     let mut rejects = Vec::new();
@@ -178,13 +198,17 @@ fn prepare(
             offset: m.offset(),
         };
         match Event::from_json(m.payload().unwrap_or_default()) {
-            Ok(event) => batch.push(&writer::to_row(event, origin, &ctx), sites),
+            Ok(event) => batch.push(&row::to_row(event, origin, &rows), &ctx.sites),
             Err(e) => {
                 let reason = match e {
                     luister_schema::SchemaError::UnsupportedVersion { .. } => "unsupported_version",
                     _ => "invalid_event",
                 };
-                rejects.push((m, e.to_string(), reason));
+                rejects.push(Reject {
+                    message: m,
+                    error: e.to_string(),
+                    reason,
+                });
             }
         }
     }
@@ -192,19 +216,20 @@ fn prepare(
         newest,
         batch: batch.finish(),
         rejects,
-        rebalances,
-        full,
+        read,
     }
 }
 
 impl Pipeline {
-    /// Creates the consumer and subscribes to the events topic.
+    /// Creates the consumer and subscribes to the events topic; `shutdown` turning
+    /// true ends waits for ClickHouse or the broker.
     pub fn new(
         config: ProcessorConfig,
         store: Store,
         metrics: ProcessorMetrics,
         taxonomy: LiveTaxonomy,
         backlog: Backlog,
+        shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<Self> {
         let consumer: StreamConsumer<ConsumerEvents> = config
             .kafka
@@ -232,86 +257,94 @@ impl Pipeline {
             .parse()
             .map_err(|_| anyhow::anyhow!("processing.timezone is not a time zone"))?;
         let dead_letters = DeadLetters::new(&config.kafka, metrics.clone())?;
-        let partners: Arc<[String]> = config.channels.partners.clone().into();
-        let sites: Arc<[String]> = config.metrics.sites.clone().into();
+        let writer = Writer::new(
+            ClickHouseEvents::new(store),
+            WriterConfig {
+                topic: config.kafka.topic.clone(),
+                bound_margin: i64::try_from(config.consumer.batch_max_rows).unwrap_or(i64::MAX),
+                max_backoff: Duration::from_secs(config.consumer.retry_backoff_max_s.max(1)),
+            },
+            metrics.clone(),
+        );
         Ok(Self {
-            consumer,
-            store,
-            dead_letters,
+            kafka: KafkaSide {
+                consumer,
+                dead_letters,
+                topic: config.kafka.topic.clone(),
+                shutdown,
+                seen_rebalances: 0,
+                carried: Vec::new(),
+                carried_since: 0,
+            },
+            writer,
             metrics,
-            config,
+            batching: config.consumer.clone(),
             tz,
             taxonomy,
-            watermarks: Watermarks::default(),
-            seen_rebalances: 0,
-            carried: Vec::new(),
-            carried_since: 0,
-            partners,
-            sites,
+            partners: config.channels.partners.clone().into(),
+            sites: config.metrics.sites.clone().into(),
             backlog,
         })
     }
 
-    /// Runs until `shutdown` turns true; the batches in hand are finished first.
-    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    /// Runs until shutdown; the batches in hand are finished first.
+    pub async fn run(mut self) -> anyhow::Result<()> {
+        let mut shutdown = self.kafka.shutdown.clone();
         let mut pending: Option<Prepared> = None;
         loop {
             let next = tokio::select! {
-                batch = self.next_batch(pending.is_some()) => Some(batch),
+                batch = self.kafka.next_batch(&self.batching, pending.is_some()) => Some(batch),
                 _ = shutdown.wait_for(|stop| *stop) => None,
             };
             let Some((batch, read)) = next else {
                 if let Some(p) = pending.take() {
-                    self.finish_or_stop(p, &mut shutdown).await?;
+                    self.finish_or_stop(p).await?;
                 }
                 break;
             };
             self.metrics.consumed.inc_by(batch.len() as u64);
-            if read.1 {
+            if read.full {
                 self.backlog.saw_full_batch();
             }
-            let matcher = self.taxonomy.matcher();
-            let (tz, partners, sites) =
-                (self.tz, Arc::clone(&self.partners), Arc::clone(&self.sites));
-            let parse = tokio::task::spawn_blocking(move || {
-                prepare(batch, &matcher, tz, (&partners, &sites), read)
-            });
+            let ctx = ParseContext {
+                matcher: self.taxonomy.matcher(),
+                tz: self.tz,
+                partners: Arc::clone(&self.partners),
+                sites: Arc::clone(&self.sites),
+            };
+            let parse = tokio::task::spawn_blocking(move || prepare(batch, &ctx, read));
             let prepared = match pending.take() {
                 Some(p) => {
-                    let (written, parsed) =
-                        tokio::join!(self.finish_or_stop(p, &mut shutdown), parse);
+                    let (written, parsed) = tokio::join!(self.finish_or_stop(p), parse);
                     written?;
                     parsed?
                 }
                 None => parse.await?,
             };
-            if prepared.full && !*shutdown.borrow() {
+            if prepared.read.full && !*shutdown.borrow() {
                 pending = Some(prepared);
             } else {
-                self.finish_or_stop(prepared, &mut shutdown).await?;
+                self.finish_or_stop(prepared).await?;
             }
             if *shutdown.borrow() && pending.is_none() {
                 break;
             }
         }
         if let Err(e) = self
+            .kafka
             .consumer
             .commit_consumer_state(rdkafka::consumer::CommitMode::Sync)
         {
-            tracing::warn!(error = %e, "final offset commit failed; the next start skips the replay through ClickHouse's watermarks");
+            tracing::warn!(error = %e, "final offset commit failed; the next start skips the replay through ClickHouse");
         }
         Ok(())
     }
 
     /// [`Self::finish`]; an error while shutting down only ends the batch (it is read
     /// again at the next start), any other is returned.
-    async fn finish_or_stop(
-        &mut self,
-        prepared: Prepared,
-        shutdown: &mut watch::Receiver<bool>,
-    ) -> anyhow::Result<()> {
-        if let Err(e) = self.finish(prepared, shutdown).await {
-            if !*shutdown.borrow() {
+    async fn finish_or_stop(&mut self, prepared: Prepared) -> anyhow::Result<()> {
+        if let Err(e) = self.finish(prepared).await {
+            if !*self.kafka.shutdown.borrow() {
                 return Err(e);
             }
             tracing::warn!(error = %e, "stopped mid-batch");
@@ -319,14 +352,69 @@ impl Pipeline {
         Ok(())
     }
 
+    /// Writes a prepared batch: dead letters, then rows, then the offsets.
+    async fn finish(&mut self, prepared: Prepared) -> anyhow::Result<()> {
+        let Prepared {
+            mut newest,
+            mut batch,
+            rejects,
+            read,
+        } = prepared;
+        let seen = self.kafka.seen_rebalances;
+        let rebalanced = self.kafka.rebalanced();
+        if self.kafka.seen_rebalances != seen {
+            // Another processor may have written meanwhile.
+            self.writer.forget();
+        }
+        // Partitions may have moved since the batch was read: keep the messages of those
+        // still ours; their new owner reads the others from the committed offset.
+        let owned = if self.kafka.seen_rebalances != read.rebalances {
+            rebalanced.or_else(|| self.kafka.owned())
+        } else {
+            None
+        };
+        let ours = |partition: i32| owned.as_ref().is_none_or(|o| o.contains(&partition));
+        batch.retain(|r| ours(r.partition));
+        let rejects: Vec<&Reject> = rejects
+            .iter()
+            .filter(|r| ours(r.message.partition()))
+            .collect();
+        // The offset to store per partition: its newest message (all before it in the
+        // batch are written, dead-lettered or already in ClickHouse by then).
+        newest.retain(|partition, _| ours(*partition));
+        if newest.is_empty() {
+            return Ok(());
+        }
+        // Dead letters first: once the events after them are in ClickHouse, a replay
+        // would skip them.
+        self.kafka
+            .dead_letters
+            .send_all(&rejects, &mut self.kafka.shutdown)
+            .await?;
+        self.writer.write(batch, &mut self.kafka).await?;
+        for (partition, offset) in newest {
+            if let Err(e) = self
+                .kafka
+                .consumer
+                .store_offset(&self.kafka.topic, partition, offset)
+            {
+                tracing::warn!(error = %e, partition, offset, "cannot store offset");
+            }
+        }
+        Ok(())
+    }
+}
+
+impl KafkaSide {
     /// Waits for the first message, then gathers more until full or timed out; with a
     /// batch held back (`holding`), the time runs from the start, so that batch is not
-    /// kept waiting for a topic that has run dry. Returns the messages, the rebalance
-    /// count from before the first was read, and whether the batch stopped at its row
-    /// or byte limit.
-    async fn next_batch(&mut self, holding: bool) -> (Vec<OwnedMessage>, (u64, bool)) {
+    /// kept waiting for a topic that has run dry.
+    async fn next_batch(
+        &mut self,
+        c: &crate::config::ConsumerConfig,
+        holding: bool,
+    ) -> (Vec<OwnedMessage>, Read) {
         let mut rebalances = self.consumer.context().rebalances.load(Ordering::SeqCst);
-        let c = &self.config.consumer;
         let mut batch = std::mem::take(&mut self.carried);
         if !batch.is_empty() {
             rebalances = self.carried_since;
@@ -361,73 +449,32 @@ impl Pipeline {
             }
         }
         let full = batch.len() >= c.batch_max_rows || bytes >= c.batch_max_bytes;
-        (batch, (rebalances, full))
+        (batch, Read { rebalances, full })
     }
 
-    /// Writes a prepared batch: dead letters, then rows, then the offsets.
-    async fn finish(
-        &mut self,
-        prepared: Prepared,
-        shutdown: &mut watch::Receiver<bool>,
-    ) -> anyhow::Result<()> {
-        let Prepared {
-            mut newest,
-            mut batch,
-            rejects,
-            rebalances,
-            ..
-        } = prepared;
-        let owned = self.owned_after_rebalance();
-        // Partitions may have moved since the batch was read: keep the messages of those
-        // still ours; their new owner reads the others from the committed offset.
-        let owned = if self.seen_rebalances != rebalances {
-            owned.or_else(|| self.consumer.assignment().ok())
-        } else {
-            None
-        };
-        let ours = |topic: &str, partition: i32| {
-            owned
-                .as_ref()
-                .is_none_or(|o| o.find_partition(topic, partition).is_some())
-        };
-        // Every row comes from the one subscribed topic.
-        let topic = &self.config.kafka.topic;
-        batch.retain(|r| ours(topic, r.partition));
-        let rejects: Vec<(&OwnedMessage, String, &'static str)> = rejects
-            .iter()
-            .filter(|(m, ..)| ours(m.topic(), m.partition()))
-            .map(|(m, error, reason)| (m, error.clone(), *reason))
-            .collect();
-        // The offset to store per partition: its newest message (all before it in the
-        // batch are written, dead-lettered or already in ClickHouse by then).
-        newest.retain(|partition, _| ours(&self.config.kafka.topic, *partition));
-        if newest.is_empty() {
-            return Ok(());
-        }
-        // Dead letters first: once the events after them are in ClickHouse, a replay
-        // would skip them.
-        self.dead_letters.send_all(&rejects, shutdown).await?;
-        self.write(batch, shutdown).await?;
-        for (partition, offset) in newest {
-            if let Err(e) = self
-                .consumer
-                .store_offset(&self.config.kafka.topic, partition, offset)
-            {
-                tracing::warn!(error = %e, partition, offset, "cannot store offset");
+    /// The partitions of the events topic assigned to this consumer now.
+    fn owned(&self) -> Option<HashSet<i32>> {
+        match self.consumer.assignment() {
+            Ok(tpl) => Some(
+                tpl.elements_for_topic(&self.topic)
+                    .iter()
+                    .map(|e| e.partition())
+                    .collect(),
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the assignment");
+                None
             }
         }
-        Ok(())
     }
+}
 
-    /// Waits `backoff` with every assigned partition paused while still polling the
-    /// consumer, so the group keeps this member (no `max.poll.interval.ms` expiry during
-    /// a long ClickHouse outage) and rebalances are served. Messages that were already
-    /// fetched are kept for the next batch.
-    async fn wait_keeping_membership(
-        &mut self,
-        backoff: Duration,
-        shutdown: &mut watch::Receiver<bool>,
-    ) -> anyhow::Result<()> {
+impl ConsumerSide for KafkaSide {
+    /// Waits with every assigned partition paused while still polling the consumer, so
+    /// the group keeps this member (no `max.poll.interval.ms` expiry during a long
+    /// ClickHouse outage) and rebalances are served. Messages that were already fetched
+    /// are kept for the next batch.
+    async fn pause(&mut self, backoff: Duration) -> anyhow::Result<()> {
         let assigned = self.consumer.assignment().ok();
         if let Some(a) = &assigned {
             if let Err(e) = self.consumer.pause(a) {
@@ -438,6 +485,7 @@ impl Pipeline {
             self.carried_since = self.consumer.context().rebalances.load(Ordering::SeqCst);
         }
         let deadline = Instant::now() + backoff;
+        let mut shutdown = self.shutdown.clone();
         let result = loop {
             tokio::select! {
                 () = tokio::time::sleep_until(deadline) => break Ok(()),
@@ -458,98 +506,22 @@ impl Pipeline {
         result
     }
 
-    /// When a rebalance happened since the last call: forgets the cached watermarks
-    /// (another consumer may have written meanwhile) and returns the partitions this
-    /// consumer owns now. Messages or rows of other partitions must not be written:
-    /// their new owner reads them from the committed offset.
-    fn owned_after_rebalance(&mut self) -> Option<TopicPartitionList> {
+    /// When a rebalance happened since the last call: the partitions this consumer owns
+    /// now. Messages or rows of other partitions must not be written: their new owner
+    /// reads them from the committed offset.
+    fn rebalanced(&mut self) -> Option<HashSet<i32>> {
         let now = self.consumer.context().rebalances.load(Ordering::SeqCst);
         if now == self.seen_rebalances {
             return None;
         }
         self.seen_rebalances = now;
-        self.watermarks.clear();
-        match self.consumer.assignment() {
-            Ok(owned) => Some(owned),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the assignment");
-                None
-            }
-        }
+        self.owned()
     }
 
-    /// Inserts the rows ClickHouse does not hold yet; retries until it succeeds or
-    /// the error is not worth retrying, in which case the rows are dead-lettered.
-    async fn write(
-        &mut self,
-        mut batch: Batch,
-        shutdown: &mut watch::Receiver<bool>,
-    ) -> anyhow::Result<()> {
-        let topic = self.config.kafka.topic.clone();
-        let mut backoff = Duration::from_millis(200);
-        let max_backoff = Duration::from_secs(self.config.consumer.retry_backoff_max_s.max(1));
-        loop {
-            let attempt: Result<usize, StoreError> = async {
-                self.watermarks.ensure_loaded(&self.store, &topic).await?;
-                // Rows ClickHouse holds already (a replay) are dropped for good: the
-                // watermarks only grow, so a retry would drop them again.
-                let before = batch.len();
-                batch.retain(|r| !self.watermarks.already_written(r.partition, r.offset));
-                // A rebalance while the batch was read makes the consumer deliver
-                // messages again from the committed offset, into the same batch and
-                // above the watermark: each (partition, offset) is written once.
-                batch.keep_first_of_each_offset();
-                self.metrics
-                    .duplicates
-                    .inc_by((before - batch.len()) as u64);
-                let start = std::time::Instant::now();
-                writer::insert(&self.store, batch.body()).await?;
-                if !batch.is_empty() {
-                    self.metrics
-                        .insert_seconds
-                        .observe(start.elapsed().as_secs_f64());
-                    self.metrics.batch_rows.observe(batch.len() as f64);
-                }
-                for r in batch.rows() {
-                    self.watermarks.advance(r.partition, r.offset);
-                }
-                self.metrics.count_rows(&batch);
-                Ok(batch.len())
-            }
-            .await;
-            match attempt {
-                Ok(n) => {
-                    self.metrics.written.inc_by(n as u64);
-                    return Ok(());
-                }
-                Err(e) if e.is_retryable() => {
-                    self.metrics.retries.inc();
-                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, rows = batch.len(), "ClickHouse write failed; retrying");
-                    // Part of the insert may have landed: re-read the watermarks.
-                    self.watermarks.clear();
-                    self.wait_keeping_membership(backoff, shutdown).await?;
-                    // Partitions taken away meanwhile belong to another processor now,
-                    // which reads them from the committed offset: do not write them.
-                    if let Some(owned) = self.owned_after_rebalance() {
-                        batch.retain(|r| owned.find_partition(&topic, r.partition).is_some());
-                        tracing::info!(rows = batch.len(), "rebalanced while waiting for ClickHouse; kept the rows of partitions still owned");
-                    }
-                    backoff = (backoff * 2).min(max_backoff);
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, rows = batch.len(), "ClickHouse refused the batch; sending it to the dead-letter topic");
-                    let reason = format!("ClickHouse refused the batch: {e}");
-                    let rows = batch
-                        .decode()
-                        .map_err(|e| anyhow::anyhow!("decoding a refused batch: {e}"))?;
-                    self.dead_letters
-                        .send_rows(&rows, &reason, shutdown)
-                        .await?;
-                    self.watermarks.clear();
-                    return Ok(());
-                }
-            }
-        }
+    async fn dead_letter(&mut self, rows: &[EventRow], reason: &str) -> anyhow::Result<()> {
+        self.dead_letters
+            .send_rows(rows, reason, &mut self.shutdown)
+            .await
     }
 }
 

@@ -12,7 +12,18 @@ use tokio::sync::watch;
 use luister_service::kafka::KafkaConfig;
 
 use crate::metrics::ProcessorMetrics;
-use crate::writer::EventRow;
+use crate::row::EventRow;
+
+/// A message the processor cannot use: the message (kept whole for the dead-letter
+/// topic), what is wrong with it, and the metric's reason.
+pub struct Reject {
+    /// The message as read.
+    pub message: OwnedMessage,
+    /// What is wrong, for the `luister-error` header.
+    pub error: String,
+    /// The `reason` label of the dead-letter metric.
+    pub reason: &'static str,
+}
 
 /// The dead-letter producer.
 pub struct DeadLetters {
@@ -37,13 +48,18 @@ impl DeadLetters {
         })
     }
 
-    /// Sends unparseable messages: (message, error text, metric reason).
+    /// Sends unusable messages.
     pub async fn send_all(
         &self,
-        rejects: &[(&OwnedMessage, String, &'static str)],
+        rejects: &[&Reject],
         shutdown: &mut watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
-        for (m, error, reason) in rejects {
+        for Reject {
+            message: m,
+            error,
+            reason,
+        } in rejects.iter().copied()
+        {
             tracing::warn!(
                 partition = m.partition(),
                 offset = m.offset(),
@@ -59,7 +75,10 @@ impl DeadLetters {
                 shutdown,
             )
             .await?;
-            self.metrics.dead_letters.with_label_values(&[reason]).inc();
+            self.metrics
+                .dead_letters
+                .with_label_values(&[*reason])
+                .inc();
         }
         Ok(())
     }

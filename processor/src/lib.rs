@@ -8,8 +8,11 @@
 //! - [`retention`]: dropping raw events past their retention.
 //! - [`sessions`]: visits and early contact, derived from the raw events.
 //! - [`taxonomy`]: the taxonomy in use, reloaded when its file changes.
-//! - [`writer`]: rows, inserts and the offset watermarks that make replays harmless.
+//! - [`row`]: the row of the `events` table an event becomes, and its encoding.
 //! - [`batch`]: a batch of rows encoded for ClickHouse, held compactly.
+//! - [`writer`]: writing a batch exactly once, whatever fails during the write.
+//! - [`positions`]: which Kafka positions ClickHouse holds, as far as the writer knows.
+//! - [`event_store`]: what the writer needs of ClickHouse, behind a trait.
 //! - [`dead_letter`]: the dead-letter topic.
 //! - [`metrics`]: Prometheus metric names and handles.
 //!
@@ -23,8 +26,11 @@ pub mod channel;
 pub mod config;
 pub mod consumer;
 pub mod dead_letter;
+pub mod event_store;
 pub mod metrics;
+pub mod positions;
 pub mod retention;
+pub mod row;
 pub mod sessions;
 pub mod taxonomy;
 pub mod writer;
@@ -117,10 +123,16 @@ pub async fn serve(
         _ = stop.wait_for(|s| *s) => return Ok(()),
     }
 
-    let pipeline =
-        consumer::Pipeline::new(config, store.with_priority(EVENTS), metrics, live, backlog)
-            .context("cannot create the Kafka consumer")?;
-    let result = pipeline.run(stop_rx).await;
+    let pipeline = consumer::Pipeline::new(
+        config,
+        store.with_priority(EVENTS),
+        metrics,
+        live,
+        backlog,
+        stop_rx,
+    )
+    .context("cannot create the Kafka consumer")?;
+    let result = pipeline.run().await;
     http.await
         .context("metrics server task failed")?
         .context("metrics server failed")?;

@@ -4,6 +4,8 @@
 //! `luister-processor evaluate [--taxonomy FILE] LABELLED.tsv`: precision and recall of
 //! the taxonomy on a labelled set.
 //! `luister-processor --config FILE check-config`: loads and checks the configuration.
+//! `luister-processor --config FILE rebuild FROM TO`: rewrites every daily aggregate of
+//! the days FROM to TO (`YYYY-MM-DD`) from the raw events and the sessions.
 
 use std::io::{BufRead, Write};
 
@@ -20,7 +22,7 @@ use luister_service::config::{load, Args};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const USAGE: &str = "usage: luister-processor [--config FILE]\n       luister-processor classify [--taxonomy FILE] < lines\n       luister-processor evaluate [--taxonomy FILE] LABELLED.tsv\n       luister-processor [--config FILE] check-config";
+const USAGE: &str = "usage: luister-processor [--config FILE]\n       luister-processor classify [--taxonomy FILE] < lines\n       luister-processor evaluate [--taxonomy FILE] LABELLED.tsv\n       luister-processor [--config FILE] check-config\n       luister-processor [--config FILE] rebuild FROM TO   (days as YYYY-MM-DD)";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -40,6 +42,11 @@ async fn main() -> anyhow::Result<()> {
             println!("configuration is valid");
             return Ok(());
         }
+        Some("rebuild") => {
+            let config: ProcessorConfig = load(args.config.as_deref())?;
+            config.validate().map_err(anyhow::Error::msg)?;
+            return rebuild(&config, &args.rest[1..]).await;
+        }
         Some("evaluate") => {
             let file = args.rest.get(1).context(USAGE)?;
             return evaluate_file(taxonomy.as_deref(), file);
@@ -57,6 +64,33 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {} (http.listen)", config.http.listen))?;
     tracing::info!(addr = %listener.local_addr()?, "luister-processor metrics listening");
     luister_processor::serve(config, listener, luister_service::shutdown_signal()).await
+}
+
+/// Rewrites every aggregate of the days named in `days` (first and last).
+async fn rebuild(config: &ProcessorConfig, days: &[String]) -> anyhow::Result<()> {
+    let [first, last] = days else {
+        anyhow::bail!("rebuild needs two days, FROM and TO\n{USAGE}");
+    };
+    let day = |d: &str| {
+        chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .with_context(|| format!("{d:?} is not a day as YYYY-MM-DD"))
+    };
+    let (first, last) = (day(first)?, day(last)?);
+    anyhow::ensure!(first <= last, "rebuild: {first} is after {last}");
+    let store = luister_store::Store::connect(&config.clickhouse)
+        .await
+        .context("ClickHouse")?;
+    let version = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as u64;
+    luister_store::aggregates::rewrite_every(
+        store.client(),
+        &luister_store::aggregates::Scope::Days { first, last },
+        version,
+    )
+    .await?;
+    println!("rewrote every daily aggregate of {first} to {last} as version {version}");
+    Ok(())
 }
 
 fn take_option(args: &mut Vec<String>, name: &str) -> anyhow::Result<Option<String>> {

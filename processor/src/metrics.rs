@@ -240,7 +240,7 @@ impl ProcessorMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::writer::EventRow;
+    use crate::row::EventRow;
 
     #[test]
     fn rows_are_counted_per_site_and_top_level_theme_with_bounded_labels() {

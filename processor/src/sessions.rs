@@ -9,8 +9,9 @@
 //! and sessions a late event merged into another are rewritten as deleted. A run with
 //! many new events is split into passes over disjoint sets of visitors, so memory does
 //! not grow with the number of open visits. After each run the daily aggregates of every
-//! (site, day) the run touched are rewritten: visits (`visits_daily` and its totals
-//! `visit_totals_daily`) from the sessions, contacts per channel from the events.
+//! (site, day) the run touched are rewritten ([`luister_store::aggregates`]): visits
+//! (`visits_daily` and its totals `visit_totals_daily`) from the sessions, event
+//! counts, search terms and contacts per channel from the events.
 //!
 //! A contact is an action whose name starts with one of the goal's action prefixes
 //! (default `contact:`) or a page view whose path matches one of its URL patterns (a
@@ -26,6 +27,7 @@ use chrono::NaiveDate;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+use luister_store::aggregates::{self, Scope};
 use luister_store::{Store, StoreError};
 
 use crate::config::{GoalConfig, SessionsConfig};
@@ -442,40 +444,15 @@ pub async fn run_once(
         );
         written += a? + b?;
     }
-    refresh_daily(store, since, (first, last), version).await?;
+    // A failure leaves the older versions in place, which readers keep using until a
+    // later run (the first after a restart looks back a day) writes them again.
+    aggregates::rewrite_every(
+        store.client(),
+        &Scope::Touched { first, last, since },
+        version,
+    )
+    .await?;
     Ok(written)
-}
-
-/// Rewrites the daily aggregates (`visits_daily`, `visit_totals_daily`,
-/// `contact_channels_daily`, `search_term_counts_daily`; migrations 0008, 0009 and
-/// 0011) of every (site, day) that got new events since `since` (all on days from
-/// `first` to `last`), from the sessions just written and the events, as `version`. A
-/// failure leaves the older versions in place, which readers keep using until a later
-/// run (the first after a restart looks back a day) writes them again.
-async fn refresh_daily(
-    store: &Store,
-    since: u32,
-    (first, last): (NaiveDate, NaiveDate),
-    version: u64,
-) -> Result<(), StoreError> {
-    let [visits, totals, contacts, searches] =
-        luister_store::migrations::sessionizer_refresh(first, last);
-    let c = store.client();
-    c.query(&searches)
-        .bind(version)
-        .bind(since)
-        .execute()
-        .await?;
-    // The totals last: whoever sees a run's totals (the visits the API reports) sees
-    // every aggregate of that run.
-    c.query(&contacts)
-        .bind(version)
-        .bind(since)
-        .execute()
-        .await?;
-    c.query(&visits).bind(version).bind(since).execute().await?;
-    c.query(&totals).bind(version).execute().await?;
-    Ok(())
 }
 
 /// One pass of [`run_once`]: the visitors with new events on its sites and days, of

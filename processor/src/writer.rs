@@ -1,634 +1,506 @@
-//! Rows for ClickHouse and the exactly-once bookkeeping around writing them.
+//! Writing a batch to ClickHouse exactly once, whatever fails during the write.
 //!
-//! Every row carries the Kafka topic, partition and offset it came from. Within one
-//! `INSERT` a materialized view records the highest offset per partition in
-//! `kafka_offsets`, so the data and its watermark land together. Before writing, the
-//! processor drops messages at or below the watermark ([`Watermarks`]); a replay after
-//! a crash therefore counts nothing twice, and even an insert that was cut off part-way
-//! (rows are written in offset order, so what landed is a prefix per partition) is
-//! completed by the replay without duplicates.
+//! For each batch, [`Writer::write`]:
+//! 1. drops the rows ClickHouse holds already: replays of what this processor stored,
+//!    second copies within the batch, and — looked up by their exact Kafka position —
+//!    rows an earlier, interrupted write may have left behind ([`crate::positions`]);
+//! 2. raises the partitions' bounds in `kafka_offsets` when its rows go past them, and
+//!    only then
+//! 3. inserts the rest in one `INSERT`.
+//!
+//! When ClickHouse cannot be reached (or its answer is lost), any part of the insert
+//! may have landed: the writer forgets what it knew, waits with capped backoff while
+//! the consumer keeps its group membership ([`ConsumerSide::pause`]), drops the rows of
+//! partitions a rebalance took away meanwhile, and starts again at step 1, which finds
+//! whatever landed. When ClickHouse refuses the rows (a type or schema error, which a
+//! retry cannot mend), the rows it does not hold go to the dead-letter topic: every row
+//! ends up in exactly one of the two.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
+use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use chrono::TimeZone;
-use chrono_tz::Tz;
-use serde::{Deserialize, Serialize};
+use luister_store::StoreError;
 
-use luister_schema::{Event, EventData};
+use crate::batch::Batch;
+use crate::event_store::EventStore;
+use crate::metrics::ProcessorMetrics;
+use crate::positions::Positions;
+use crate::row::EventRow;
 
-use crate::attribution::normalize::{fold, words};
-use crate::attribution::{Input, Matcher};
-use crate::channel::channel_of;
-use luister_store::{Store, StoreError};
+/// What the write loop needs of the consumer around it.
+pub trait ConsumerSide {
+    /// Waits `backoff` before the next attempt, keeping the consumer group membership;
+    /// fails when the service is shutting down.
+    fn pause(&mut self, backoff: Duration) -> impl Future<Output = anyhow::Result<()>>;
 
-/// One row of the `events` table.
-#[derive(Debug, Clone, PartialEq, clickhouse::Row, Serialize, Deserialize)]
-pub struct EventRow {
-    /// Site id.
-    pub site: String,
-    /// Calendar day in the configured time zone, as days since 1970-01-01.
-    pub day: u16,
-    /// Event time, seconds since the Unix epoch (UTC).
-    pub ts: u32,
-    /// Event type (`pageview`).
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Visitor key, hex.
-    pub visitor: String,
-    /// Scrubbed page URL.
-    pub url: String,
-    /// The URL's path.
-    pub path: String,
-    /// Client clock, seconds since the epoch; 0 when not sent.
-    pub client_ts: u32,
-    /// Referrer (origin only when external).
-    pub referrer: String,
-    /// Page title.
-    pub title: String,
-    /// `mobile`, `tablet`, `desktop` or `unknown`.
-    pub device: String,
-    /// Browser family.
-    pub browser: String,
-    /// Screen width; 0 when not sent.
-    pub screen_width: u32,
-    /// Language tag.
-    pub language: String,
-    /// Site-search query.
-    pub search_query: String,
-    /// Site-search result count; -1 when unknown or not a search.
-    pub search_results: i64,
-    /// Site-search category.
-    pub search_category: String,
-    /// Action name.
-    pub action_name: String,
-    /// Action target.
-    pub action_target: String,
-    /// Attributed themes with their ancestors.
-    pub themes: Vec<String>,
-    /// Channel (see [`crate::channel`]).
-    pub channel: String,
-    /// Normalised search term of a site search.
-    pub search_term: String,
-    /// Source topic.
-    pub kafka_topic: String,
-    /// Source partition.
-    pub kafka_partition: u32,
-    /// Source offset.
-    pub kafka_offset: u64,
+    /// When a rebalance happened since the last call: the partitions of the events
+    /// topic this consumer owns now.
+    fn rebalanced(&mut self) -> Option<HashSet<i32>>;
+
+    /// Sends rows ClickHouse refused to the dead-letter topic, waiting for the broker.
+    fn dead_letter(
+        &mut self,
+        rows: &[EventRow],
+        reason: &str,
+    ) -> impl Future<Output = anyhow::Result<()>>;
 }
 
-/// Where a message came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Origin {
-    /// Topic.
+/// The write loop's settings.
+#[derive(Debug, Clone)]
+pub struct WriterConfig {
+    /// The events topic (every row comes from it).
     pub topic: String,
-    /// Partition.
-    pub partition: i32,
-    /// Offset.
-    pub offset: i64,
+    /// How far past a batch's highest offset a bound is raised, so that a steady stream
+    /// records a bound about once per this many messages.
+    pub bound_margin: i64,
+    /// The longest wait between attempts.
+    pub max_backoff: Duration,
 }
 
-/// What the matcher looks at for an event: the page path and title of a page view, the
-/// query of a search, the page path and (for links and files) the target path of an
-/// action.
-pub fn attribution_input(event: &Event) -> Input<'_> {
-    match &event.data {
-        EventData::Pageview { title } => Input {
-            path: Some(&event.url),
-            title: title.as_deref(),
-            query: None,
-        },
-        EventData::Search { query, .. } => Input {
-            path: None,
-            title: None,
-            query: Some(query),
-        },
-        EventData::Action { .. } => Input {
-            path: Some(&event.url),
-            title: None,
-            query: None,
-        },
+/// See the module documentation.
+pub struct Writer<S> {
+    store: S,
+    config: WriterConfig,
+    positions: Positions,
+    metrics: ProcessorMetrics,
+}
+
+/// The first wait after a failed attempt; it doubles up to `max_backoff`.
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+
+impl<S: EventStore> Writer<S> {
+    /// A writer to `store` that knows nothing yet.
+    pub fn new(store: S, config: WriterConfig, metrics: ProcessorMetrics) -> Self {
+        Self {
+            store,
+            config,
+            positions: Positions::default(),
+            metrics,
+        }
     }
-}
 
-/// The matched themes, each followed by its ancestors (nearest first), each id once.
-pub fn with_ancestors(themes: &[&str]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for t in themes {
-        let mut id: &str = t;
+    /// The store it writes to.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Forgets what it knows of ClickHouse (after a rebalance: another processor may
+    /// have written meanwhile).
+    pub fn forget(&mut self) {
+        self.positions.forget();
+    }
+
+    /// Writes `batch` (see the module documentation). Fails only when the service is
+    /// shutting down mid-write or ClickHouse cannot tell which rows of a refused batch
+    /// it holds; the batch is then read again after a restart.
+    pub async fn write(
+        &mut self,
+        mut batch: Batch,
+        side: &mut impl ConsumerSide,
+    ) -> anyhow::Result<()> {
+        let mut handled = newest_per_partition(&batch);
+        let mut backoff = FIRST_BACKOFF;
         loop {
-            if !out.iter().any(|o| o == id) {
-                out.push(id.to_owned());
+            let error = match self.attempt(&mut batch).await {
+                Ok(()) => {
+                    for (partition, offset) in handled {
+                        self.positions.stored_through(partition, offset);
+                    }
+                    return Ok(());
+                }
+                Err(e) => e,
+            };
+            // Any part of what was sent may have landed: ask ClickHouse again.
+            self.positions.forget();
+            if !error.is_retryable() {
+                tracing::error!(error = %error, rows = batch.len(), "ClickHouse refused the batch; sending the rows it does not hold to the dead-letter topic");
+                return self.dead_letter_rest(batch, &error, side).await;
             }
-            match id.rsplit_once('/') {
-                Some((parent, _)) => id = parent,
-                None => break,
+            self.metrics.retries.inc();
+            tracing::warn!(error = %error, retry_in_ms = backoff.as_millis() as u64, rows = batch.len(), "ClickHouse write failed; retrying");
+            if let Some(owned) = self.wait(backoff, side).await? {
+                batch.retain(|r| owned.contains(&r.partition));
+                handled.retain(|p, _| owned.contains(p));
+                tracing::info!(
+                    rows = batch.len(),
+                    "rebalanced while waiting for ClickHouse; kept the rows of partitions still owned"
+                );
             }
+            backoff = (backoff * 2).min(self.config.max_backoff);
         }
     }
-    out
-}
 
-/// What turning events into rows needs besides the event.
-pub struct RowContext<'a> {
-    /// Calendar for the `day` column.
-    pub tz: Tz,
-    /// The taxonomy in use.
-    pub matcher: &'a Matcher,
-    /// Partner hostnames for the channel.
-    pub partners: &'a [String],
-}
-
-/// A search query as stored for counting: folded, single spaces.
-pub fn search_term(query: &str) -> String {
-    let folded = fold(query);
-    words(&folded).collect::<Vec<_>>().join(" ")
-}
-
-/// Turns a parsed event into its row, with its themes and channel. Takes the event and
-/// its origin by value: their strings move into the row instead of being copied.
-pub fn to_row(event: Event, origin: Origin, ctx: &RowContext<'_>) -> EventRow {
-    let (tz, matcher) = (ctx.tz, ctx.matcher);
-    let secs = event.ts_ms.div_euclid(1000);
-    let day = tz
-        .timestamp_opt(secs, 0)
-        .single()
-        .map(|t| t.date_naive())
-        .and_then(|d| {
-            d.signed_duration_since(chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?)
-                .num_days()
-                .try_into()
-                .ok()
-        })
-        .unwrap_or(0);
-    // Parsed once: its path here, its host and campaign parameters for the channel.
-    let page = url::Url::parse(&event.url).ok();
-    let path = page
-        .as_ref()
-        .map(|u| u.path().to_owned())
-        .unwrap_or_default();
-    let themes = with_ancestors(&matcher.classify(&attribution_input(&event)));
-    let channel = channel_of(page.as_ref(), event.referrer.as_deref(), ctx.partners).to_owned();
-    let kind = event.data.type_name().to_owned();
-    let (
-        mut title,
-        mut search_query,
-        mut search_results,
-        mut search_category,
-        mut action_name,
-        mut action_target,
-        mut term,
-    ) = (
-        String::new(),
-        String::new(),
-        -1i64,
-        String::new(),
-        String::new(),
-        String::new(),
-        String::new(),
-    );
-    match event.data {
-        EventData::Pageview { title: t } => title = t.unwrap_or_default(),
-        EventData::Search {
-            query,
-            result_count,
-            category,
-        } => {
-            term = search_term(&query);
-            search_query = query;
-            search_results = result_count.map_or(-1, i64::from);
-            search_category = category.unwrap_or_default();
+    /// Waits before the next attempt; returns the partitions still owned when a
+    /// rebalance happened meanwhile (their new owner reads the others).
+    async fn wait(
+        &mut self,
+        backoff: Duration,
+        side: &mut impl ConsumerSide,
+    ) -> anyhow::Result<Option<HashSet<i32>>> {
+        side.pause(backoff).await?;
+        let owned = side.rebalanced();
+        if owned.is_some() {
+            self.positions.forget();
         }
-        EventData::Action { name, target } => {
-            action_name = name;
-            action_target = target.unwrap_or_default();
+        Ok(owned)
+    }
+
+    /// One attempt at steps 1–3.
+    async fn attempt(&mut self, batch: &mut Batch) -> Result<(), StoreError> {
+        self.prune(batch).await?;
+        let raise = self
+            .positions
+            .bounds_to_raise(batch, self.config.bound_margin);
+        if !raise.is_empty() {
+            self.store.raise_bounds(&self.config.topic, &raise).await?;
+            self.positions.raised(&raise);
         }
-    }
-    EventRow {
-        site: event.site.into(),
-        day,
-        ts: u32::try_from(secs).unwrap_or(0),
-        kind,
-        visitor: event.visitor.to_string(),
-        url: event.url,
-        path,
-        client_ts: event
-            .client_ts_ms
-            .and_then(|ms| u32::try_from(ms.div_euclid(1000)).ok())
-            .unwrap_or(0),
-        referrer: event.referrer.unwrap_or_default(),
-        title,
-        device: event.device.as_str().to_owned(),
-        browser: event.browser,
-        screen_width: event.screen_width.unwrap_or(0),
-        language: event.language.unwrap_or_default(),
-        search_query,
-        search_results,
-        search_category,
-        action_name,
-        action_target,
-        themes,
-        channel,
-        search_term: term,
-        kafka_topic: origin.topic,
-        kafka_partition: u32::try_from(origin.partition).unwrap_or(0),
-        kafka_offset: u64::try_from(origin.offset).unwrap_or(0),
-    }
-}
-
-/// Inserts rows encoded by [`EventRow::write_row_binary`] (a [`crate::batch::Batch`]'s
-/// body) in one `INSERT` (one block: it lands whole, or as a prefix).
-pub async fn insert(store: &Store, body: Bytes) -> Result<(), StoreError> {
-    if body.is_empty() {
-        return Ok(());
-    }
-    let sql = format!(
-        "INSERT INTO events ({}) FORMAT RowBinary",
-        <EventRow as clickhouse::Row>::COLUMN_NAMES.join(", ")
-    );
-    let mut insert = store.client().insert_formatted_with(sql);
-    insert.send(body).await?;
-    insert.end().await?;
-    Ok(())
-}
-
-impl EventRow {
-    /// Appends the row in ClickHouse's RowBinary format, its columns in the order of
-    /// its fields (`clickhouse::Row::COLUMN_NAMES`, which names them in the `INSERT`).
-    /// Written out rather than through `clickhouse::Insert`, which serializes while it
-    /// sends, so that encoding runs beside the previous batch's write.
-    pub fn write_row_binary(&self, out: &mut Vec<u8>) {
-        put_str(out, &self.site);
-        out.extend_from_slice(&self.day.to_le_bytes());
-        out.extend_from_slice(&self.ts.to_le_bytes());
-        put_str(out, &self.kind);
-        put_str(out, &self.visitor);
-        put_str(out, &self.url);
-        put_str(out, &self.path);
-        out.extend_from_slice(&self.client_ts.to_le_bytes());
-        put_str(out, &self.referrer);
-        put_str(out, &self.title);
-        put_str(out, &self.device);
-        put_str(out, &self.browser);
-        out.extend_from_slice(&self.screen_width.to_le_bytes());
-        put_str(out, &self.language);
-        put_str(out, &self.search_query);
-        out.extend_from_slice(&self.search_results.to_le_bytes());
-        put_str(out, &self.search_category);
-        put_str(out, &self.action_name);
-        put_str(out, &self.action_target);
-        put_len(out, self.themes.len());
-        for t in &self.themes {
-            put_str(out, t);
-        }
-        put_str(out, &self.channel);
-        put_str(out, &self.search_term);
-        put_str(out, &self.kafka_topic);
-        out.extend_from_slice(&self.kafka_partition.to_le_bytes());
-        out.extend_from_slice(&self.kafka_offset.to_le_bytes());
-    }
-
-    /// Reads a row [`EventRow::write_row_binary`] wrote, advancing `input` past it.
-    pub fn read_row_binary(input: &mut &[u8]) -> Result<Self, String> {
-        let mut r = Reader(input);
-        Ok(Self {
-            site: r.string()?,
-            day: u16::from_le_bytes(r.array()?),
-            ts: u32::from_le_bytes(r.array()?),
-            kind: r.string()?,
-            visitor: r.string()?,
-            url: r.string()?,
-            path: r.string()?,
-            client_ts: u32::from_le_bytes(r.array()?),
-            referrer: r.string()?,
-            title: r.string()?,
-            device: r.string()?,
-            browser: r.string()?,
-            screen_width: u32::from_le_bytes(r.array()?),
-            language: r.string()?,
-            search_query: r.string()?,
-            search_results: i64::from_le_bytes(r.array()?),
-            search_category: r.string()?,
-            action_name: r.string()?,
-            action_target: r.string()?,
-            themes: (0..r.len()?)
-                .map(|_| r.string())
-                .collect::<Result<_, _>>()?,
-            channel: r.string()?,
-            search_term: r.string()?,
-            kafka_topic: r.string()?,
-            kafka_partition: u32::from_le_bytes(r.array()?),
-            kafka_offset: u64::from_le_bytes(r.array()?),
-        })
-    }
-}
-
-/// Reads RowBinary values from the front of a slice.
-struct Reader<'a, 'b>(&'a mut &'b [u8]);
-
-impl Reader<'_, '_> {
-    fn take(&mut self, n: usize) -> Result<&[u8], String> {
-        if self.0.len() < n {
-            return Err(format!("a row ends {} bytes early", n - self.0.len()));
-        }
-        let (head, rest) = self.0.split_at(n);
-        *self.0 = rest;
-        Ok(head)
-    }
-
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], String> {
-        Ok(self.take(N)?.try_into().expect("N bytes"))
-    }
-
-    fn len(&mut self) -> Result<usize, String> {
-        let mut n = 0usize;
-        for shift in (0..64).step_by(7) {
-            let [b] = self.array::<1>()?;
-            n |= usize::from(b & 0x7f) << shift;
-            if b < 0x80 {
-                return Ok(n);
-            }
-        }
-        Err("a length longer than 64 bits".into())
-    }
-
-    fn string(&mut self) -> Result<String, String> {
-        let n = self.len()?;
-        String::from_utf8(self.take(n)?.to_vec()).map_err(|e| e.to_string())
-    }
-}
-
-/// A length in RowBinary: unsigned LEB128.
-fn put_len(out: &mut Vec<u8>, mut n: usize) {
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
-/// A string in RowBinary: its length, then its bytes.
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    put_len(out, s.len());
-    out.extend_from_slice(s.as_bytes());
-}
-
-#[derive(Debug, clickhouse::Row, Deserialize)]
-struct OffsetRow {
-    partition: u32,
-    max_offset: u64,
-}
-
-/// The highest offset ClickHouse holds per partition of one topic, read lazily and
-/// forgotten on every rebalance (another consumer may have written meanwhile).
-#[derive(Debug, Default)]
-pub struct Watermarks {
-    loaded: bool,
-    by_partition: HashMap<i32, i64>,
-}
-
-impl Watermarks {
-    /// Forgets everything; the next [`Watermarks::ensure_loaded`] reads ClickHouse.
-    pub fn clear(&mut self) {
-        self.loaded = false;
-        self.by_partition.clear();
-    }
-
-    /// Reads the watermarks of `topic` unless already loaded.
-    pub async fn ensure_loaded(&mut self, store: &Store, topic: &str) -> Result<(), StoreError> {
-        if self.loaded {
+        if batch.is_empty() {
             return Ok(());
         }
-        let rows: Vec<OffsetRow> = store
-            .client()
-            .query(
-                "SELECT partition, max(max_offset) AS max_offset FROM kafka_offsets \
-                 WHERE topic = ? GROUP BY partition",
-            )
-            .bind(topic)
-            .fetch_all()
-            .await?;
-        self.by_partition = rows
-            .into_iter()
-            .map(|r| (r.partition as i32, r.max_offset as i64))
-            .collect();
-        self.loaded = true;
+        let start = Instant::now();
+        let body = batch.body();
+        self.store.insert(batch.rows(), body).await?;
+        self.metrics
+            .insert_seconds
+            .observe(start.elapsed().as_secs_f64());
+        self.metrics.batch_rows.observe(batch.len() as f64);
+        self.metrics.written.inc_by(batch.len() as u64);
+        self.metrics.count_rows(batch);
         Ok(())
     }
 
-    /// True when ClickHouse already holds the message at this offset.
-    pub fn already_written(&self, partition: i32, offset: i64) -> bool {
-        self.by_partition
-            .get(&partition)
-            .is_some_and(|w| offset <= *w)
+    /// Step 1: drops the rows ClickHouse holds already, counted as duplicates.
+    async fn prune(&mut self, batch: &mut Batch) -> Result<(), StoreError> {
+        if !self.positions.is_loaded() {
+            let bounds = self.store.bounds(&self.config.topic).await?;
+            self.positions.load(bounds);
+        }
+        let before = batch.len();
+        self.positions.drop_stored(batch);
+        // A rebalance while the batch was read makes the consumer deliver messages
+        // again from the committed offset, into the same batch.
+        batch.keep_first_of_each_offset();
+        if let Some(probe) = self.positions.probe(batch) {
+            let present = self.store.present(&self.config.topic, &probe).await?;
+            batch.retain(|r| !present.contains(&(r.partition, r.offset)));
+        }
+        self.metrics
+            .duplicates
+            .inc_by((before - batch.len()) as u64);
+        Ok(())
     }
 
-    /// Records what a successful insert wrote.
-    pub fn advance(&mut self, partition: i32, offset: i64) {
-        let w = self.by_partition.entry(partition).or_insert(offset);
-        *w = (*w).max(offset);
+    /// After ClickHouse refused `batch`: finds which of its rows it holds anyway
+    /// (retrying while it cannot be reached) and dead-letters the others.
+    async fn dead_letter_rest(
+        &mut self,
+        mut batch: Batch,
+        refusal: &StoreError,
+        side: &mut impl ConsumerSide,
+    ) -> anyhow::Result<()> {
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            match self.prune(&mut batch).await {
+                Ok(()) => break,
+                Err(e) if e.is_retryable() => {
+                    self.positions.forget();
+                    if let Some(owned) = self.wait(backoff, side).await? {
+                        batch.retain(|r| owned.contains(&r.partition));
+                    }
+                    backoff = (backoff * 2).min(self.config.max_backoff);
+                }
+                Err(e) => {
+                    anyhow::bail!("cannot tell which rows of a batch ClickHouse refused ({refusal}) it holds: {e}")
+                }
+            }
+        }
+        let rows = batch
+            .decode()
+            .map_err(|e| anyhow::anyhow!("decoding a refused batch: {e}"))?;
+        side.dead_letter(&rows, &format!("ClickHouse refused the batch: {refusal}"))
+            .await?;
+        // What this processor knows was dropped with the refusal; the next batch asks again.
+        self.positions.forget();
+        Ok(())
     }
+}
+
+/// Per partition, the offset of the newest row of `batch`.
+fn newest_per_partition(batch: &Batch) -> BTreeMap<i32, i64> {
+    let mut newest = BTreeMap::new();
+    for r in batch.rows() {
+        let n = newest.entry(r.partition).or_insert(r.offset);
+        *n = (*n).max(r.offset);
+    }
+    newest
 }
 
 #[cfg(test)]
 mod tests {
-    use luister_schema::{Device, SiteId, VisitorKey, SCHEMA_VERSION};
+    use std::collections::HashMap;
 
     use super::*;
+    use crate::event_store::memory::{Failure, MemoryEvents};
 
-    fn m() -> &'static Matcher {
-        static M: std::sync::OnceLock<Matcher> = std::sync::OnceLock::new();
-        M.get_or_init(|| {
-            let t = luister_schema::taxonomy::Taxonomy::parse(crate::taxonomy::DEFAULT_TAXONOMY)
+    /// A consumer side that records what the writer asked of it; `rebalance_to` is
+    /// handed out at the first `rebalanced` after a pause.
+    #[derive(Default)]
+    struct Side {
+        pauses: usize,
+        rebalance_to: Option<HashSet<i32>>,
+        dead: Vec<(i32, i64)>,
+        reasons: Vec<String>,
+        stopping: bool,
+    }
+
+    impl ConsumerSide for Side {
+        async fn pause(&mut self, _backoff: Duration) -> anyhow::Result<()> {
+            self.pauses += 1;
+            if self.stopping {
+                anyhow::bail!("stopping");
+            }
+            Ok(())
+        }
+
+        fn rebalanced(&mut self) -> Option<HashSet<i32>> {
+            self.rebalance_to.take()
+        }
+
+        async fn dead_letter(&mut self, rows: &[EventRow], reason: &str) -> anyhow::Result<()> {
+            self.dead.extend(
+                rows.iter()
+                    .map(|r| (r.kafka_partition as i32, r.kafka_offset as i64)),
+            );
+            self.reasons.push(reason.to_owned());
+            Ok(())
+        }
+    }
+
+    fn writer() -> Writer<MemoryEvents> {
+        writer_on(MemoryEvents::default())
+    }
+
+    fn writer_on(store: MemoryEvents) -> Writer<MemoryEvents> {
+        let metrics = ProcessorMetrics::new(&prometheus::Registry::new()).unwrap();
+        Writer::new(
+            store,
+            WriterConfig {
+                topic: "events".into(),
+                bound_margin: 100,
+                max_backoff: Duration::from_millis(1),
+            },
+            metrics,
+        )
+    }
+
+    fn batch(positions: &[(u32, u64)]) -> Batch {
+        let rows: Vec<EventRow> = positions
+            .iter()
+            .map(|&(partition, offset)| EventRow {
+                site: "demo".into(),
+                day: 20_000,
+                kind: "pageview".into(),
+                visitor: format!("{offset:016x}"),
+                kafka_topic: "events".into(),
+                kafka_partition: partition,
+                kafka_offset: offset,
+                ..EventRow::default()
+            })
+            .collect();
+        Batch::from_rows(&rows, &[])
+    }
+
+    fn range(partition: u32, offsets: std::ops::Range<u64>) -> Vec<(u32, u64)> {
+        offsets.map(|o| (partition, o)).collect()
+    }
+
+    fn unavailable() -> StoreError {
+        StoreError::Unavailable("connection reset".into())
+    }
+
+    fn calls(w: &Writer<MemoryEvents>) -> Vec<String> {
+        std::mem::take(&mut *w.store.calls.lock().unwrap())
+    }
+
+    #[tokio::test]
+    async fn the_bound_is_raised_before_rows_past_it_are_inserted_and_a_steady_stream_is_not_looked_up(
+    ) {
+        let mut w = writer();
+        let mut side = Side::default();
+        w.write(batch(&range(0, 0..10)), &mut side).await.unwrap();
+        assert_eq!(calls(&w), ["bounds", "raise 0:109", "insert 10"]);
+        // The next batches fit under the bound and follow what this writer stored.
+        w.write(batch(&range(0, 10..50)), &mut side).await.unwrap();
+        assert_eq!(calls(&w), ["insert 40"]);
+        w.write(batch(&range(0, 50..120)), &mut side).await.unwrap();
+        assert_eq!(calls(&w), ["raise 0:219", "insert 70"]);
+        assert_eq!(w.store.stored(0), (0..120).collect::<Vec<_>>());
+        assert_eq!(side.pauses, 0);
+    }
+
+    #[tokio::test]
+    async fn a_replay_of_what_this_writer_stored_is_dropped_without_asking() {
+        let mut w = writer();
+        let mut side = Side::default();
+        w.write(batch(&range(0, 0..10)), &mut side).await.unwrap();
+        calls(&w);
+        // A rebalance redelivers from the committed offset; a copy within the batch too.
+        let mut again = range(0, 5..15);
+        again.push((0, 12));
+        w.write(batch(&again), &mut side).await.unwrap();
+        assert_eq!(calls(&w), ["insert 5"]);
+        assert!(w.store.doubled().is_empty());
+        assert_eq!(w.metrics.duplicates.get(), 6);
+    }
+
+    #[tokio::test]
+    async fn after_a_restart_whatever_an_earlier_write_left_behind_is_found_and_not_written_again()
+    {
+        let first = {
+            let mut w = writer();
+            w.write(batch(&range(0, 0..10)), &mut Side::default())
+                .await
                 .unwrap();
-            Matcher::new(&t).unwrap()
-        })
-    }
-
-    fn ctx(tz: Tz) -> RowContext<'static> {
-        RowContext {
-            tz,
-            matcher: m(),
-            partners: &[],
-        }
-    }
-
-    #[test]
-    fn channel_and_termare_filled_in() {
-        let search = Event {
-            data: EventData::Search {
-                query: "  Kwijtschelding   AANVRAGEN ".into(),
-                result_count: Some(0),
-                category: None,
-            },
-            referrer: Some("https://www.google.nl/".into()),
-            ..event(0, "http://localhost/zoeken")
+            w
         };
-        let row = to_row(search.clone(), origin(), &ctx(chrono_tz::UTC));
-        assert_eq!(
-            (row.channel.as_str(), row.search_term.as_str()),
-            ("search", "kwijtschelding aanvragen")
-        );
+        // A new processor, with the same ClickHouse, starting from an older offset.
+        let mut w = writer_on(first.store);
+        calls(&w);
+        w.write(batch(&range(0, 4..14)), &mut Side::default())
+            .await
+            .unwrap();
+        assert_eq!(calls(&w), ["bounds", "present 0:4-13", "insert 4"]);
+        assert_eq!(w.store.stored(0), (0..14).collect::<Vec<_>>());
+        assert!(w.store.doubled().is_empty());
     }
 
-    fn event(ts_ms: i64, url: &str) -> Event {
-        Event {
-            v: SCHEMA_VERSION,
-            site: SiteId::parse("demo").unwrap(),
-            ts_ms,
-            client_ts_ms: None,
-            visitor: VisitorKey::from_u64(42),
-            url: url.into(),
-            referrer: None,
-            device: Device::Mobile,
-            browser: "Safari".into(),
-            screen_width: Some(390),
-            language: None,
-            data: EventData::Pageview {
-                title: Some("Bijstand".into()),
-            },
-        }
+    #[tokio::test]
+    async fn an_insert_cut_off_after_any_part_of_it_landed_is_completed_without_doubles() {
+        let mut w = writer();
+        // Every other row lands, in two partitions, then the connection breaks.
+        w.store.insert_failures.lock().unwrap().push_back(Failure {
+            lands: |_, o| o % 2 == 1,
+            error: unavailable(),
+        });
+        let mut rows = range(0, 0..20);
+        rows.extend(range(1, 0..20));
+        let mut side = Side::default();
+        w.write(batch(&rows), &mut side).await.unwrap();
+        assert_eq!(
+            calls(&w),
+            [
+                "bounds",
+                "raise 0:119,1:119",
+                "insert 40",
+                "bounds",
+                "present 0:0-19,1:0-19",
+                "insert 20"
+            ]
+        );
+        assert_eq!(w.store.stored(0), (0..20).collect::<Vec<_>>());
+        assert_eq!(w.store.stored(1), (0..20).collect::<Vec<_>>());
+        assert!(w.store.doubled().is_empty());
+        assert_eq!((side.pauses, w.metrics.retries.get()), (1, 1));
     }
 
-    #[test]
-    fn search_and_action_fields_get_their_columns() {
-        let search = Event {
-            data: EventData::Search {
-                query: "kwijtschelding".into(),
-                result_count: Some(0),
-                category: None,
-            },
-            ..event(0, "http://localhost/zoeken")
-        };
-        let row = to_row(search.clone(), origin(), &ctx(chrono_tz::UTC));
-        assert_eq!(
-            (
-                row.kind.as_str(),
-                row.search_query.as_str(),
-                row.search_results
-            ),
-            ("search", "kwijtschelding", 0)
-        );
-        let action = Event {
-            data: EventData::Action {
-                name: "contact:phone".into(),
-                target: Some("tel:14030".into()),
-            },
-            ..event(0, "http://localhost/contact")
-        };
-        let row = to_row(action.clone(), origin(), &ctx(chrono_tz::UTC));
-        assert_eq!(
-            (
-                row.action_name.as_str(),
-                row.action_target.as_str(),
-                row.search_results
-            ),
-            ("contact:phone", "tel:14030", -1)
-        );
-        let pv = to_row(
-            event(0, "http://localhost/"),
-            origin(),
-            &ctx(chrono_tz::UTC),
-        );
-        assert_eq!(
-            (pv.title.as_str(), pv.device.as_str(), pv.screen_width),
-            ("Bijstand", "mobile", 390)
-        );
-    }
-
-    fn origin() -> Origin {
-        Origin {
-            topic: "t".into(),
-            partition: 3,
-            offset: 17,
-        }
-    }
-
-    #[test]
-    fn day_follows_the_configured_time_zone() {
-        // 2026-11-23 23:30 UTC is already 2026-11-24 in Amsterdam.
-        let ts = chrono::Utc
-            .with_ymd_and_hms(2026, 11, 23, 23, 30, 0)
+    #[tokio::test]
+    async fn nothing_is_inserted_while_the_bound_cannot_be_recorded() {
+        let mut w = writer();
+        w.store
+            .bound_failures
+            .lock()
             .unwrap()
-            .timestamp_millis();
-        let ams = to_row(
-            event(ts, "http://localhost/"),
-            origin(),
-            &ctx(chrono_tz::Europe::Amsterdam),
+            .extend([unavailable(), unavailable()]);
+        let mut side = Side::default();
+        w.write(batch(&range(0, 0..5)), &mut side).await.unwrap();
+        assert_eq!(
+            calls(&w),
+            [
+                "bounds",
+                "raise 0:104",
+                "bounds",
+                "raise 0:104",
+                "bounds",
+                "raise 0:104",
+                "insert 5"
+            ]
         );
-        let utc = to_row(
-            event(ts, "http://localhost/"),
-            origin(),
-            &ctx(chrono_tz::UTC),
-        );
-        let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
-        let d = |y, m, dd| {
-            chrono::NaiveDate::from_ymd_opt(y, m, dd)
-                .unwrap()
-                .signed_duration_since(epoch)
-                .num_days() as u16
+        assert_eq!(side.pauses, 2);
+        assert_eq!(w.store.stored(0), (0..5).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn rows_of_partitions_a_rebalance_took_away_while_waiting_are_not_written() {
+        let mut w = writer();
+        w.store.insert_failures.lock().unwrap().push_back(Failure {
+            lands: |_, _| false,
+            error: unavailable(),
+        });
+        let mut side = Side {
+            rebalance_to: Some(HashSet::from([1])),
+            ..Side::default()
         };
-        assert_eq!(ams.day, d(2026, 11, 24));
-        assert_eq!(utc.day, d(2026, 11, 23));
-        assert_eq!(ams.ts as i64, ts / 1000);
+        let mut rows = range(0, 0..5);
+        rows.extend(range(1, 0..5));
+        w.write(batch(&rows), &mut side).await.unwrap();
+        assert!(w.store.stored(0).is_empty(), "partition 0 has a new owner");
+        assert_eq!(w.store.stored(1), (0..5).collect::<Vec<_>>());
     }
 
-    #[test]
-    fn row_carries_path_and_origin() {
-        let row = to_row(
-            event(0, "https://www.gemeente.nl/werk-en-inkomen/bijstand?q=x"),
-            origin(),
-            &ctx(chrono_tz::UTC),
-        );
-        assert_eq!(row.path, "/werk-en-inkomen/bijstand");
-        assert_eq!(
-            (
-                row.kafka_topic.as_str(),
-                row.kafka_partition,
-                row.kafka_offset
-            ),
-            ("t", 3, 17)
-        );
-        assert_eq!(row.visitor, "000000000000002a");
-        assert_eq!(row.kind, "pageview");
-    }
-
-    #[test]
-    fn themes_come_with_their_ancestors() {
-        assert_eq!(
-            with_ancestors(&["schulden/beslag", "schulden/bewind", "armoede"]),
-            vec!["schulden/beslag", "schulden", "schulden/bewind", "armoede"]
-        );
-        let search = Event {
-            data: EventData::Search {
-                query: "kwijtscheldng".into(),
-                result_count: None,
-                category: None,
+    #[tokio::test]
+    async fn a_refused_batch_goes_to_the_dead_letter_topic_except_what_clickhouse_kept() {
+        let mut w = writer();
+        w.store.insert_failures.lock().unwrap().push_back(Failure {
+            lands: |_, o| o < 3,
+            error: StoreError::Server {
+                code: 53,
+                message: "Type mismatch".into(),
             },
-            ..event(0, "http://localhost/zoeken")
-        };
-        let row = to_row(search.clone(), origin(), &ctx(chrono_tz::UTC));
-        assert_eq!(row.themes, vec!["armoede/kwijtschelding", "armoede"]);
-        let pv = to_row(
-            event(0, "http://localhost/werk-en-inkomen/bijzondere-bijstand"),
-            origin(),
-            &ctx(chrono_tz::UTC),
+        });
+        let mut side = Side::default();
+        w.write(batch(&range(0, 0..8)), &mut side).await.unwrap();
+        assert_eq!(w.store.stored(0), vec![0, 1, 2]);
+        assert_eq!(
+            side.dead,
+            range(0, 3..8)
+                .iter()
+                .map(|&(p, o)| (p as i32, o as i64))
+                .collect::<Vec<_>>()
         );
-        assert_eq!(pv.themes, vec!["inkomen/bijzondere-bijstand", "inkomen"]);
+        assert!(
+            side.reasons[0].contains("Type mismatch"),
+            "{:?}",
+            side.reasons
+        );
+        assert_eq!(side.pauses, 0, "a refusal is not retried");
+        // The next batch asks ClickHouse again rather than trusting what was known.
+        w.write(batch(&range(0, 8..10)), &mut side).await.unwrap();
+        assert_eq!(calls(&w).last().map(String::as_str), Some("insert 2"));
     }
 
-    #[test]
-    fn watermarks_skip_what_was_written_per_partition() {
-        let mut w = Watermarks::default();
-        assert!(!w.already_written(0, 0));
-        w.advance(0, 10);
-        assert!(w.already_written(0, 10));
-        assert!(!w.already_written(0, 11));
-        assert!(!w.already_written(1, 5));
-        w.advance(0, 4);
-        assert!(w.already_written(0, 10), "a watermark never moves back");
-        w.clear();
-        assert!(!w.already_written(0, 10));
+    #[tokio::test]
+    async fn shutting_down_while_waiting_ends_the_write_without_storing_anything_more() {
+        let mut w = writer();
+        w.store.insert_failures.lock().unwrap().push_back(Failure {
+            lands: |_, _| false,
+            error: unavailable(),
+        });
+        let mut side = Side {
+            stopping: true,
+            ..Side::default()
+        };
+        assert!(w.write(batch(&range(0, 0..3)), &mut side).await.is_err());
+        assert!(w.store.stored(0).is_empty());
+        // After a restart the bound is there, so the rows are looked up, found missing
+        // and written.
+        let bounds: HashMap<i32, i64> = w.store.bounds.lock().unwrap().clone();
+        assert_eq!(bounds, HashMap::from([(0, 102)]));
+        w.forget();
+        w.write(batch(&range(0, 0..3)), &mut Side::default())
+            .await
+            .unwrap();
+        assert_eq!(w.store.stored(0), vec![0, 1, 2]);
     }
 }

@@ -7,9 +7,11 @@
 //!
 //! - [`ClickHouseConfig`]: URL, database, user, timeouts (the `[clickhouse]` section of
 //!   each service's configuration file).
+//! - [`aggregates`]: the tables derived from the raw events, one owner module each.
 //! - [`Store`]: a connected client bound to the configured database.
 //! - [`StoreError`]: what can go wrong, classified as retryable or not.
 
+pub mod aggregates;
 pub mod migrations;
 
 use std::time::Duration;

@@ -12,14 +12,16 @@
 //! crash between two statements of one migration is repaired by running it again.
 //!
 //! Statements in a file are separated by a `;` at the end of a line; lines starting
-//! with `--` are comments.
+//! with `--` are comments. A migration may also name a [`Backfill`]: code run after its
+//! statements that fills a new aggregate with the statement its owner module uses
+//! (see [`crate::aggregates`]), so that each aggregation is written once.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use chrono::NaiveDate;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use crate::aggregates::{self, Scope};
 use crate::{ClickHouseConfig, Store, StoreError};
 
 /// One migration file compiled into the binary.
@@ -31,6 +33,55 @@ pub struct Migration {
     pub name: &'static str,
     /// The file's text.
     pub sql: &'static str,
+    /// Code run after the statements.
+    pub backfill: Option<Backfill>,
+}
+
+/// A backfill of a migration, written in code by the owner of the table it fills.
+/// Each run writes one new version of everything it fills, so a rerun after a crash
+/// replaces whatever an interrupted one left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backfill {
+    /// `event_counts_daily` (migration 13): the days whose raw events are gone from
+    /// `site_daily` and `theme_daily` (dropped by migration 14), every other day from
+    /// the raw events.
+    EventCounts,
+}
+
+/// Migration 13's copies of `site_daily` and `theme_daily` for the days without raw
+/// events; bind the version.
+const EVENT_COUNTS_FROM_OLD_TABLES: [&str; 2] = [
+    "INSERT INTO event_counts_daily (site, theme, day, type, events, version)
+SELECT site, '*' AS theme, day, type, sum(events) AS events, toUInt64(?) AS version
+FROM site_daily
+WHERE (site, day) NOT IN (SELECT site, day FROM events)
+GROUP BY site, day, type",
+    "INSERT INTO event_counts_daily (site, theme, day, type, events, version)
+SELECT site, theme, day, type, sum(events) AS events, toUInt64(?) AS version
+FROM theme_daily
+WHERE (site, day) NOT IN (SELECT site, day FROM events)
+GROUP BY site, theme, day, type",
+];
+
+impl Backfill {
+    async fn run(self, store: &Store) -> Result<(), StoreError> {
+        // Versions are milliseconds: any later sessionizer run writes a newer one.
+        let version = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let c = store.client();
+        match self {
+            Backfill::EventCounts => {
+                for sql in EVENT_COUNTS_FROM_OLD_TABLES {
+                    c.query(sql).bind(version).execute().await?;
+                }
+                aggregates::event_counts::rewrite(&Scope::All)
+                    .run(c, version)
+                    .await
+            }
+        }
+    }
 }
 
 /// Every migration, in order. A unit test checks that this lists each file.
@@ -39,163 +90,89 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 1,
         name: "0001_events.sql",
         sql: include_str!("../migrations/0001_events.sql"),
+        backfill: None,
     },
     Migration {
         version: 2,
         name: "0002_event_details.sql",
         sql: include_str!("../migrations/0002_event_details.sql"),
+        backfill: None,
     },
     Migration {
         version: 3,
         name: "0003_themes.sql",
         sql: include_str!("../migrations/0003_themes.sql"),
+        backfill: None,
     },
     Migration {
         version: 4,
         name: "0004_channels_and_search.sql",
         sql: include_str!("../migrations/0004_channels_and_search.sql"),
+        backfill: None,
     },
     Migration {
         version: 5,
         name: "0005_sessions.sql",
         sql: include_str!("../migrations/0005_sessions.sql"),
+        backfill: None,
     },
     Migration {
         version: 6,
         name: "0006_search_outcomes.sql",
         sql: include_str!("../migrations/0006_search_outcomes.sql"),
+        backfill: None,
     },
     Migration {
         version: 7,
         name: "0007_actions.sql",
         sql: include_str!("../migrations/0007_actions.sql"),
+        backfill: None,
     },
     Migration {
         version: 8,
         name: "0008_visits_daily.sql",
         sql: include_str!("../migrations/0008_visits_daily.sql"),
+        backfill: None,
     },
     Migration {
         version: 9,
         name: "0009_totals_and_contact_channels.sql",
         sql: include_str!("../migrations/0009_totals_and_contact_channels.sql"),
+        backfill: None,
     },
     Migration {
         version: 10,
         name: "0010_drop_theme_channel_daily.sql",
         sql: include_str!("../migrations/0010_drop_theme_channel_daily.sql"),
+        backfill: None,
     },
     Migration {
         version: 11,
         name: "0011_search_term_counts_daily.sql",
         sql: include_str!("../migrations/0011_search_term_counts_daily.sql"),
+        backfill: None,
     },
     Migration {
         version: 12,
         name: "0012_drop_search_terms_daily.sql",
         sql: include_str!("../migrations/0012_drop_search_terms_daily.sql"),
+        backfill: None,
+    },
+    Migration {
+        version: 13,
+        name: "0013_one_writer_per_table.sql",
+        sql: include_str!("../migrations/0013_one_writer_per_table.sql"),
+        backfill: Some(Backfill::EventCounts),
+    },
+    Migration {
+        version: 14,
+        name: "0014_drop_site_and_theme_daily.sql",
+        sql: include_str!("../migrations/0014_drop_site_and_theme_daily.sql"),
+        backfill: None,
     },
 ];
 
 const LOCK_TABLE: &str = "schema_migrations_lock";
-
-/// Migration 0008's aggregation of the visits (`visits_daily`: per theme, '' for all
-/// visits, the visits, contacts, zero-result searches, visitors and time to contact by
-/// channel, by device and in total), in two steps: migration 0008's rows of each visit
-/// and theme are aggregated per (site, day, theme, channel, device) first, with
-/// partial states of the visitors and the times to contact, and the three cells are
-/// built from those few rows. Migration 0008 spreads every visit's theme rows over the
-/// three cells before it aggregates: three times the rows, each hashed into a set of
-/// visitors and an array of times; this takes about half of ClickHouse's time for the
-/// same rows (1.7 million visits of three days: 4.4 s → 2.3 s). Reads
-/// `(SELECT * FROM sessions FINAL)`; binds the version.
-pub fn visits_refresh() -> String {
-    let backfill = backfill(8, "INSERT INTO visits_daily");
-    let theme_rows = backfill
-        .split_once("FROM\n(\n")
-        .and_then(|(_, rest)| rest.split_once("\n)\nARRAY JOIN [(ch"))
-        .map_or("", |(rows, _)| rows);
-    format!(
-        "INSERT INTO visits_daily
-SELECT site, day, theme, cell.1 AS channel, cell.2 AS device, sum(n) AS visits,
-       sum(n_contact) AS contacts, sum(n_zero) AS zero_results, uniqMerge(visitor_set) AS visitors,
-       quantilesExactIfMergeState(0.5, 0.9)(ttc) AS time_to_contact, toUInt64(?) AS version
-FROM
-(
-    SELECT site, day, theme, ch, dev, count() AS n, countIf(contact_ts > 0) AS n_contact,
-           sum(zero) AS n_zero, uniqState(visitor) AS visitor_set,
-           quantilesExactIfState(0.5, 0.9)(toInt64(contact_ts) - toInt64(first_ts), contact_ts > 0) AS ttc
-    FROM
-    (
-{theme_rows}
-    )
-    GROUP BY site, day, theme, ch, dev
-)
-ARRAY JOIN [(ch, '*'), ('*', dev), ('*', '*')] AS cell
-GROUP BY site, day, theme, channel, device"
-    )
-}
-
-/// The sessionizer's rewrite of the daily aggregates after each run: for every (site,
-/// day) from `first` to `last` that got events since a time, a new version of
-/// `visits_daily` (migration 0008), its total rows copied to `visit_totals_daily` (run
-/// it after the first: it copies the version just written), the contacts per
-/// channel in `contact_channels_daily` (migration 0009) and the searches per theme
-/// and term in `search_term_counts_daily` (migration 0011). `first`
-/// and `last` are the days of the new events: they bound every scan to the days that
-/// can have changed (the tables are partitioned and ordered by day; `inserted_at` is
-/// not). Built from the migrations' backfill statements, so that each aggregation is
-/// defined once; the visits in two steps ([`visits_refresh`]: migration 0008's rows in
-/// half the time, a test holds the two to the same rows). Each statement binds the
-/// version first, then (where it has one) the time in seconds.
-pub fn sessionizer_refresh(first: NaiveDate, last: NaiveDate) -> [String; 4] {
-    let days = days_between(first, last);
-    let touched =
-        format!("(SELECT site, day FROM events WHERE {days} AND inserted_at >= toDateTime(?))");
-    let visits = visits_refresh().replace(
-        "FROM (SELECT * FROM sessions FINAL)",
-        &format!("FROM (SELECT * FROM sessions FINAL WHERE {days} AND (site, day) IN {touched})"),
-    );
-    // The totals of the version just written: the backfill's columns, this version.
-    let totals = backfill(9, "INSERT INTO visit_totals_daily");
-    let totals = format!(
-        "{} WHERE channel = '*' AND device = '*' AND {days} AND version = ?",
-        totals
-            .split_once("WHERE")
-            .map_or("", |(head, _)| head)
-            .replace("toUInt64(0)", "version")
-            .trim_end()
-    );
-    let contacts = backfill(9, "INSERT INTO contact_channels_daily")
-        .replace(
-            "(site, day) NOT IN (SELECT site, day FROM contact_channels_daily)",
-            &format!("{days} AND (site, day) IN {touched}"),
-        )
-        .replace("toUInt64(0) AS version", "toUInt64(?) AS version");
-    let searches = backfill(11, "INSERT INTO search_term_counts_daily")
-        .replace(
-            "(site, day) NOT IN (SELECT site, day FROM search_term_counts_daily)",
-            &format!("{days} AND (site, day) IN {touched}"),
-        )
-        .replace("toUInt64(0) AS version", "toUInt64(?) AS version");
-    [visits, totals, contacts, searches]
-}
-
-/// The SQL condition on `day` for the days from `first` to `last`, as date literals
-/// (they are dates, never request text), so that it prunes partitions and key ranges.
-pub fn days_between(first: NaiveDate, last: NaiveDate) -> String {
-    format!("day >= toDate('{first}') AND day <= toDate('{last}')")
-}
-
-/// The statement of migration `version` that starts with `start`.
-fn backfill(version: u32, start: &str) -> String {
-    MIGRATIONS
-        .iter()
-        .filter(|m| m.version == version)
-        .flat_map(|m| m.statements())
-        .find(|s| s.starts_with(start))
-        .unwrap_or_default()
-}
 
 impl Migration {
     /// The statements of the file, without comments.
@@ -346,6 +323,14 @@ async fn apply_pending(store: &Store) -> Result<(), StoreError> {
                 Err(e) => return Err(e),
             }
         }
+        if let Some(backfill) = m.backfill {
+            tracing::info!(
+                version = m.version,
+                ?backfill,
+                "running the migration's backfill"
+            );
+            backfill.run(store).await?;
+        }
         store
             .client()
             .query("INSERT INTO schema_migrations (version, name, checksum, applied_at) SELECT ?, ?, ?, now()")
@@ -451,65 +436,6 @@ mod tests {
                 m.name
             );
         }
-    }
-
-    #[test]
-    fn the_sessionizer_refreshes_the_aggregates_with_the_migrations_statements() {
-        let day = |d| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
-        let [visits, totals, contacts, searches] = sessionizer_refresh(day(28), day(29));
-        let days = "day >= toDate('2026-11-28') AND day <= toDate('2026-11-29')";
-        let touched = format!(
-            "(site, day) IN (SELECT site, day FROM events WHERE {days} AND inserted_at >= toDateTime(?))"
-        );
-        assert!(visits.starts_with("INSERT INTO visits_daily"), "{visits}");
-        assert!(visits.contains("toUInt64(?) AS version"), "{visits}");
-        assert!(
-            visits.contains(&format!(
-                "FROM (SELECT * FROM sessions FINAL WHERE {days} AND {touched})"
-            )),
-            "{visits}"
-        );
-        assert_eq!(visits.matches('?').count(), 2, "{visits}");
-        // Migration 0008's rows of each visit and theme, aggregated in two steps.
-        assert!(
-            visits.contains("ARRAY JOIN all_themes AS theme, all_first AS first_ts"),
-            "{visits}"
-        );
-        assert!(visits.contains("uniqMerge(visitor_set)"), "{visits}");
-
-        assert!(
-            totals.starts_with("INSERT INTO visit_totals_daily\nSELECT site, theme, day,"),
-            "{totals}"
-        );
-        assert!(
-            totals.ends_with(&format!(", version\nFROM visits_daily WHERE channel = '*' AND device = '*' AND {days} AND version = ?")),
-            "{totals}"
-        );
-        assert_eq!(totals.matches('?').count(), 1, "{totals}");
-
-        assert!(
-            contacts.starts_with("INSERT INTO contact_channels_daily"),
-            "{contacts}"
-        );
-        assert!(contacts.contains("toUInt64(?) AS version"), "{contacts}");
-        assert!(
-            contacts.contains(&format!("{days} AND {touched}")),
-            "{contacts}"
-        );
-        assert!(!contacts.contains("NOT IN"), "{contacts}");
-        assert_eq!(contacts.matches('?').count(), 2, "{contacts}");
-
-        assert!(
-            searches.starts_with("INSERT INTO search_term_counts_daily"),
-            "{searches}"
-        );
-        assert!(searches.contains("toUInt64(?) AS version"), "{searches}");
-        assert!(
-            searches.contains(&format!("{days} AND {touched}")),
-            "{searches}"
-        );
-        assert!(!searches.contains("NOT IN"), "{searches}");
-        assert_eq!(searches.matches('?').count(), 2, "{searches}");
     }
 
     #[test]

@@ -97,6 +97,24 @@ pub fn local_stack(command: &str) {
     assert!(status.success(), "{command} failed");
 }
 
+/// Sends SIGKILL to a server of the local stack (`clickhouse`, `kafka`) at once, from
+/// this process (a shell would take milliseconds to start), then waits through
+/// `deploy/local/lib.sh` until it is gone. For tests that kill a server at a chosen
+/// moment; start it again with `local_stack("start_clickhouse")`.
+pub fn kill_local(name: &str) {
+    let home = std::env::var("LUISTER_HOME")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../.luister").to_owned());
+    let pid_file = format!("{home}/run/{name}.pid");
+    let pid = std::fs::read_to_string(&pid_file)
+        .unwrap_or_else(|e| panic!("{pid_file}: {e} (is the local stack running?)"));
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", pid.trim()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill -KILL {} failed", pid.trim());
+    local_stack(&format!("kill_pid {name}"));
+}
+
 /// Deletes a topic (errors ignored: it may not exist).
 pub async fn delete_topic(topic: &str) {
     let admin: AdminClient<DefaultClientContext> = client_config().create().expect("admin client");

@@ -72,6 +72,17 @@ impl HasTokens for App {
 }
 
 impl App {
+    /// Today in the reporting time zone.
+    pub fn today(&self) -> chrono::NaiveDate {
+        chrono::Utc::now().with_timezone(&self.tz).date_naive()
+    }
+
+    /// The first day whose page views and searches are counted from the raw events
+    /// (see [`luister_store::aggregates::event_counts::live_from`]).
+    pub fn live_from(&self) -> chrono::NaiveDate {
+        luister_store::aggregates::event_counts::live_from(self.today())
+    }
+
     /// The site named in a path, if it exists (404) and the caller may read it (403).
     pub fn site(&self, who: &Principal, raw: &str) -> Result<SiteId, ApiError> {
         let site = SiteId::parse(raw)

@@ -109,12 +109,18 @@ pub async fn reach_figures(
     // The three periods in one read of each table.
     let periods = [p, p.previous(), p.year_ago()];
     let [now, prev, year]: [Figures; 3] = match theme {
-        None => figures::site(app.client(), site.as_str(), &periods).await?,
-        Some(t) => figures::themes(app.client(), site.as_str(), &periods, Some(t))
-            .await?
-            .into_iter()
-            .map(|mut m| m.remove(t).unwrap_or_default())
-            .collect(),
+        None => figures::site(app.client(), site.as_str(), &periods, app.live_from()).await?,
+        Some(t) => figures::themes(
+            app.client(),
+            site.as_str(),
+            &periods,
+            Some(t),
+            app.live_from(),
+        )
+        .await?
+        .into_iter()
+        .map(|mut m| m.remove(t).unwrap_or_default())
+        .collect(),
     }
     .try_into()
     .map_err(|_| ApiError::Internal)?;
@@ -257,11 +263,16 @@ pub struct ThemesAnswer {
 /// The reach of every theme of a site.
 pub async fn theme_rows(app: &App, site: &SiteId, p: Period) -> Result<ThemesAnswer, ApiError> {
     let c = app.client();
-    let [now, prev, year]: [BTreeMap<String, Figures>; 3] =
-        figures::themes(c, site.as_str(), &[p, p.previous(), p.year_ago()], None)
-            .await?
-            .try_into()
-            .map_err(|_| ApiError::Internal)?;
+    let [now, prev, year]: [BTreeMap<String, Figures>; 3] = figures::themes(
+        c,
+        site.as_str(),
+        &[p, p.previous(), p.year_ago()],
+        None,
+        app.live_from(),
+    )
+    .await?
+    .try_into()
+    .map_err(|_| ApiError::Internal)?;
     let mut rows: Vec<ThemeRow> = now
         .into_iter()
         .map(|(theme, f)| {

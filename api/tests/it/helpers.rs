@@ -41,6 +41,14 @@ fn site(s: &str) -> SiteId {
 
 impl Pipeline {
     pub async fn start(scratch: &Scratch) -> Self {
+        Self::start_with(scratch, |_| {}).await
+    }
+
+    /// [`Pipeline::start`] with `adjust` applied to the processor's configuration.
+    pub async fn start_with(
+        scratch: &Scratch,
+        adjust: impl FnOnce(&mut luister_processor::config::ProcessorConfig),
+    ) -> Self {
         let mut processor = luister_processor::config::ProcessorConfig {
             kafka: scratch.kafka(),
             clickhouse: clickhouse(scratch),
@@ -48,6 +56,7 @@ impl Pipeline {
         };
         processor.consumer.batch_max_wait_ms = 200;
         processor.sessions.interval_s = 1;
+        adjust(&mut processor);
         let processor = Running::start(move |l, s| luister_processor::serve(processor, l, s)).await;
         processor.wait_ready(Duration::from_secs(60)).await;
 
@@ -307,6 +316,14 @@ pub fn known_events(w: Weeks) -> Vec<Event> {
         visits.push(visit);
     }
     visits.into_iter().flat_map(|v| v.out).collect()
+}
+
+/// A page view of `path` on `site` by `visitor` at `ts_ms`, as the collector writes it.
+pub fn pageview_at(site: &'static str, visitor: u64, ts_ms: i64, path: &str) -> Event {
+    let mut v = Visit::new(site, visitor, Utc::now().date_naive(), Device::Desktop);
+    v.ts_ms = ts_ms;
+    v.page(0, path);
+    v.out.remove(0)
 }
 
 /// Produces events to the pipeline's topic, as the collector would.

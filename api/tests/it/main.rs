@@ -113,6 +113,109 @@ async fn only_the_newest_version_of_a_day_counts_and_visitors_survive_merges() {
     scratch.cleanup().await;
 }
 
+/// Page views of today and yesterday are counted from the raw events, so they show
+/// within seconds; earlier days come from the aggregate the sessionizer rewrites, and
+/// no day is counted twice where both hold it.
+#[tokio::test]
+async fn todays_and_yesterdays_page_views_show_at_once_and_older_days_once_rewritten() {
+    let scratch = Scratch::new("api_live");
+    // The sessionizer runs once at the start, then not for an hour.
+    let p = Pipeline::start_with(&scratch, |c| c.sessions.interval_s = 3600).await;
+    let first_run = wait_for(Duration::from_secs(30), || async {
+        let text = reqwest::get(p.processor.url("/metrics"))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.contains(r#"luister_processor_sessionizer_runs_total{outcome="ok"} 1"#)
+            .then_some(())
+    })
+    .await;
+    assert!(
+        first_run.is_some(),
+        "the sessionizer's first run did not end"
+    );
+    let tz = chrono_tz::Europe::Amsterdam;
+    let today = Utc::now().with_timezone(&tz).date_naive();
+    let day = |back: u64| today - Days::new(back);
+    let noon = |d: chrono::NaiveDate| {
+        d.and_hms_opt(12, 0, 0)
+            .unwrap()
+            .and_local_timezone(tz)
+            .unwrap()
+            .timestamp_millis()
+    };
+    let mut events = Vec::new();
+    for (back, n) in [(0, 3), (1, 2), (5, 4)] {
+        for i in 0..n {
+            events.push(helpers::pageview_at(
+                "demo",
+                1000 + back * 10 + i,
+                noon(day(back)),
+                "/afval",
+            ));
+        }
+    }
+    load(&scratch.topic, &events).await;
+    let pageviews = |from: chrono::NaiveDate, to: chrono::NaiveDate| {
+        let p = &p;
+        async move {
+            let v = p
+                .json(ADMIN, &format!("/v1/sites/demo/reach?from={from}&to={to}"))
+                .await;
+            v["figures"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["metric"] == "pageviews")
+                .unwrap()["current"]
+                .as_u64()
+                .unwrap()
+        }
+    };
+    let live = wait_for(Duration::from_secs(30), || async {
+        (pageviews(day(0), day(0)).await == 3).then_some(())
+    })
+    .await;
+    assert!(
+        live.is_some(),
+        "today's page views did not show within 30 s"
+    );
+    assert_eq!(
+        pageviews(day(1), day(1)).await,
+        2,
+        "yesterday, from the raw events"
+    );
+    assert_eq!(
+        pageviews(day(5), day(5)).await,
+        0,
+        "an older day waits for the sessionizer's rewrite"
+    );
+    let store = luister_store::Store::connect(&luister_store::ClickHouseConfig {
+        url: luister_testkit::clickhouse_url(),
+        database: scratch.database.clone(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    luister_store::aggregates::rewrite_every(
+        store.client(),
+        &luister_store::aggregates::Scope::Days {
+            first: day(5),
+            last: day(0),
+        },
+        Utc::now().timestamp_millis() as u64,
+    )
+    .await
+    .unwrap();
+    assert_eq!(pageviews(day(5), day(5)).await, 4, "rewritten");
+    assert_eq!(pageviews(day(0), day(0)).await, 3, "not counted twice");
+    assert_eq!(pageviews(day(5), day(0)).await, 9);
+    p.stop().await;
+    scratch.cleanup().await;
+}
+
 fn figure(metric: &str, cur: u64, prev: u64, year: u64, d_prev: Value, d_year: Value) -> Value {
     json!({"metric": metric, "current": cur, "previous": prev, "year_ago": year,
            "change_vs_previous_pct": d_prev, "change_vs_year_ago_pct": d_year})

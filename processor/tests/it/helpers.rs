@@ -127,3 +127,12 @@ pub fn event_at(visitor: u64, ts_ms: i64, kind: &str, path: &str, extra: &str) -
         r#"{{"v":1,"site":"demo","ts_ms":{ts_ms},"visitor":"{visitor:016x}","type":"{kind}","url":"http://localhost{path}"{extra}}}"#
     )
 }
+
+/// SQL of the events counted in the newest version of each (site, day) of
+/// `event_counts_daily`, of the rows `filter` selects (the sessionizer rewrites it).
+pub fn event_counts(db: &str, filter: &str) -> String {
+    format!(
+        "SELECT sum(events) FROM {db}.event_counts_daily WHERE {filter} AND (site, day, version) IN \
+         (SELECT site, day, max(version) FROM {db}.event_counts_daily GROUP BY site, day)"
+    )
+}

@@ -5,11 +5,12 @@
 
 mod helpers;
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use luister_testkit::{consume, produce, wait_for, Scratch};
 
-use helpers::{count, metric, pageview, start_processor, wait_count};
+use helpers::{count, event_counts, metric, pageview, start_processor, wait_count};
 
 #[tokio::test]
 async fn events_land_in_raw_and_daily_tables_once() {
@@ -33,15 +34,13 @@ async fn events_land_in_raw_and_daily_tables_once() {
     assert_eq!(raw, 25, "events in ClickHouse");
     assert_eq!(
         wait_count(
-            &format!(
-                "SELECT sum(events) FROM {db}.site_daily WHERE site = 'demo' AND type = 'pageview'"
-            ),
+            &event_counts(db, "site = 'demo' AND theme = '*' AND type = 'pageview'"),
             25,
             Duration::from_secs(30)
         )
         .await,
         25,
-        "site_daily (visible a moment after the raw rows)"
+        "event_counts_daily (rewritten by the sessionizer)"
     );
     assert_eq!(
         count(&format!("SELECT uniqExact(visitor) FROM {db}.events")).await,
@@ -95,7 +94,12 @@ async fn replaying_the_whole_topic_counts_nothing_twice() {
     );
     assert_eq!(count(&format!("SELECT count() FROM {db}.events")).await, 30);
     assert_eq!(
-        count(&format!("SELECT sum(events) FROM {db}.site_daily")).await,
+        wait_count(
+            &event_counts(&db, "theme = '*'"),
+            30,
+            Duration::from_secs(30)
+        )
+        .await,
         30
     );
 
@@ -118,7 +122,7 @@ async fn replaying_the_whole_topic_counts_nothing_twice() {
     );
     assert_eq!(
         wait_count(
-            &format!("SELECT sum(events) FROM {db}.site_daily"),
+            &event_counts(&db, "theme = '*'"),
             35,
             Duration::from_secs(30)
         )
@@ -314,11 +318,11 @@ async fn themes_are_attributed_and_land_in_the_theme_aggregates() {
         .trim(),
         "['armoede/kwijtschelding','armoede']"
     );
-    // The aggregates are filled inside the same INSERT but become visible a moment
-    // after the raw rows: wait for their totals before looking at the details.
+    // The aggregates are rewritten by the sessionizer (every second here): wait for
+    // their totals before looking at the details.
     assert_eq!(
         wait_count(
-            &format!("SELECT sum(events) FROM {db}.theme_daily"),
+            &event_counts(db, "theme NOT IN ('*', '')"),
             7,
             Duration::from_secs(30)
         )
@@ -340,8 +344,7 @@ async fn themes_are_attributed_and_land_in_the_theme_aggregates() {
         .await,
         3
     );
-    let per_theme =
-        |theme: &str| format!("SELECT sum(events) FROM {db}.theme_daily WHERE theme = '{theme}'");
+    let per_theme = |theme: &str| event_counts(db, &format!("theme = '{theme}'"));
     assert_eq!(count(&per_theme("schulden")).await, 1);
     assert_eq!(count(&per_theme("schulden/schuldhulpverlening")).await, 1);
     assert_eq!(count(&per_theme("afval")).await, 1);
@@ -435,6 +438,11 @@ async fn retention_drops_old_raw_months_and_keeps_the_aggregates() {
         .await,
         2
     );
+    assert_eq!(
+        wait_count(&event_counts(db, "theme = '*'"), 2, Duration::from_secs(30)).await,
+        2,
+        "both days counted before the old one's raw events go"
+    );
 
     let store = luister_store::Store::connect(&luister_store::ClickHouseConfig {
         url: luister_testkit::clickhouse_url(),
@@ -454,10 +462,7 @@ async fn retention_drops_old_raw_months_and_keeps_the_aggregates() {
         "the recent event stays"
     );
     assert_eq!(
-        count(&format!(
-            "SELECT sum(events) FROM {db}.site_daily WHERE day = '2020-01-15'"
-        ))
-        .await,
+        count(&event_counts(db, "theme = '*' AND day = '2020-01-15'")).await,
         1,
         "aggregates are kept"
     );
@@ -708,7 +713,10 @@ async fn the_sessionizers_visits_refresh_gives_migration_8s_rows() {
         .find(|s| s.starts_with("INSERT INTO visits_daily"))
         .unwrap();
     let expected = rows(migration).await.unwrap();
-    let refresh = luister_store::migrations::visits_refresh().replace('?', "7");
+    let refresh =
+        luister_store::aggregates::visits::rewrite(&luister_store::aggregates::Scope::All)
+            .sql()
+            .replace('?', "7");
     assert_eq!(rows(refresh).await.unwrap(), expected);
     // Not an empty comparison: every site and day, the three cells, each theme.
     assert_eq!(expected.lines().count(), 32, "{expected}");
@@ -965,6 +973,81 @@ async fn migration_11_counts_the_searches_written_before_it_once() {
     scratch.cleanup().await;
 }
 
+#[tokio::test]
+async fn migration_13_counts_the_events_stored_before_it_and_bounds_their_offsets() {
+    let scratch = Scratch::new("proc_counts_backfill");
+    let db = &scratch.database;
+    let store = migrated(db).await;
+    // site_daily and theme_daily as migrations 1 and 3 made them (migration 14 dropped
+    // them), with a day whose raw events are gone (2026-10-05) and one that still has
+    // them (2026-11-02, where the raw events are counted instead).
+    for (version, table) in [(1, "site_daily"), (3, "theme_daily")] {
+        let create = luister_store::migrations::MIGRATIONS
+            .iter()
+            .filter(|m| m.version == version)
+            .flat_map(|m| m.statements())
+            .find(|s| s.starts_with(&format!("CREATE TABLE IF NOT EXISTS {table}")))
+            .unwrap();
+        store.client().query(&create).execute().await.unwrap();
+    }
+    for sql in [
+        format!(
+            "INSERT INTO {db}.site_daily VALUES ('demo', '2026-10-05', 'pageview', 40), \
+             ('demo', '2026-10-05', 'pageview', 2), ('demo', '2026-11-02', 'pageview', 999)"
+        ),
+        format!(
+            "INSERT INTO {db}.theme_daily (site, day, theme, type, events) VALUES \
+             ('demo', '2026-10-05', 'schulden', 'pageview', 12), ('demo', '2026-11-02', 'schulden', 'pageview', 999)"
+        ),
+        format!(
+            "INSERT INTO {db}.events (site, day, ts, type, visitor, themes, kafka_topic, kafka_partition, kafka_offset) VALUES \
+             ('demo', '2026-11-02', '2026-11-02 10:00:00', 'pageview', 'a', ['schulden/beslag', 'schulden'], 't', 0, 7), \
+             ('demo', '2026-11-02', '2026-11-02 10:01:00', 'search', 'b', [], 't', 0, 9), \
+             ('demo', '2026-11-02', '2026-11-02 10:02:00', 'pageview', 'c', [], 't', 2, 4)"
+        ),
+    ] {
+        luister_testkit::clickhouse(&sql).await.unwrap();
+    }
+    migrate_again(db, 13).await;
+    migrate_again(db, 13).await;
+    let rows = luister_testkit::clickhouse(&format!(
+        "SELECT theme, day, type, events FROM {db}.event_counts_daily \
+         WHERE (site, day, version) IN (SELECT site, day, max(version) FROM {db}.event_counts_daily GROUP BY site, day) \
+         ORDER BY theme, day, type FORMAT TSV"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        "\t2026-11-02\tpageview\t1\n\
+         \t2026-11-02\tsearch\t1\n\
+         *\t2026-10-05\tpageview\t42\n\
+         *\t2026-11-02\tpageview\t2\n\
+         *\t2026-11-02\tsearch\t1\n\
+         schulden\t2026-10-05\tpageview\t12\n\
+         schulden\t2026-11-02\tpageview\t1\n\
+         schulden/beslag\t2026-11-02\tpageview\t1\n"
+    );
+    let bounds = luister_testkit::clickhouse(&format!(
+        "SELECT topic, partition, max(max_offset) FROM {db}.kafka_offsets GROUP BY topic, partition ORDER BY partition FORMAT TSV"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(bounds, "t\t0\t9\nt\t2\t4\n");
+    let views = luister_testkit::clickhouse(&format!(
+        "SELECT count() FROM system.tables WHERE database = '{db}' AND name IN \
+         ('kafka_offsets_mv', 'site_daily_mv', 'theme_daily_mv') FORMAT TSV"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        views.trim(),
+        "0",
+        "no view writes beside the processor any more"
+    );
+    scratch.cleanup().await;
+}
+
 /// Forgets that migration `version` was applied to `db` and runs the migrations, as
 /// a service starting on a database made before it (or after a crash before the
 /// migration was recorded) does.
@@ -1015,11 +1098,14 @@ async fn a_store_with_a_priority_runs_its_queries_at_that_priority() {
 }
 
 /// The processor writes RowBinary itself (`EventRow::write_row_binary`): every field
-/// lands in its own column, with its value.
+/// lands in its own column, with its value. The same rows are then found by their
+/// exact Kafka positions, and the bounds read back as recorded.
 #[tokio::test]
-async fn every_field_of_a_row_lands_in_its_own_column() {
+async fn every_field_of_a_row_lands_in_its_own_column_and_is_found_by_its_position() {
     use luister_processor::batch::Batch;
-    use luister_processor::writer::{self, EventRow};
+    use luister_processor::event_store::{ClickHouseEvents, EventStore};
+    use luister_processor::positions::Probe;
+    use luister_processor::row::EventRow;
     let scratch = Scratch::new("proc_row_binary");
     let store = migrated(&scratch.database).await;
     let row = EventRow {
@@ -1053,9 +1139,10 @@ async fn every_field_of_a_row_lands_in_its_own_column() {
     other.kafka_offset += 1;
     other.themes.clear();
     other.search_results = -1;
-    writer::insert(&store, Batch::from_rows([&row, &other], &[]).body())
-        .await
-        .unwrap();
+    let events = ClickHouseEvents::new(store.clone());
+    let mut batch = Batch::from_rows([&row, &other], &[]);
+    let body = batch.body();
+    events.insert(batch.rows(), body).await.unwrap();
     let columns: Vec<String> = <EventRow as clickhouse::Row>::COLUMN_NAMES
         .iter()
         .map(|c| match *c {
@@ -1073,6 +1160,72 @@ async fn every_field_of_a_row_lands_in_its_own_column() {
         .fetch_all()
         .await
         .unwrap();
-    assert_eq!(got, vec![row, other]);
+    assert_eq!(got, vec![row.clone(), other]);
+
+    let topic = "luister.events.v1";
+    let offset = 1i64 << 40;
+    let probe = |sites: &[&str], days: &[u16], ranges: &[(i32, i64, i64)]| Probe {
+        sites: sites.iter().map(|s| (*s).to_owned()).collect(),
+        days: days.to_vec(),
+        ranges: ranges.to_vec(),
+    };
+    let found = events
+        .present(
+            topic,
+            &probe(
+                &["gemeente-x", "other"],
+                &[20_420, 20_421],
+                &[(5, offset - 3, offset + 9), (6, 0, offset)],
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(found, HashSet::from([(5, offset), (5, offset + 1)]));
+    for (sites, days, ranges) in [
+        (
+            &["gemeente-x"][..],
+            &[20_421u16][..],
+            &[(5, 0, offset + 9)][..],
+        ),
+        (&["other"][..], &[20_420][..], &[(5, 0, offset + 9)][..]),
+        (
+            &["gemeente-x"][..],
+            &[20_420][..],
+            &[(5, offset + 2, offset + 9)][..],
+        ),
+        (
+            &["gemeente-x"][..],
+            &[20_420][..],
+            &[(4, 0, offset + 9)][..],
+        ),
+    ] {
+        let none = events
+            .present(topic, &probe(sites, days, ranges))
+            .await
+            .unwrap();
+        assert!(none.is_empty(), "{sites:?} {days:?} {ranges:?}: {none:?}");
+    }
+    assert!(events
+        .present(
+            "other.topic",
+            &probe(&["gemeente-x"], &[20_420], &[(5, 0, offset + 9)])
+        )
+        .await
+        .unwrap()
+        .is_empty());
+
+    events
+        .raise_bounds(topic, &[(5, offset + 100), (0, 7)])
+        .await
+        .unwrap();
+    events
+        .raise_bounds(topic, &[(5, offset + 50)])
+        .await
+        .unwrap();
+    events.raise_bounds("other.topic", &[(5, 1)]).await.unwrap();
+    assert_eq!(
+        events.bounds(topic).await.unwrap(),
+        std::collections::HashMap::from([(5, offset + 100), (0, 7)])
+    );
     scratch.cleanup().await;
 }
