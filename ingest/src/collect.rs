@@ -3,7 +3,9 @@
 //! Each protocol (native JSON, Matomo, Plausible) parses its request into
 //! [`RawEvent`]s. [`Collector::finish`] then does, once for all of them: find the site,
 //! check the page URL belongs to it, drop query parameters that are not allow-listed,
-//! cut external referrers to their origin, scrub personal data from every text field,
+//! cut external referrers to their origin, scrub personal data from every text field
+//! (URL, referrer, title, search query and category, action name and target: all
+//! through [`crate::scrub`]),
 //! check lengths, keep the client clock only within the allowed skew, classify the
 //! user agent (bots and prefetches are not forwarded), and compute the visitor key.
 //! The IP address and user agent end here.
@@ -25,8 +27,8 @@ use crate::visitor::{RequestKeys, Salter};
 pub const MAX_URL_BYTES: usize = 4096;
 /// Longest page title, search query, category or action target, in characters.
 pub const MAX_TEXT_CHARS: usize = 1000;
-/// Longest action name.
-pub const MAX_ACTION_NAME: usize = 64;
+/// Longest action name, in characters.
+pub const MAX_ACTION_NAME: usize = 200;
 
 /// How the request names its site.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -274,8 +276,8 @@ impl Collector {
                 }
             }
             RawKind::Action { name, target } => EventData::Action {
-                name: action_name(&name)?,
-                target: text("target", target)?,
+                name: scrub_text(&action_name(&name)?),
+                target: target_text(target)?,
             },
         };
         let user_agent = raw.user_agent.as_deref().unwrap_or(visit.user_agent);
@@ -378,7 +380,8 @@ fn clean_url(url: &mut Url, site: &SiteConfig) {
 }
 
 /// Internal referrers are cleaned like page URLs; external ones keep only their
-/// origin; anything unparseable is dropped.
+/// origin (scrubbed too: a host name can be made of anything); anything unparseable
+/// is dropped.
 fn referrer(raw: &str, site: &SiteConfig) -> Option<String> {
     let mut url = parse_http_url("referrer", raw).ok()?;
     let host = url.host_str()?.to_ascii_lowercase();
@@ -386,11 +389,39 @@ fn referrer(raw: &str, site: &SiteConfig) -> Option<String> {
         clean_url(&mut url, site);
         Some(url.into())
     } else {
-        Some(format!("{}/", url.origin().ascii_serialization()))
+        Some(scrub_text(&format!(
+            "{}/",
+            url.origin().ascii_serialization()
+        )))
     }
 }
 
+/// An action's target: a link's or file's URL (credentials removed, every part
+/// scrubbed as a page URL's is) or any other text (`tel:…`, `mailto:…`, a form's
+/// name), scrubbed.
+fn target_text(value: Option<String>) -> Result<Option<String>, IngestError> {
+    let Some(t) = unscrubbed_text("target", value)? else {
+        return Ok(None);
+    };
+    match Url::parse(&t) {
+        Ok(mut url) if matches!(url.scheme(), "http" | "https") => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            scrub_url(&mut url);
+            Ok(Some(url.into()))
+        }
+        _ => Ok(Some(scrub_text(&t))),
+    }
+}
+
+/// A text field, checked and scrubbed.
 fn text(field: &str, value: Option<String>) -> Result<Option<String>, IngestError> {
+    Ok(unscrubbed_text(field, value)?.map(|t| scrub_text(&t)))
+}
+
+/// A text field, trimmed and checked: `None` when empty; refused when too long or
+/// with control characters.
+fn unscrubbed_text(field: &str, value: Option<String>) -> Result<Option<String>, IngestError> {
     let Some(v) = value else { return Ok(None) };
     let v = v.trim();
     if v.is_empty() {
@@ -407,23 +438,22 @@ fn text(field: &str, value: Option<String>) -> Result<Option<String>, IngestErro
             "{field} contains control characters"
         )));
     }
-    Ok(Some(scrub_text(v)))
+    Ok(Some(v.to_owned()))
 }
 
+/// An action name: any text of 1 to [`MAX_ACTION_NAME`] characters without control
+/// characters, lowercase (goals match on prefixes such as `contact:`). Scrubbed by
+/// the caller.
 fn action_name(name: &str) -> Result<String, IngestError> {
     let n = name.trim().to_lowercase();
-    let ok = !n.is_empty()
-        && n.len() <= MAX_ACTION_NAME
-        && n.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '-' | '.' | ' '));
-    if ok {
-        Ok(n)
-    } else {
-        Err(IngestError::BadRequest(format!(
-            "action name {:?} must be 1-{MAX_ACTION_NAME} characters of a-z, 0-9, ':', '_', '-', '.' or space, e.g. \"contact:phone\"",
+    let chars = n.chars().count();
+    if n.is_empty() || chars > MAX_ACTION_NAME || n.chars().any(char::is_control) {
+        return Err(IngestError::BadRequest(format!(
+            "action name {:?} must be 1-{MAX_ACTION_NAME} characters without control characters, e.g. \"contact:phone\"",
             truncate(name, 80)
-        )))
+        )));
     }
+    Ok(n)
 }
 
 /// `nl`, `nl-nl`, `en-GB` → lowercase primary tag with region; anything else dropped.
@@ -695,7 +725,8 @@ mod tests {
                 "query is 1001 characters",
             ),
             (search("a\u{0}b"), "control characters"),
-            (action("contact/phone!"), "action name"),
+            (action("contact\u{7}phone"), "action name"),
+            (action(&"x".repeat(MAX_ACTION_NAME + 1)), "action name"),
             (action(""), "action name"),
         ];
         for (raw, msg) in cases {

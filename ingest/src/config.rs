@@ -54,8 +54,8 @@ impl Default for HttpConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProducerConfig {
-    /// How long the producer tries to deliver an event before the request gets 503.
-    /// Default 5000 ms.
+    /// The longest a request waits for the broker to acknowledge its events before it
+    /// is answered 503 (librdkafka is told to give up a second earlier). Default 5000 ms.
     pub delivery_timeout_ms: u64,
     /// How long the producer waits to batch events. Every request waits for its
     /// events' acknowledgement, so this adds to its latency. Default 1 ms.

@@ -81,6 +81,17 @@ impl IngestError {
         }
     }
 
+    /// Whether the same request may succeed later (the broker or today's salt is not
+    /// available, the visitor's rate is exceeded): the client must be told to retry,
+    /// never that its request was handled.
+    pub fn is_temporary(&self) -> bool {
+        match self {
+            IngestError::AtIndex { source, .. } => source.is_temporary(),
+            IngestError::Unavailable { .. } | IngestError::RateLimited { .. } => true,
+            _ => false,
+        }
+    }
+
     /// A short, bounded label for the rejection metric.
     pub fn reason(&self) -> &'static str {
         match self {

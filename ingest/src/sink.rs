@@ -48,7 +48,26 @@ pub struct KafkaSink {
     producer: Arc<ThreadedProducer<Acknowledgements, StickyPartitioner>>,
     topic: String,
     metrics: IngestMetrics,
+    /// The longest a request waits for its acknowledgements.
+    deadline: Duration,
 }
+
+/// How long librdkafka may try to deliver a message, for a request that waits at most
+/// `delivery_timeout_ms`: a second less, as it checks for timed-out messages once a
+/// second (half the time for timeouts under two seconds).
+pub fn librdkafka_timeout_ms(delivery_timeout_ms: u64) -> u64 {
+    delivery_timeout_ms
+        .saturating_sub(1000)
+        .max(delivery_timeout_ms / 2)
+        .max(1)
+}
+
+/// librdkafka settings of the producer that `kafka.properties` may replace. A broker
+/// that went away is tried again at most every half second rather than librdkafka's
+/// ten: a message's timeout is only noticed when its broker's thread wakes, so with
+/// the default a request waited up to ten seconds for its 503, and the first events
+/// after the broker's return waited for the next attempt too.
+const PRODUCER_TUNING: [(&str, &str); 1] = [("reconnect.backoff.max.ms", "500")];
 
 impl KafkaSink {
     /// Creates the producer (it connects lazily).
@@ -63,15 +82,16 @@ impl KafkaSink {
             ))),
             Partitioning::Visitor => None,
         };
+        let deadline = Duration::from_millis(producer.delivery_timeout_ms);
         let producer: ThreadedProducer<Acknowledgements, StickyPartitioner> = kafka
-            .client_config()
+            .client_config_with(&PRODUCER_TUNING)
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("compression.type", &producer.compression)
             .set("linger.ms", producer.linger_ms.to_string())
             .set(
                 "message.timeout.ms",
-                producer.delivery_timeout_ms.to_string(),
+                librdkafka_timeout_ms(producer.delivery_timeout_ms).to_string(),
             )
             .set(
                 "queue.buffering.max.messages",
@@ -85,6 +105,7 @@ impl KafkaSink {
             producer: Arc::new(producer),
             topic: kafka.topic.clone(),
             metrics,
+            deadline,
         })
     }
 
@@ -259,7 +280,21 @@ impl EventSink for KafkaSink {
                 .queue
                 .set(i64::from(self.producer.in_flight_count()));
             if failure.is_none() {
-                failure = settled.await.unwrap_or(Some(KafkaError::Canceled));
+                failure = match tokio::time::timeout(self.deadline, settled).await {
+                    Ok(report) => report.unwrap_or(Some(KafkaError::Canceled)),
+                    // librdkafka gives up a second earlier, so this is a safety net: the
+                    // client is told to retry, and should the broker still store the
+                    // event it is the at-least-once edge of docs/delivery-guarantees.md.
+                    Err(_) => {
+                        tracing::warn!(
+                            timeout_ms = self.deadline.as_millis() as u64,
+                            "no delivery report within producer.delivery_timeout_ms"
+                        );
+                        Some(KafkaError::MessageProduction(
+                            RDKafkaErrorCode::MessageTimedOut,
+                        ))
+                    }
+                };
             }
             match failure {
                 None => Ok(()),

@@ -1,6 +1,7 @@
-//! The collector while the broker is down: it answers 503 with Retry-After, never a
-//! silent 2xx, and recovers by itself when the broker returns; every event it answered
-//! 2xx is in the topic.
+//! The collector while the broker is down: it answers 503 with Retry-After within
+//! `producer.delivery_timeout_ms`, never a silent 2xx (a Matomo bulk request neither),
+//! and recovers within seconds when the broker returns; every event it answered 2xx
+//! is in the topic.
 //!
 //! This test stops and restarts the shared local Kafka broker through
 //! `deploy/local/lib.sh`, so it cannot run beside the other tests. It is ignored in a
@@ -19,17 +20,27 @@ use luister_testkit::{consume, Running, Scratch};
 struct Tally {
     accepted: BTreeSet<String>,
     unavailable: usize,
+    /// How long each 503 took.
+    refusals: Vec<Duration>,
+}
+
+/// One request's outcome: the paths of its events, status, whether it carried
+/// Retry-After, and how long the answer took.
+struct Outcome {
+    paths: Vec<String>,
+    status: u16,
+    retry_after: bool,
+    took: Duration,
 }
 
 impl Tally {
-    fn record(&mut self, (path, status, retry_after): (String, u16, bool)) {
-        match status {
-            202 => {
-                self.accepted.insert(path);
-            }
+    fn record(&mut self, o: Outcome) {
+        match o.status {
+            200 | 202 => self.accepted.extend(o.paths),
             503 => {
-                assert!(retry_after, "503 without Retry-After");
+                assert!(o.retry_after, "503 without Retry-After");
                 self.unavailable += 1;
+                self.refusals.push(o.took);
             }
             other => panic!("unexpected status {other}"),
         }
@@ -42,10 +53,10 @@ async fn broker_outage_gives_503_then_recovers_and_loses_nothing() {
     let scratch = Scratch::new("ingest_outage");
     let mut config = IngestConfig {
         kafka: scratch.kafka(),
-        sites: vec![SiteConfig::new(
-            SiteId::parse("demo").unwrap(),
-            &["localhost"],
-        )],
+        sites: vec![SiteConfig {
+            matomo_idsite: Some("1".into()),
+            ..SiteConfig::new(SiteId::parse("demo").unwrap(), &["localhost"])
+        }],
         ..IngestConfig::default()
     };
     config.producer.delivery_timeout_ms = 2000;
@@ -56,59 +67,104 @@ async fn broker_outage_gives_503_then_recovers_and_loses_nothing() {
     let client = reqwest::Client::new();
     let mut tally = Tally::default();
     let mut n = 0;
-    let mut send = || {
+    // A native page view, or (`bulk`) a Matomo bulk request of two page views.
+    let mut send = |bulk: bool| {
         n += 1;
-        let path = format!("/e/{n}");
-        let req = client.post(ingest.url("/v1/events")).body(format!(
-            r#"{{"site":"demo","type":"pageview","url":"http://localhost{path}"}}"#
-        ));
+        let paths: Vec<String> = if bulk {
+            vec![format!("/m/{n}/a"), format!("/m/{n}/b")]
+        } else {
+            vec![format!("/e/{n}")]
+        };
+        let req = if bulk {
+            let requests: Vec<String> = paths
+                .iter()
+                .map(|p| {
+                    format!(
+                        "?idsite=1&rec=1&url=http%3A%2F%2Flocalhost{}",
+                        p.replace('/', "%2F")
+                    )
+                })
+                .collect();
+            client
+                .post(ingest.url("/matomo.php"))
+                .body(serde_json::json!({ "requests": requests }).to_string())
+        } else {
+            client.post(ingest.url("/v1/events")).body(format!(
+                r#"{{"site":"demo","type":"pageview","url":"http://localhost{}"}}"#,
+                paths[0]
+            ))
+        };
         async move {
+            let started = Instant::now();
             let r = req.send().await.unwrap();
             let status = r.status().as_u16();
             let retry_after = r.headers().get("retry-after").is_some();
-            (path, status, retry_after)
+            let body = r.text().await.unwrap_or_default();
+            if status == 200 {
+                assert!(
+                    body.contains(r#""invalid":0"#),
+                    "a bulk request lost events: {body}"
+                );
+            }
+            Outcome {
+                paths,
+                status,
+                retry_after,
+                took: started.elapsed(),
+            }
         }
     };
 
-    for _ in 0..5 {
-        let r = send().await;
-        assert_eq!(r.1, 202);
+    for i in 0..6 {
+        let r = send(i % 2 == 1).await;
+        assert!(matches!(r.status, 200 | 202), "{}", r.status);
         tally.record(r);
     }
 
     luister_testkit::local_stack("stop_pid kafka");
-    let down_until = Instant::now() + Duration::from_secs(6);
+    let down_until = Instant::now() + Duration::from_secs(8);
+    let mut i = 0;
     while Instant::now() < down_until {
-        let r = send().await;
+        i += 1;
+        let r = send(i % 2 == 0).await;
         tally.record(r);
     }
     luister_testkit::local_stack("start_kafka");
+    let back = Instant::now();
 
     let deadline = Instant::now() + Duration::from_secs(90);
-    let mut recovered = false;
+    let mut recovered = None;
     while Instant::now() < deadline {
-        let r = send().await;
-        let ok = r.1 == 202;
+        let r = send(false).await;
+        let ok = r.status == 202;
         tally.record(r);
         if ok {
-            recovered = true;
+            recovered = Some(back.elapsed());
             break;
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(
         tally.unavailable > 0,
         "the collector never said 503 while the broker was down"
     );
-    assert!(
-        recovered,
-        "the collector did not recover within 90 s of the broker's return"
-    );
-    for _ in 0..5 {
-        let r = send().await;
-        assert_eq!(r.1, 202);
+    let recovered =
+        recovered.expect("the collector did not recover within 90 s of the broker's return");
+    for i in 0..6 {
+        let r = send(i % 2 == 1).await;
+        assert!(matches!(r.status, 200 | 202), "{}", r.status);
         tally.record(r);
     }
+    let slowest = tally.refusals.iter().max().copied().unwrap_or_default();
+    assert!(
+        slowest <= Duration::from_millis(2000 + 200),
+        "a 503 took {slowest:?}, more than producer.delivery_timeout_ms: {:?}",
+        tally.refusals
+    );
+    assert!(
+        recovered <= Duration::from_secs(3),
+        "the first 2xx came {recovered:?} after the broker was back"
+    );
 
     let got = consume(
         &scratch.topic,
@@ -129,9 +185,11 @@ async fn broker_outage_gives_503_then_recovers_and_loses_nothing() {
         "answered 202 but not in the topic: {missing:?}"
     );
     println!(
-        "outage: {} accepted, {} answered 503, {} in the topic",
+        "outage: {} accepted, {} answered 503 (the slowest after {slowest:?}; {:?}), {} in the topic; \
+         the first 2xx {recovered:?} after the broker was back",
         tally.accepted.len(),
         tally.unavailable,
+        tally.refusals,
         in_topic.len()
     );
     ingest.stop().await.unwrap();

@@ -60,14 +60,20 @@ impl Pipeline {
         let processor = Running::start(move |l, s| luister_processor::serve(processor, l, s)).await;
         processor.wait_ready(Duration::from_secs(60)).await;
 
-        let ingest = luister_ingest::config::IngestConfig {
+        let mut ingest = luister_ingest::config::IngestConfig {
             kafka: scratch.kafka(),
             sites: vec![
-                luister_ingest::config::SiteConfig::new(site("demo"), &["localhost"]),
+                luister_ingest::config::SiteConfig {
+                    matomo_idsite: Some("1".into()),
+                    plausible_domain: Some("localhost".into()),
+                    ..luister_ingest::config::SiteConfig::new(site("demo"), &["localhost"])
+                },
                 luister_ingest::config::SiteConfig::new(site("zwolle"), &["zwolle.example"]),
             ],
             ..Default::default()
         };
+        // Tests that send many events set their own client address.
+        ingest.http.client_ip_header = "x-forwarded-for".into();
         let ingest = Running::start(move |l, s| luister_ingest::serve(ingest, l, s)).await;
         ingest.wait_ready(Duration::from_secs(30)).await;
 

@@ -3,7 +3,11 @@
 //! A single request is answered as Matomo does: a 1×1 transparent GIF (200), or 204
 //! when the tracker sent `send_image=0`. A bulk request (`{"requests": […]}`) is
 //! answered `{"status":"success","tracked":n,"invalid":m,"invalid_indices":[…]}`; here
-//! `errors` also says what was wrong with each invalid request.
+//! `errors` also says what was wrong with each invalid request. "Invalid" is only what
+//! can never be stored: when any request of the bulk cannot be stored *now* (the broker
+//! or today's visitor salt is unavailable, the visitor's rate is exceeded), the whole
+//! bulk is answered 503 or 429 with `Retry-After` and nothing of it is sent, so the
+//! tracker or log importer sends it again.
 
 use std::sync::Arc;
 
@@ -115,6 +119,10 @@ async fn bulk(app: &App, req: &Incoming) -> Response {
             Ok(Some(Ok(event))) => events.push(event),
             Ok(Some(Err(why))) => count_ignored(app, why),
             Ok(None) => {}
+            // A request that cannot be stored *now* fails the whole bulk request before
+            // anything is sent, so the tracker sends it again; only requests that can
+            // never be stored are listed as invalid in a success answer.
+            Err(e) if e.is_temporary() => return rejected(app, e).into_response(),
             Err(e) => {
                 let e = rejected(app, e);
                 invalid.push((i, e.to_string()));
@@ -215,6 +223,46 @@ mod tests {
             "{json}"
         );
         assert_eq!(sink.sent.lock().unwrap().len(), 3);
+    }
+
+    /// Before today's shared visitor salt is loaded (just after a start, or while the
+    /// broker is down) no request can be stored: a bulk request must not be answered
+    /// success, also not when some of its requests are invalid for good.
+    #[tokio::test]
+    async fn a_bulk_request_that_cannot_be_stored_now_is_answered_503_and_nothing_is_sent() {
+        let (app, sink) = crate::routes::test_support::app_with(|c| c.privacy.shared_salt = true);
+        let bulk = r#"{"requests":["?idsite=9&rec=1&url=http%3A%2F%2Flocalhost%2Fa","?idsite=1&rec=1&url=http%3A%2F%2Flocalhost%2Fb","?idsite=1&rec=1&url=http%3A%2F%2Flocalhost%2Fc"]}"#;
+        let a = call(
+            &app,
+            Request::post("/matomo.php")
+                .header("user-agent", FIREFOX)
+                .body(bulk.into())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE, "{}", a.text());
+        assert_eq!(a.headers["retry-after"], "5");
+        assert!(a.text().contains("retry"), "{}", a.text());
+        assert!(sink.sent.lock().unwrap().is_empty());
+        // Once the salt is there, the same request is tracked, the invalid one listed.
+        app.collector
+            .salter()
+            .install(crate::salt::day_of(crate::now_ms()), [7; 32]);
+        let a = call(
+            &app,
+            Request::post("/matomo.php")
+                .header("user-agent", FIREFOX)
+                .body(bulk.into())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+        let json: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
+        assert_eq!(
+            (json["tracked"].as_u64(), json["invalid"].as_u64()),
+            (Some(2), Some(1))
+        );
+        assert_eq!(sink.sent.lock().unwrap().len(), 2);
     }
 
     #[tokio::test]

@@ -262,6 +262,11 @@ pub(crate) mod test_support {
         "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
 
     pub fn app() -> (Arc<App>, Arc<MemorySink>) {
+        app_with(|_| {})
+    }
+
+    /// [`app`] with `adjust` applied to its configuration.
+    pub fn app_with(adjust: impl FnOnce(&mut IngestConfig)) -> (Arc<App>, Arc<MemorySink>) {
         let mut site = SiteConfig::new(SiteId::parse("demo").unwrap(), &["localhost"]);
         site.matomo_idsite = Some("1".into());
         site.plausible_domain = Some("localhost".into());
@@ -274,6 +279,7 @@ pub(crate) mod test_support {
         config.http.client_ip_header = "x-forwarded-for".into();
         config.limits.max_events_per_request = 5;
         config.limits.visitor_events_per_minute = 10;
+        adjust(&mut config);
         let sink = Arc::new(MemorySink::default());
         let metrics = crate::metrics::IngestMetrics::new(&prometheus::Registry::new()).unwrap();
         (App::new(config, sink.clone(), metrics), sink)
