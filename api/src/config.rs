@@ -60,12 +60,15 @@ impl Default for ApiConfig {
 pub struct HttpConfig {
     /// Address to listen on. Default `127.0.0.1:8081`.
     pub listen: String,
+    /// Connection limits and timeouts (`[http.connections]`).
+    pub connections: luister_service::http::ConnectionLimits,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8081".into(),
+            connections: luister_service::http::ConnectionLimits::default(),
         }
     }
 }
@@ -180,6 +183,7 @@ impl ApiConfig {
     /// Checks the configuration before any traffic arrives.
     pub fn validate(&self) -> Result<(), String> {
         self.clickhouse.validate().map_err(|e| e.to_string())?;
+        self.http.connections.validate()?;
         let l = &self.limits;
         if l.max_period_days == 0 || l.max_hourly_days == 0 || l.max_rows == 0 {
             return Err(

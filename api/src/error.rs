@@ -27,6 +27,12 @@ pub enum ApiError {
     /// No such action (or it was deleted).
     #[error("action {0:?} does not exist")]
     UnknownAction(String),
+    /// The request body did not arrive in time (`http.connections.body_read_timeout_ms`).
+    #[error("the request body did not arrive in time; send it at once after the headers")]
+    BodyTimeout,
+    /// No such path, or not with this method; the message says what there is.
+    #[error("{1}")]
+    NoRoute(StatusCode, String),
     /// ClickHouse did not answer; retry later.
     #[error("the data store is unavailable; retry later")]
     Unavailable,
@@ -86,6 +92,8 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::UnknownSite(_) | ApiError::UnknownAction(_) => StatusCode::NOT_FOUND,
+            ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::NoRoute(status, _) => status,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -84,8 +84,12 @@ pub async fn serve(
         contact_costs: config.contact_costs.clone(),
     });
     let router = routes::router(app).merge(luister_service::ops::router(registry, ready));
-    axum::serve(listener, http_metrics.layer(router))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("HTTP server failed")
+    luister_service::http::serve(
+        listener,
+        http_metrics.layer(router),
+        &config.http.connections,
+        shutdown,
+    )
+    .await
+    .context("HTTP server failed")
 }

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use luister_schema::SiteId;
+use luister_service::http::ConnectionLimits;
 use luister_service::kafka::KafkaConfig;
 use luister_service::telemetry::LogConfig;
 
@@ -38,6 +39,8 @@ pub struct HttpConfig {
     /// `x-forwarded-for` or `x-real-ip`); the last address in it is used, the one the
     /// nearest proxy wrote. Empty (default): the TCP peer address.
     pub client_ip_header: String,
+    /// Connection limits and timeouts (`[http.connections]`).
+    pub connections: ConnectionLimits,
 }
 
 impl Default for HttpConfig {
@@ -46,6 +49,7 @@ impl Default for HttpConfig {
             listen: "127.0.0.1:8080".into(),
             max_body_bytes: 64 * 1024,
             client_ip_header: String::new(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -228,6 +232,7 @@ impl IngestConfig {
     /// Checks the configuration before any traffic arrives.
     pub fn validate(&self) -> Result<(), String> {
         self.kafka.validate()?;
+        self.http.connections.validate()?;
         if self.http.max_body_bytes < 1024 {
             return Err("http.max_body_bytes must be at least 1024".into());
         }

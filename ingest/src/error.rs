@@ -18,6 +18,14 @@ pub enum IngestError {
         /// The configured limit.
         limit: usize,
     },
+    /// The body did not arrive within `http.connections.body_read_timeout_ms`.
+    #[error(
+        "the request body did not arrive within {limit_ms} ms; send it at once after the headers"
+    )]
+    BodyTimeout {
+        /// The configured limit.
+        limit_ms: u64,
+    },
     /// More events in one request than `limits.max_events_per_request`.
     #[error("{count} events in one request; the limit is {limit}")]
     TooManyEvents {
@@ -101,6 +109,7 @@ impl IngestError {
             IngestError::RateLimited { .. } => "rate_limited",
             IngestError::BadRequest(_) => "bad_request",
             IngestError::TooLarge { .. } => "too_large",
+            IngestError::BodyTimeout { .. } => "body_timeout",
             IngestError::UnknownSite(_) => "unknown_site",
             IngestError::ForeignHost { .. } => "foreign_host",
             IngestError::Unavailable { .. } => "unavailable",
@@ -116,6 +125,7 @@ impl IngestError {
             IngestError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             IngestError::BadRequest(_) => StatusCode::BAD_REQUEST,
             IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            IngestError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             IngestError::UnknownSite(_) => StatusCode::NOT_FOUND,
             IngestError::ForeignHost { .. } => StatusCode::FORBIDDEN,
             IngestError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,

@@ -28,7 +28,6 @@ pub mod sink;
 pub mod visitor;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -129,15 +128,12 @@ pub async fn serve(
             })
         })
     };
+    let limits = app.config.http.connections.clone();
     let router: Router = routes::service(app).merge(luister_service::ops::router(registry, ready));
     let router = http_metrics.layer(router);
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .context("HTTP server failed")?;
+    luister_service::http::serve(listener, router, &limits, shutdown)
+        .await
+        .context("HTTP server failed")?;
     tracing::info!("draining the producer queue");
     tokio::task::spawn_blocking(move || kafka_sink.flush(Duration::from_secs(10))).await?;
     Ok(())

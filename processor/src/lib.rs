@@ -81,14 +81,21 @@ pub async fn serve(
     }
     let store_cell: Arc<OnceCell<Store>> = Arc::new(OnceCell::new());
     let ready = readiness(&config, store_cell.clone())?;
-    let ops = luister_service::ops::router(registry, ready);
+    let ops = luister_service::http::with_fallbacks(
+        luister_service::ops::router(registry, ready),
+        "GET /healthz, /readyz, /metrics",
+    );
     let mut http_stop = stop_rx.clone();
     let http = tokio::spawn(async move {
-        axum::serve(listener, ops)
-            .with_graceful_shutdown(async move {
+        luister_service::http::serve(
+            listener,
+            ops,
+            &luister_service::http::ConnectionLimits::default(),
+            async move {
                 let _ = http_stop.wait_for(|s| *s).await;
-            })
-            .await
+            },
+        )
+        .await
     });
 
     let mut stop = stop_rx.clone();

@@ -4,10 +4,12 @@
 //!   overrides into its typed, `deny_unknown_fields` config struct.
 //! - [`telemetry`]: `tracing` to stderr, readable text locally or JSON in production.
 //! - [`kafka`]: the `[kafka]` section and topic creation.
+//! - [`http`]: the HTTP server loop with its connection limits and timeouts.
 //! - [`ops`]: the `/healthz`, `/readyz` and `/metrics` routes.
 //! - [`shutdown_signal`]: a future that resolves on SIGINT or SIGTERM.
 
 pub mod config;
+pub mod http;
 pub mod kafka;
 pub mod ops;
 pub mod telemetry;

@@ -21,6 +21,8 @@ use tokio::task::JoinHandle;
 
 use luister_service::kafka::KafkaConfig;
 
+pub mod http_probe;
+
 /// The broker the tests use.
 pub fn kafka_brokers() -> String {
     std::env::var("LUISTER_TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())

@@ -48,9 +48,13 @@ impl App {
 }
 
 fn body(input: Result<Json<ActionInput>, JsonRejection>) -> Result<ActionInput, ApiError> {
-    input
-        .map(|Json(a)| a)
-        .map_err(|e| ApiError::BadRequest(e.body_text()))
+    input.map(|Json(a)| a).map_err(|e| {
+        if luister_service::http::is_body_timeout(&e) {
+            ApiError::BodyTimeout
+        } else {
+            ApiError::BadRequest(e.body_text())
+        }
+    })
 }
 
 /// Records an action of a site: what was done for which themes, through which

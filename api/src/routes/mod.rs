@@ -212,13 +212,47 @@ pub fn openapi_json() -> String {
 /// The routes of the API (without the operational ones) and `/openapi.json`.
 pub fn router(app: Arc<App>) -> Router {
     let doc = openapi_json();
-    endpoints().with_state(app).split_for_parts().0.route(
-        "/openapi.json",
-        get(move || {
-            let doc = doc.clone();
-            async move { ([(CONTENT_TYPE, "application/json")], doc) }
-        }),
+    endpoints()
+        .with_state(app)
+        .split_for_parts()
+        .0
+        .route(
+            "/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { ([(CONTENT_TYPE, "application/json")], doc) }
+            }),
+        )
+        .fallback(unknown_path)
+        .method_not_allowed_fallback(wrong_method)
+}
+
+async fn unknown_path(uri: axum::http::Uri) -> ApiError {
+    ApiError::NoRoute(
+        axum::http::StatusCode::NOT_FOUND,
+        format!(
+            "{} is not a path of this API; /openapi.json lists them all",
+            truncated(uri.path())
+        ),
     )
+}
+
+async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::NoRoute(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "{} does not take {method}; /openapi.json lists the methods of every path",
+            truncated(uri.path())
+        ),
+    )
+}
+
+/// A path as far as an error message repeats it.
+fn truncated(path: &str) -> String {
+    match path.char_indices().nth(200) {
+        Some((i, _)) => format!("{}…", &path[..i]),
+        None => path.to_owned(),
+    }
 }
 
 /// A period by its days.

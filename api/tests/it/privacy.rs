@@ -507,7 +507,9 @@ async fn personal_data_in_any_notation_in_any_field_of_any_protocol_never_reache
                 ADMIN,
                 &format!(
                     "/v1/sites/demo/reach?from={0}&to={0}",
-                    chrono::Utc::now().date_naive()
+                    chrono::Utc::now()
+                        .with_timezone(&chrono_tz::Europe::Amsterdam)
+                        .date_naive()
                 ),
             )
             .await;

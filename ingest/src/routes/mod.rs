@@ -45,7 +45,33 @@ fn router(app: Arc<App>) -> Router {
         )
         .route("/api/event", post(plausible::post_event))
         .route("/t.js", get(tracker::get_tracker))
+        .fallback(unknown_path)
+        .method_not_allowed_fallback(wrong_method)
         .with_state(app)
+}
+
+/// What the collector serves, for the answers to requests it does not.
+const ROUTES: &str = "POST /v1/events, GET|POST /matomo.php (or /piwik.php), POST /api/event, GET /t.js, GET /healthz, /readyz, /metrics";
+
+async fn unknown_path(request: Request<Body>) -> axum::response::Response {
+    luister_service::http::error_answer(
+        axum::http::StatusCode::NOT_FOUND,
+        format!(
+            "{} is not a path of this collector; it serves {ROUTES}",
+            crate::collect::truncate(request.uri().path(), 200)
+        ),
+    )
+}
+
+async fn wrong_method(request: Request<Body>) -> axum::response::Response {
+    luister_service::http::error_answer(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "{} does not take {}; this collector serves {ROUTES}",
+            crate::collect::truncate(request.uri().path(), 200),
+            request.method()
+        ),
+    )
 }
 
 /// The collector's routes as served: [`router`] with [`cors`] on every route, its
@@ -119,6 +145,8 @@ pub(crate) struct Incoming {
     pub peer: Option<IpAddr>,
 }
 
+/// Reads the request: a body announced larger than the limit is refused before it is
+/// read (no `100 Continue` is sent for it), one that turns out larger on the way too.
 pub(crate) async fn read(app: &App, request: Request<Body>) -> Result<Incoming, IngestError> {
     let peer = request
         .extensions()
@@ -126,9 +154,23 @@ pub(crate) async fn read(app: &App, request: Request<Body>) -> Result<Incoming, 
         .map(|c| c.0.ip());
     let (parts, body) = request.into_parts();
     let limit = app.config.http.max_body_bytes;
-    let body = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| IngestError::TooLarge { limit })?;
+    let announced = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        return Err(IngestError::TooLarge { limit });
+    }
+    let body = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if luister_service::http::is_body_timeout(&e) {
+            IngestError::BodyTimeout {
+                limit_ms: app.config.http.connections.body_read_timeout_ms,
+            }
+        } else {
+            IngestError::TooLarge { limit }
+        }
+    })?;
     Ok(Incoming {
         query: parts.uri.query().unwrap_or_default().to_owned(),
         headers: parts.headers,
