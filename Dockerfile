@@ -5,10 +5,11 @@
 # Validated offline by deploy/local/test.sh (hadolint).
 
 FROM rust:1.95-bookworm AS build
-# librdkafka is compiled from source by rdkafka-sys; it needs zlib's headers.
+# librdkafka is compiled from source by rdkafka-sys; it needs zlib's and OpenSSL's
+# headers (TLS and SASL/SCRAM to the brokers).
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends zlib1g-dev pkg-config \
+    && apt-get install -y --no-install-recommends zlib1g-dev libssl-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -19,10 +20,10 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
         target/release/luister-ingest target/release/luister-processor target/release/luister-api
 
 FROM debian:bookworm-slim
-# curl for the health checks of docker compose; zlib for librdkafka.
+# curl for the health checks of docker compose; zlib and OpenSSL for librdkafka.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates curl zlib1g \
+    && apt-get install -y --no-install-recommends ca-certificates curl zlib1g libssl3 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin luister
 COPY --from=build /out/ /usr/local/bin/

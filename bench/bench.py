@@ -50,6 +50,51 @@ BROKERS = os.environ.get("LUISTER_KAFKA_BROKERS") or (
     f"127.0.0.1:{os.environ.get('LUISTER_KAFKA_PORT', '9092')}"
 )
 PORTS = {"nginx": 18188, "ingest": 18180, "processor": 19112, "api": 18181}
+
+
+def kafka_login() -> dict:
+    """librdkafka settings that log in to the local broker as its administrator (the
+    benchmarks' topics and groups are their own, outside the services' ACLs); none for
+    a broker without the local stack's SASL users."""
+    try:
+        password = (HOME / "kafka" / "credentials" / "admin").read_text().strip()
+    except OSError:
+        return {}
+    return {"security.protocol": "sasl_plaintext", "sasl.mechanism": "PLAIN",
+            "sasl.username": "admin", "sasl.password": password}
+
+
+KAFKA_LOGIN = kafka_login()
+# The same for the services' [kafka] sections, the load generator and kcat.
+KAFKA_TOML = "".join(f'{k} = "{v}"\n' for k, v in {
+    "security_protocol": KAFKA_LOGIN.get("security.protocol"),
+    "sasl_mechanism": KAFKA_LOGIN.get("sasl.mechanism"),
+    "sasl_username": KAFKA_LOGIN.get("sasl.username"),
+    "sasl_password": KAFKA_LOGIN.get("sasl.password")}.items() if v)
+os.environ.update({f"LUISTER_KAFKA__{k.upper()}": v for k, v in {
+    "security_protocol": KAFKA_LOGIN.get("security.protocol"),
+    "sasl_mechanism": KAFKA_LOGIN.get("sasl.mechanism"),
+    "sasl_username": KAFKA_LOGIN.get("sasl.username"),
+    "sasl_password": KAFKA_LOGIN.get("sasl.password")}.items() if v})
+KCAT_CONF = WORK / "kcat.conf"
+
+
+def write_private(path: Path, text: str) -> None:
+    """Writes a file only its owner may read (it holds a password or a key)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+SALT_KEY = WORK / "salt-key"
+
+
+def write_credentials() -> None:
+    """kcat's login and the collectors' salt key, for this run."""
+    write_private(KCAT_CONF, "".join(f"{k}={v}\n" for k, v in KAFKA_LOGIN.items()))
+    if not SALT_KEY.exists():
+        write_private(SALT_KEY, secrets.token_hex(32))
 TZ = ZoneInfo("Europe/Amsterdam")
 PARTITIONS = 6
 SITES = [f"gemeente{i:02}" for i in range(1, 11)]
@@ -178,7 +223,7 @@ def cpu_us_per(pid: int | None, before: float | None, n: int) -> float | None:
 
 def offsets(topic: str) -> int:
     """Messages in a topic: the sum of its partitions' end offsets."""
-    out = run(["kcat", "-b", BROKERS, "-Q", *sum((["-t", f"{topic}:{p}:-1"] for p in range(PARTITIONS)), [])])
+    out = run(["kcat", "-F", KCAT_CONF, "-b", BROKERS, "-Q", *sum((["-t", f"{topic}:{p}:-1"] for p in range(PARTITIONS)), [])])
     found = re.findall(r"\[(\d+)\] offset (\d+)", out)
     if len(found) != PARTITIONS:
         raise SystemExit(f"kcat -Q did not list the {PARTITIONS} partitions of {topic}:\n{out}")
@@ -256,9 +301,10 @@ brokers = "{BROKERS}"
 topic = "{topic}"
 partitions = {PARTITIONS}
 replication_factor = 1
-
+{KAFKA_TOML}
 [privacy]
 shared_salt = true
+salt_key_file = "{SALT_KEY}"
 
 [[sites]]
 id = "demo"
@@ -291,7 +337,7 @@ topic = "{topic}"
 dead_letter_topic = "{topic}.dlq"
 partitions = {PARTITIONS}
 replication_factor = 1
-
+{KAFKA_TOML}
 [consumer]
 group_id = "{group}"
 batch_max_wait_ms = {BATCH_MAX_WAIT_MS}
@@ -549,7 +595,7 @@ def bench_collector(mode: dict, run_id: str) -> Service:
     log("benchmark 2: kcat producing the same messages (baseline)")
     dump = WORK / "collector-messages.tsv"
     count = min(written, 2_000_000)
-    shell(f"kcat -C -b {BROKERS} -t {topic} -o beginning -e -q -c {count} -f '%k\\t%s\\n' > {dump}",
+    shell(f"kcat -F {KCAT_CONF} -C -b {BROKERS} -t {topic} -o beginning -e -q -c {count} -f '%k\\t%s\\n' > {dump}",
           "2-dump")
     # The collector puts a window's events into one partition (producer.partitioning,
     # sticky); kcat cannot do that with keyed messages, so it runs twice, partitioning
@@ -560,7 +606,7 @@ def bench_collector(mode: dict, run_id: str) -> Service:
         create_topic(target)
         children, cpu_broker = resource.getrusage(resource.RUSAGE_CHILDREN), cpu_s(broker)
         took = shell(
-            f"kcat -P -b {BROKERS} -t {target} {flag}-K '\\t' -z lz4 -X acks=all -X enable.idempotence=true "
+            f"kcat -F {KCAT_CONF} -P -b {BROKERS} -t {target} {flag}-K '\\t' -z lz4 -X acks=all -X enable.idempotence=true "
             f"-X linger.ms=1 < {dump}", label)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         landed = offsets(target)
@@ -648,7 +694,7 @@ def bench_processor(mode: dict, run_id: str, database: str) -> Service:
     ch(f"CREATE DATABASE {pipe_db}")
     ch(RAW_TABLE.format(db=pipe_db))
     took_pipe = shell(
-        f"kcat -C -b {BROKERS} -t {topic} -o beginning -e -q -f '%s\\n' | clickhouse-client "
+        f"kcat -F {KCAT_CONF} -C -b {BROKERS} -t {topic} -o beginning -e -q -f '%s\\n' | clickhouse-client "
         f"--port {CH_TCP_PORT} --input_format_skip_unknown_fields=1 "
         f"--query 'INSERT INTO {pipe_db}.raw FORMAT JSONEachRow'", "3-pipe")
     piped = ch_int(f"SELECT count() FROM {pipe_db}.raw")
@@ -924,6 +970,7 @@ def main() -> None:
     mode_name = "quick" if args.quick else "full"
     mode = MODES[mode_name]
     WORK.mkdir(parents=True, exist_ok=True)
+    write_credentials()
     run_id = datetime.datetime.now().strftime("%Y%m%d%H%M%S")
     database = f"luister_bench_{run_id}"
     results.update(mode=mode_name, settings=mode, run=run_id, brokers=BROKERS, clickhouse=CH_URL)

@@ -55,8 +55,10 @@ def compose() -> None:
     if r.returncode != 0:
         sys.exit(f"docker-compose.yml is not valid:\n{r.stdout}{r.stderr}")
     print(r.stdout.strip())
-    check_config("ingest", d / "config" / "ingest.toml")
-    check_config("processor", d / "config" / "processor.toml")
+    # The Kafka passwords come from the environment, as docker-compose.yml passes them.
+    kafka_password = {"LUISTER_KAFKA__SASL_PASSWORD": "from-env"}
+    check_config("ingest", d / "config" / "ingest.toml", env=kafka_password)
+    check_config("processor", d / "config" / "processor.toml", env=kafka_password)
     check_config("api", out / "api-config.toml")
     prom = WORK / "compose-prometheus"
     prom.mkdir(parents=True, exist_ok=True)
@@ -76,11 +78,18 @@ def kubernetes() -> None:
     files = manifests + [d / "secret.example.yaml"]
     run(str(VENV_BIN / "kubernetes-validate"), "--strict", "--quiet", "-k", K8S_VERSION, *map(str, files))
     print(f"deploy/kubernetes: {len(files)} files valid against the Kubernetes {K8S_VERSION} API (strict)")
+    acls = next(doc for doc in yaml.safe_load_all((d / "kafka-acls.yaml").read_text())
+                if doc["kind"] == "ConfigMap")
+    if acls["data"]["acls.sh"] != (ROOT / "deploy" / "kafka" / "acls.sh").read_text():
+        sys.exit("deploy/kubernetes/kafka-acls.yaml's acls.sh differs from deploy/kafka/acls.sh: copy it again")
+    print("  kafka-acls.yaml: its script is deploy/kafka/acls.sh")
     out = WORK / "kubernetes"
     out.mkdir(parents=True, exist_ok=True)
     config_map = yaml.safe_load((d / "configmap.yaml").read_text())
-    # The API's token hash comes from the Secret, as the Deployment passes it.
-    secret_env = {"api": {"LUISTER_AUTH__ADMIN_TOKEN_SHA256": "ab" * 32}}
+    # The secrets come from the Secret, as the Deployments pass them.
+    kafka_password = {"LUISTER_KAFKA__SASL_PASSWORD": "from-secret"}
+    secret_env = {"api": {"LUISTER_AUTH__ADMIN_TOKEN_SHA256": "ab" * 32},
+                  "ingest": kafka_password, "processor": kafka_password}
     for name, text in config_map["data"].items():
         (out / name).write_text(text)
         service = name.removesuffix(".toml")

@@ -30,6 +30,7 @@ KAFKA_BROKERS="${EXTERNAL_KAFKA_BROKERS:-127.0.0.1:$KAFKA_PORT}"
 
 KAFKA_POM="$ROOT/deploy/local/kafka/pom.xml"
 KAFKA_LIBS="$LUISTER_HOME/kafka/libs"
+KAFKA_CREDENTIALS="$LUISTER_HOME/kafka/credentials"
 
 log() { printf '\033[1;34m[luister]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[luister] error:\033[0m %s\n' "$*" >&2; exit 1; }
@@ -142,7 +143,8 @@ apt_install() { # PACKAGE...: install the Debian packages that are missing
 }
 
 install_prerequisites() {
-  local pkgs=(curl ca-certificates build-essential pkg-config zlib1g-dev python3 python3-venv)
+  # libssl-dev: librdkafka is built with TLS and SCRAM support.
+  local pkgs=(curl ca-certificates build-essential pkg-config zlib1g-dev libssl-dev python3 python3-venv)
   [[ -n $EXTERNAL_CLICKHOUSE_URL ]] || command -v clickhouse >/dev/null || pkgs+=(clickhouse-server clickhouse-client)
   [[ -n $EXTERNAL_KAFKA_BROKERS ]] || { command -v java >/dev/null || pkgs+=(openjdk-17-jre-headless); command -v mvn >/dev/null || pkgs+=(maven); }
   command -v prometheus >/dev/null || pkgs+=(prometheus)
@@ -201,6 +203,32 @@ kafka_ready() { # the broker accepts connections and answers metadata
   port_in_use "$KAFKA_PORT" && grep -q "Kafka Server started" "$LOG_DIR/kafka.log"
 }
 
+kafka_password() { # USER: the local broker's password of USER, generated once into
+  # $LUISTER_HOME/kafka/credentials/USER (readable by its owner only)
+  local file="$KAFKA_CREDENTIALS/$1"
+  if [[ ! -s $file ]]; then
+    mkdir -p "$KAFKA_CREDENTIALS"
+    (umask 077 && python3 -c 'import secrets; print(secrets.token_hex(24))' >"$file")
+  fi
+  tr -d '\n' <"$file"
+}
+
+kafka_admin_properties() { # FILE: client properties of the local broker's administrator, for Kafka's tools
+  (umask 077 && printf '%s\n' "security.protocol=SASL_PLAINTEXT" "sasl.mechanism=PLAIN" \
+    "sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"admin\" password=\"$(kafka_password admin)\";" >"$1")
+}
+
+apply_kafka_acls() { # what each service may do on the local broker (kept in its metadata; applied once)
+  local dir="$LUISTER_HOME/kafka" marker="$LUISTER_HOME/kafka/data/.luister-acls-v1"
+  [[ -f $marker ]] && return 0
+  log "giving each service its Kafka ACLs (deploy/kafka/acls.sh, once)"
+  kafka_admin_properties "$dir/admin.properties"
+  bash "$ROOT/deploy/kafka/acls.sh" "127.0.0.1:$KAFKA_PORT" "$dir/admin.properties" \
+    "${KAFKA_JAVA[@]}" org.apache.kafka.tools.AclCommand >>"$LOG_DIR/kafka-acls.log" 2>&1 \
+    || die "setting the Kafka ACLs failed; see $LOG_DIR/kafka-acls.log"
+  touch "$marker"
+}
+
 start_kafka() {
   if [[ -n $EXTERNAL_KAFKA_BROKERS ]]; then
     log "using the existing Kafka cluster at $EXTERNAL_KAFKA_BROKERS"
@@ -212,8 +240,10 @@ start_kafka() {
   fetch_kafka
   local dir="$LUISTER_HOME/kafka"
   mkdir -p "$dir/data"
-  sed -e "s#@DATA@#$dir/data#g" -e "s#@PORT@#$KAFKA_PORT#g" -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
-    "$ROOT/deploy/local/kafka/server.properties" >"$dir/server.properties"
+  (umask 077 && sed -e "s#@DATA@#$dir/data#g" -e "s#@PORT@#$KAFKA_PORT#g" -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
+    -e "s#@ADMIN_PASSWORD@#$(kafka_password admin)#g" -e "s#@COLLECTOR_PASSWORD@#$(kafka_password collector)#g" \
+    -e "s#@PROCESSOR_PASSWORD@#$(kafka_password processor)#g" -e "s#@LOADGEN_PASSWORD@#$(kafka_password loadgen)#g" \
+    "$ROOT/deploy/local/kafka/server.properties" >"$dir/server.properties")
   cp "$ROOT/deploy/local/kafka/log4j2.properties" "$dir/log4j2.properties"
   if [[ ! -f $dir/data/meta.properties ]]; then
     log "formatting the Kafka KRaft storage"
@@ -225,6 +255,7 @@ start_kafka() {
   : >"$LOG_DIR/kafka.log" # kafka_ready reads this run's log only
   start_bg kafka "${KAFKA_JAVA[@]}" kafka.Kafka "$dir/server.properties"
   wait_for "Kafka" 120 kafka_ready
+  apply_kafka_acls
 }
 
 # --- Prometheus ----------------------------------------------------------------
@@ -267,15 +298,39 @@ admin_token() {
   tr -d '\n' <"$file"
 }
 
+# The collectors' key that seals the shared visitor salt in Kafka: generated once into
+# $LUISTER_HOME/salt-key, readable by its owner only (privacy.salt_key_file).
+salt_key_file() {
+  local file="$LUISTER_HOME/salt-key"
+  if [[ ! -s $file ]]; then
+    (umask 077 && python3 -c 'import secrets; print(secrets.token_hex(32))' >"$file")
+    log "generated the collectors' salt key in $file"
+  fi
+  printf '%s' "$file"
+}
+
+kafka_security() { # SERVICE-USER: the [kafka] keys that log a service in to the local broker
+  # (nothing for an external one: give it LUISTER_KAFKA__SECURITY_PROTOCOL, __SASL_USERNAME, …)
+  [[ -n $EXTERNAL_KAFKA_BROKERS ]] && return 0
+  printf 'security_protocol = "sasl_plaintext"\nsasl_mechanism = "PLAIN"\nsasl_username = "%s"\nsasl_password = "%s"\n' \
+    "$1" "$(kafka_password "$1")"
+}
+
 write_service_configs() {
-  local db="${LUISTER_CLICKHOUSE_DATABASE:-luister}" admin_sha
+  local db="${LUISTER_CLICKHOUSE_DATABASE:-luister}" admin_sha salt_key
   admin_sha=$(admin_token | sha256sum | cut -d' ' -f1)
+  salt_key=$(salt_key_file)
   for svc in ingest processor api; do
-    sed -e "s#@INGEST_PORT@#$INGEST_PORT#g" -e "s#@API_PORT@#$API_PORT#g" \
-      -e "s#@ADMIN_TOKEN_SHA256@#$admin_sha#g" \
+    local user=collector
+    [[ $svc == processor ]] && user=processor
+    # The files hold passwords: readable by their owner only.
+    (umask 077 && sed -e "s#@INGEST_PORT@#$INGEST_PORT#g" -e "s#@API_PORT@#$API_PORT#g" \
+      -e "s#@ADMIN_TOKEN_SHA256@#$admin_sha#g" -e "s#@SALT_KEY_FILE@#$salt_key#g" \
       -e "s#@PROCESSOR_PORT@#$PROCESSOR_PORT#g" -e "s#@KAFKA_BROKERS@#$KAFKA_BROKERS#g" \
       -e "s#@CLICKHOUSE_URL@#$CLICKHOUSE_URL#g" -e "s#@DATABASE@#$db#g" \
-      "$ROOT/deploy/local/config/$svc.toml" >"$CONF_DIR/$svc.toml"
+      "$ROOT/deploy/local/config/$svc.toml" \
+      | awk -v security="$(kafka_security "$user")" '{ print } /^\[kafka\]$/ && security != "" { print security }' \
+      >"$CONF_DIR/$svc.toml")
   done
 }
 

@@ -29,7 +29,7 @@ export LUISTER_TEST_CLICKHOUSE_URL="$CLICKHOUSE_URL" LUISTER_TEST_KAFKA_BROKERS=
 
 cd "$ROOT" || exit 1
 log "shell scripts: shellcheck"
-shellcheck -x deploy/local/*.sh .ci/run bench/run.sh
+shellcheck -x deploy/local/*.sh deploy/kafka/*.sh .ci/run bench/run.sh
 
 log "benchmark harness: unit tests"
 python3 -m unittest discover -s bench

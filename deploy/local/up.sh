@@ -31,6 +31,13 @@ log "sending demo traffic through the collector (luister-loadgen, today so far)"
 demo_days="${LUISTER_DEMO_DAYS:-56}"
 if ((demo_days > 0)) && [[ ! -f $LUISTER_HOME/demo-history-written ]]; then
   log "writing $demo_days days of demo history to Kafka (luister-loadgen; LUISTER_DEMO_DAYS=0 skips it)"
+  # The load generator logs in to the local broker as loadgen (an external one: set the
+  # LUISTER_KAFKA__* variables yourself).
+  if [[ -z $EXTERNAL_KAFKA_BROKERS ]]; then
+    export LUISTER_KAFKA__SECURITY_PROTOCOL=sasl_plaintext LUISTER_KAFKA__SASL_USERNAME=loadgen
+    LUISTER_KAFKA__SASL_PASSWORD=$(kafka_password loadgen)
+    export LUISTER_KAFKA__SASL_PASSWORD
+  fi
   "$ROOT/target/release/luister-loadgen" kafka --brokers "$KAFKA_BROKERS" --sites demo --hosts localhost \
     --visits-per-day 300 --days "$demo_days" >>"$LOG_DIR/loadgen.log" 2>&1 \
     || die "writing the demo history failed; see $LOG_DIR/loadgen.log"
@@ -50,7 +57,9 @@ Luister is running.
   metrics     http://127.0.0.1:$INGEST_PORT/metrics  http://127.0.0.1:$PROCESSOR_PORT/metrics  http://127.0.0.1:$API_PORT/metrics
   Prometheus  http://127.0.0.1:$PROMETHEUS_PORT
   ClickHouse  $CLICKHOUSE_URL (database ${LUISTER_CLICKHOUSE_DATABASE:-luister})
-  Kafka       $KAFKA_BROKERS (topic luister.events.v1)
+  Kafka       $KAFKA_BROKERS (topic luister.events.v1; SASL/PLAIN users admin, collector,
+              processor, loadgen with their passwords in $LUISTER_HOME/kafka/credentials,
+              each limited by ACLs: docs/operations.md)
   logs        $LOG_DIR
   configs     $CONF_DIR
 

@@ -115,11 +115,19 @@ pub struct PrivacyConfig {
     /// topic `kafka.salt_topic` (default `true`). With `false` each process makes its
     /// own salt: fine for a single collector.
     pub shared_salt: bool,
+    /// With `shared_salt`: a file of 64 hexadecimal digits, the collectors' own key
+    /// that seals the salt in the topic, readable by its owner only (`chmod 600`).
+    /// Every collector replica has the same file; nothing else may (make one with
+    /// `luister-ingest new-salt-key`). Required with `shared_salt = true`.
+    pub salt_key_file: String,
 }
 
 impl Default for PrivacyConfig {
     fn default() -> Self {
-        Self { shared_salt: true }
+        Self {
+            shared_salt: true,
+            salt_key_file: String::new(),
+        }
     }
 }
 
@@ -233,6 +241,12 @@ impl IngestConfig {
     pub fn validate(&self) -> Result<(), String> {
         self.kafka.validate()?;
         self.http.connections.validate()?;
+        if self.privacy.shared_salt && self.privacy.salt_key_file.is_empty() {
+            return Err("privacy.shared_salt = true needs privacy.salt_key_file: the key that seals the salt in Kafka \
+                        (make one with `luister-ingest new-salt-key > FILE; chmod 600 FILE`), or set shared_salt = false \
+                        for a single collector"
+                .into());
+        }
         if self.http.max_body_bytes < 1024 {
             return Err("http.max_body_bytes must be at least 1024".into());
         }

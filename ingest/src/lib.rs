@@ -99,7 +99,12 @@ pub async fn serve(
     let topic_ready = Arc::new(AtomicBool::new(false));
     tokio::spawn(create_topic(config.kafka.clone(), topic_ready.clone()));
     let salts = if config.privacy.shared_salt {
-        Some(salt::KafkaSalts::new(&config.kafka).map_err(anyhow::Error::msg)?)
+        let key =
+            salt::seal::SaltKey::from_file(std::path::Path::new(&config.privacy.salt_key_file))?;
+        Some(
+            salt::KafkaSalts::new(&config.kafka, key, metrics.salt_rejected.clone())
+                .map_err(anyhow::Error::msg)?,
+        )
     } else {
         None
     };

@@ -2,6 +2,7 @@
 //! `luister-ingest scrub`: reads lines on stdin and prints each one scrubbed of
 //! personal data, so a privacy officer can try the scrubber on their own examples.
 //! `luister-ingest --config FILE check-config`: loads and checks the configuration.
+//! `luister-ingest new-salt-key`: prints a new key for `privacy.salt_key_file`.
 
 use std::io::{BufRead, Write};
 
@@ -15,7 +16,7 @@ use luister_service::config::{load, Args};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const USAGE: &str = "usage: luister-ingest [--config FILE]   (run the collector)\n       luister-ingest scrub              (scrub lines from stdin)\n       luister-ingest [--config FILE] check-config";
+const USAGE: &str = "usage: luister-ingest [--config FILE]   (run the collector)\n       luister-ingest scrub              (scrub lines from stdin)\n       luister-ingest new-salt-key       (print a key for privacy.salt_key_file)\n       luister-ingest [--config FILE] check-config";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -27,6 +28,12 @@ async fn main() -> anyhow::Result<()> {
     match args.rest.first().map(String::as_str) {
         None => {}
         Some("scrub") => return scrub_stdin(),
+        Some("new-salt-key") => {
+            let key =
+                luister_ingest::salt::seal::SaltKey::generate_hex().map_err(anyhow::Error::msg)?;
+            println!("{key}");
+            return Ok(());
+        }
         Some("check-config") => {
             let config: IngestConfig = load(args.config.as_deref())?;
             config.validate().map_err(anyhow::Error::msg)?;

@@ -1,6 +1,6 @@
 //! The collector's Prometheus metrics, registered in the service's own registry.
 
-use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 /// Events handed to the broker and acknowledged, by type.
 pub const EVENTS_ACCEPTED_TOTAL: &str = "luister_ingest_events_accepted_total";
@@ -14,6 +14,9 @@ pub const DELIVERY_SECONDS: &str = "luister_ingest_delivery_seconds";
 pub const PRODUCER_QUEUE_MESSAGES: &str = "luister_ingest_producer_queue_messages";
 /// 1 when the broker answered the last readiness check, else 0.
 pub const BROKER_UP: &str = "luister_ingest_broker_up";
+/// Records in the salt topic that no collector sealed (planted, or sealed with another
+/// key), skipped.
+pub const SALT_RECORDS_REJECTED_TOTAL: &str = "luister_ingest_salt_records_rejected_total";
 
 /// Handles to the collector's metrics.
 #[derive(Clone)]
@@ -30,6 +33,8 @@ pub struct IngestMetrics {
     pub queue: IntGauge,
     /// See [`BROKER_UP`].
     pub broker_up: IntGauge,
+    /// See [`SALT_RECORDS_REJECTED_TOTAL`].
+    pub salt_rejected: IntCounter,
 }
 
 impl IngestMetrics {
@@ -73,6 +78,11 @@ impl IngestMetrics {
             BROKER_UP,
             "1 when the broker answered the last readiness check.",
         )?;
+        let salt_rejected = IntCounter::new(
+            SALT_RECORDS_REJECTED_TOTAL,
+            "Records in the salt topic that no collector sealed, skipped.",
+        )?;
+        registry.register(Box::new(salt_rejected.clone()))?;
         registry.register(Box::new(accepted.clone()))?;
         registry.register(Box::new(rejected.clone()))?;
         registry.register(Box::new(ignored.clone()))?;
@@ -86,6 +96,7 @@ impl IngestMetrics {
             delivery,
             queue,
             broker_up,
+            salt_rejected,
         })
     }
 }

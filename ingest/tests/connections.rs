@@ -38,7 +38,7 @@ idle_timeout_ms = 3000
 brokers = "{}"
 topic = "{}"
 salt_topic = "{}"
-[privacy]
+{}[privacy]
 shared_salt = false
 [[sites]]
 id = "demo"
@@ -46,7 +46,10 @@ hostnames = ["localhost"]
 [log]
 level = "warn"
 "#,
-                k.brokers, k.topic, k.salt_topic
+                k.brokers,
+                k.topic,
+                k.salt_topic,
+                luister_testkit::kafka_toml(&k)
             ),
         )
         .unwrap();

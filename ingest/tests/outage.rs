@@ -61,6 +61,7 @@ async fn broker_outage_gives_503_then_recovers_and_loses_nothing() {
     };
     config.producer.delivery_timeout_ms = 2000;
     config.limits.visitor_events_per_minute = 0;
+    config.privacy.salt_key_file = luister_testkit::salt_key_file();
     let ingest = Running::start(move |l, s| luister_ingest::serve(config, l, s)).await;
     ingest.wait_ready(Duration::from_secs(30)).await;
 

@@ -35,6 +35,7 @@ const USAGE: &str =
        luister-loadgen delete-topics --prefix P [--brokers HOSTS]
 SITE OPTIONS: --sites demo,zwolle  --hosts localhost,www.zwolle.nl  --matomo-idsites 1,2
               --visits-per-day N (first site; each next fewer)  --seed N
+A broker that wants SASL: LUISTER_KAFKA__SECURITY_PROTOCOL, __SASL_USERNAME, __SASL_PASSWORD.
 Defaults and what each mode sends: README.md (Load generator), or cargo doc -p luister-loadgen.";
 
 fn options(args: &[String]) -> anyhow::Result<HashMap<String, String>> {
@@ -80,7 +81,12 @@ async fn main() -> anyhow::Result<()> {
         let brokers: String = take(&mut o, "brokers", "127.0.0.1:9092".to_string())?;
         let prefix: String = take(&mut o, "prefix", String::new())?;
         reject_unknown(&o)?;
-        let deleted = luister_loadgen::topics::delete_with_prefix(&brokers, &prefix)
+        let config = luister_service::kafka::KafkaConfig {
+            brokers: brokers.clone(),
+            ..Default::default()
+        }
+        .with_environment()?;
+        let deleted = luister_loadgen::topics::delete_with_prefix(&config, &prefix)
             .await
             .with_context(|| USAGE)?;
         println!(
@@ -157,7 +163,8 @@ async fn main() -> anyhow::Result<()> {
                 brokers: brokers.clone(),
                 partitions,
                 ..Default::default()
-            };
+            }
+            .with_environment()?;
             config.validate().map_err(anyhow::Error::msg)?;
             luister_service::kafka::ensure_topics(&config, &[&topic])
                 .await
@@ -170,7 +177,7 @@ async fn main() -> anyhow::Result<()> {
                 hits.extend(day);
             }
             (
-                send::kafka(&brokers, &topic, &sites, &hits).await?,
+                send::kafka(&config, &topic, &sites, &hits).await?,
                 format!(
                     "{} events of {days} days to {topic} at {brokers}",
                     hits.len()

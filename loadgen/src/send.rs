@@ -4,7 +4,6 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use rdkafka::config::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use crate::model::Hit;
@@ -124,13 +123,13 @@ where
 /// Produces `hits` straight to the topic as v1 events (keyed by visitor), as the
 /// collector would have.
 pub async fn kafka(
-    brokers: &str,
+    kafka: &luister_service::kafka::KafkaConfig,
     topic: &str,
     sites: &[Site],
     hits: &[Hit],
 ) -> anyhow::Result<Sent> {
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+    let producer: FutureProducer = kafka
+        .client_config()
         .set("acks", "all")
         .set("enable.idempotence", "true")
         .set("linger.ms", "20")

@@ -9,16 +9,13 @@ use luister_service::kafka::KafkaConfig;
 
 /// Deletes every topic whose name starts with `prefix` (which must not be empty) and
 /// returns their names.
-pub async fn delete_with_prefix(brokers: &str, prefix: &str) -> anyhow::Result<Vec<String>> {
+pub async fn delete_with_prefix(config: &KafkaConfig, prefix: &str) -> anyhow::Result<Vec<String>> {
     anyhow::ensure!(
         !prefix.is_empty(),
         "a prefix is required: every topic starting with it is deleted"
     );
-    let config = KafkaConfig {
-        brokers: brokers.to_string(),
-        ..KafkaConfig::default()
-    };
     config.validate().map_err(anyhow::Error::msg)?;
+    let brokers = &config.brokers;
     let admin: AdminClient<DefaultClientContext> = config.client_config().create()?;
     let metadata = admin
         .inner()

@@ -50,6 +50,7 @@ async fn every_protocol_delivers_every_hit_to_the_topic() {
         ..IngestConfig::default()
     };
     config.http.client_ip_header = "x-forwarded-for".into();
+    config.privacy.salt_key_file = luister_testkit::salt_key_file();
     let ingest = Running::start(move |l, s| luister_ingest::serve(config, l, s)).await;
     ingest.wait_ready(Duration::from_secs(30)).await;
 
@@ -99,7 +100,7 @@ async fn the_kafka_mode_writes_one_event_per_hit() {
         .unwrap();
     let hits = hits(500);
     let sent = send::kafka(
-        &luister_testkit::kafka_brokers(),
+        &luister_testkit::kafka_admin(),
         &scratch.topic,
         &[site()],
         &hits,
@@ -121,6 +122,7 @@ async fn the_binary_creates_a_missing_topic_and_fills_it() {
     let scratch = Scratch::new("loadgen_binary");
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_luister-loadgen"))
         .args(["kafka", "--brokers", &luister_testkit::kafka_brokers()])
+        .envs(luister_testkit::kafka_env(&luister_testkit::kafka_admin()))
         .args(["--topic", &scratch.topic, "--partitions", "3"])
         // Two days: yesterday is whole, today may have no visit yet (the night is quiet).
         .args(["--visits-per-day", "40", "--days", "2", "--sites", "demo"])
@@ -159,6 +161,7 @@ async fn the_binary_writes_whole_past_days_up_to_until_and_refuses_a_future_one(
         async move {
             tokio::process::Command::new(env!("CARGO_BIN_EXE_luister-loadgen"))
                 .args(["kafka", "--brokers", &luister_testkit::kafka_brokers()])
+                .envs(luister_testkit::kafka_env(&luister_testkit::kafka_admin()))
                 .args(["--topic", &topic, "--partitions", "1", "--sites", "demo"])
                 .args(["--visits-per-day", "30", "--days", "2", "--until", &until])
                 .output()
@@ -224,12 +227,11 @@ async fn the_binary_writes_whole_past_days_up_to_until_and_refuses_a_future_one(
 #[tokio::test]
 async fn delete_topics_removes_the_topics_with_the_prefix_and_no_other() {
     let prefix = luister_testkit::unique("it.loadgen_delete");
-    let brokers = luister_testkit::kafka_brokers();
+    let brokers = luister_testkit::kafka_admin();
     let keep = luister_testkit::unique("it.loadgen_keep");
     let kafka = luister_service::kafka::KafkaConfig {
-        brokers: brokers.clone(),
         partitions: 1,
-        ..Default::default()
+        ..brokers.clone()
     };
     let (a, b) = (format!("{prefix}.a"), format!("{prefix}.b"));
     luister_service::kafka::ensure_topics(&kafka, &[&a, &b, &keep])

@@ -23,7 +23,7 @@ brokers = "{}"
 topic = "{}"
 dead_letter_topic = "{}"
 partitions = 3
-[sessions]
+{}[sessions]
 interval_s = 1
 [consumer]
 group_id = "crash-test"
@@ -39,6 +39,7 @@ level = "warn"
             k.brokers,
             k.topic,
             k.dead_letter_topic,
+            luister_testkit::kafka_toml(&k),
             clickhouse_url(),
             scratch.database
         ),

@@ -31,6 +31,17 @@ pub struct KafkaConfig {
     /// Replication factor for topics this service creates. Default 1 (use 3 in
     /// production clusters).
     pub replication_factor: i32,
+    /// How the service connects: `plaintext` (default), `sasl_plaintext`, `ssl` or
+    /// `sasl_ssl`. With SASL, the broker knows which service it talks to, and its ACLs
+    /// decide what that service may read and write (docs/operations.md).
+    pub security_protocol: String,
+    /// The SASL mechanism: `PLAIN` (default), `SCRAM-SHA-256` or `SCRAM-SHA-512`.
+    pub sasl_mechanism: String,
+    /// The SASL user name (with a `sasl_*` protocol).
+    pub sasl_username: String,
+    /// Its password; set it from the environment (`LUISTER_KAFKA__SASL_PASSWORD`)
+    /// rather than in the file.
+    pub sasl_password: String,
     /// Extra librdkafka properties (for example `security.protocol`, `sasl.*`). They
     /// replace a service's tuning defaults (such as the processor's fetch sizes), not
     /// the settings it depends on (acknowledgements, idempotence, offset handling).
@@ -46,12 +57,26 @@ impl Default for KafkaConfig {
             salt_topic: "luister.salts.v1".into(),
             partitions: 6,
             replication_factor: 1,
+            security_protocol: "plaintext".into(),
+            sasl_mechanism: "PLAIN".into(),
+            sasl_username: String::new(),
+            sasl_password: String::new(),
             properties: BTreeMap::new(),
         }
     }
 }
 
 impl KafkaConfig {
+    /// `self` with the `LUISTER_KAFKA__<KEY>` environment overrides the services read
+    /// too (`LUISTER_KAFKA__SASL_PASSWORD`, …), for tools without a configuration file.
+    pub fn with_environment(self) -> Result<Self, crate::config::ConfigError> {
+        use figment::providers::{Env, Serialized};
+        figment::Figment::from(Serialized::defaults(self))
+            .merge(Env::prefixed("LUISTER_KAFKA__"))
+            .extract()
+            .map_err(|e| crate::config::ConfigError::Invalid(e.to_string()))
+    }
+
     /// Checks the settings before any traffic arrives.
     pub fn validate(&self) -> Result<(), String> {
         if self.brokers.trim().is_empty() {
@@ -73,6 +98,37 @@ impl KafkaConfig {
         if self.partitions < 1 || self.replication_factor < 1 {
             return Err("kafka.partitions and kafka.replication_factor must be at least 1".into());
         }
+        let protocol = self.security_protocol.to_ascii_lowercase();
+        if !matches!(
+            protocol.as_str(),
+            "plaintext" | "sasl_plaintext" | "ssl" | "sasl_ssl"
+        ) {
+            return Err(format!(
+                "kafka.security_protocol {:?} is not one of plaintext, sasl_plaintext, ssl, sasl_ssl",
+                self.security_protocol
+            ));
+        }
+        if protocol.starts_with("sasl") {
+            if !matches!(
+                self.sasl_mechanism.as_str(),
+                "PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512"
+            ) {
+                return Err(format!(
+                    "kafka.sasl_mechanism {:?} is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512",
+                    self.sasl_mechanism
+                ));
+            }
+            if self.sasl_username.is_empty() || self.sasl_password.is_empty() {
+                return Err(format!(
+                    "kafka.security_protocol = {protocol:?} needs kafka.sasl_username and kafka.sasl_password \
+                     (the password best from LUISTER_KAFKA__SASL_PASSWORD)"
+                ));
+            }
+        } else if !self.sasl_username.is_empty() {
+            return Err(format!(
+                "kafka.sasl_username is set but kafka.security_protocol is {protocol:?}: use sasl_plaintext or sasl_ssl"
+            ));
+        }
         Ok(())
     }
 
@@ -90,6 +146,15 @@ impl KafkaConfig {
             .set("log_level", "4");
         for (k, v) in defaults {
             c.set(*k, *v);
+        }
+        let protocol = self.security_protocol.to_ascii_lowercase();
+        if protocol != "plaintext" {
+            c.set("security.protocol", &protocol);
+        }
+        if protocol.starts_with("sasl") {
+            c.set("sasl.mechanism", &self.sasl_mechanism)
+                .set("sasl.username", &self.sasl_username)
+                .set("sasl.password", &self.sasl_password);
         }
         for (k, v) in &self.properties {
             c.set(k, v);
@@ -198,6 +263,35 @@ mod tests {
         assert!(c.validate().is_ok());
         c.topic = "bad topic".into();
         assert!(c.validate().unwrap_err().contains("kafka.topic"));
+    }
+
+    #[test]
+    fn sasl_needs_its_credentials_and_sets_librdkafkas_properties() {
+        let mut c = KafkaConfig {
+            security_protocol: "sasl_plaintext".into(),
+            ..KafkaConfig::default()
+        };
+        assert!(c.validate().unwrap_err().contains("sasl_username"));
+        c.sasl_username = "collector".into();
+        c.sasl_password = "secret".into();
+        assert!(c.validate().is_ok());
+        let rd = c.client_config();
+        assert_eq!(rd.get("security.protocol"), Some("sasl_plaintext"));
+        assert_eq!(rd.get("sasl.username"), Some("collector"));
+        assert_eq!(rd.get("sasl.mechanism"), Some("PLAIN"));
+        c.sasl_mechanism = "GSSAPI".into();
+        assert!(c.validate().unwrap_err().contains("sasl_mechanism"));
+        let plain = KafkaConfig {
+            sasl_username: "x".into(),
+            ..KafkaConfig::default()
+        };
+        assert!(plain.validate().unwrap_err().contains("sasl_plaintext"));
+        assert_eq!(
+            KafkaConfig::default()
+                .client_config()
+                .get("security.protocol"),
+            None
+        );
     }
 
     #[test]

@@ -28,6 +28,93 @@ pub fn kafka_brokers() -> String {
     std::env::var("LUISTER_TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
 }
 
+/// The local stack's data folder (`LUISTER_HOME`, default `.luister` in the checkout).
+pub fn luister_home() -> std::path::PathBuf {
+    std::env::var("LUISTER_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.luister"))
+}
+
+/// A `[kafka]` section that logs in to the test broker as `user`: with the local
+/// stack's SASL password of that user (`deploy/local/lib.sh` keeps them in
+/// `LUISTER_HOME/kafka/credentials`), or without SASL when the broker has none.
+pub fn kafka_as(user: &str) -> KafkaConfig {
+    let password = std::fs::read_to_string(luister_home().join("kafka/credentials").join(user))
+        .map(|p| p.trim().to_owned())
+        .ok();
+    match password {
+        Some(password) => KafkaConfig {
+            brokers: kafka_brokers(),
+            security_protocol: "sasl_plaintext".into(),
+            sasl_username: user.to_owned(),
+            sasl_password: password,
+            ..KafkaConfig::default()
+        },
+        None => KafkaConfig {
+            brokers: kafka_brokers(),
+            ..KafkaConfig::default()
+        },
+    }
+}
+
+/// The `[kafka]` section of the tests: the broker's administrator, who may use any
+/// topic and group (the scratch topics have no ACLs of their own).
+pub fn kafka_admin() -> KafkaConfig {
+    kafka_as("admin")
+}
+
+/// The `LUISTER_KAFKA__*` variables that log a child process (a binary under test)
+/// in like `kafka`.
+pub fn kafka_env(kafka: &KafkaConfig) -> Vec<(String, String)> {
+    [
+        ("SECURITY_PROTOCOL", &kafka.security_protocol),
+        ("SASL_MECHANISM", &kafka.sasl_mechanism),
+        ("SASL_USERNAME", &kafka.sasl_username),
+        ("SASL_PASSWORD", &kafka.sasl_password),
+    ]
+    .into_iter()
+    .filter(|(_, v)| !v.is_empty())
+    .map(|(k, v)| (format!("LUISTER_KAFKA__{k}"), v.clone()))
+    .collect()
+}
+
+/// The TOML keys of a `[kafka]` section that log in like `kafka` (for the
+/// configuration file of a binary under test).
+pub fn kafka_toml(kafka: &KafkaConfig) -> String {
+    let mut out = String::new();
+    for (k, v) in [
+        ("security_protocol", &kafka.security_protocol),
+        ("sasl_mechanism", &kafka.sasl_mechanism),
+        ("sasl_username", &kafka.sasl_username),
+        ("sasl_password", &kafka.sasl_password),
+    ] {
+        if !v.is_empty() {
+            out.push_str(&format!("{k} = \"{v}\"\n"));
+        }
+    }
+    out
+}
+
+/// A key file for `privacy.salt_key_file`, made once per test process.
+pub fn salt_key_file() -> String {
+    static FILE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    FILE.get_or_init(|| {
+        let path = std::env::temp_dir().join(unique("luister-salt-key"));
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).expect("randomness");
+        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        std::fs::write(&path, hex).expect("salt key file");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .expect("chmod 600");
+        }
+        path.display().to_string()
+    })
+    .clone()
+}
+
 /// The ClickHouse HTTP URL the tests use.
 pub fn clickhouse_url() -> String {
     std::env::var("LUISTER_TEST_CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".into())
@@ -64,15 +151,14 @@ impl Scratch {
         }
     }
 
-    /// A `[kafka]` section for these topics on the test broker.
+    /// A `[kafka]` section for these topics on the test broker, as its administrator.
     pub fn kafka(&self) -> KafkaConfig {
         KafkaConfig {
-            brokers: kafka_brokers(),
             topic: self.topic.clone(),
             dead_letter_topic: self.dlq.clone(),
             salt_topic: self.salts.clone(),
             partitions: 3,
-            ..KafkaConfig::default()
+            ..kafka_admin()
         }
     }
 
@@ -124,9 +210,7 @@ pub async fn delete_topic(topic: &str) {
 }
 
 fn client_config() -> ClientConfig {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", kafka_brokers());
-    c
+    kafka_admin().client_config()
 }
 
 /// Runs a statement or query on ClickHouse over HTTP and returns the body

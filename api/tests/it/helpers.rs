@@ -74,6 +74,7 @@ impl Pipeline {
         };
         // Tests that send many events set their own client address.
         ingest.http.client_ip_header = "x-forwarded-for".into();
+        ingest.privacy.salt_key_file = luister_testkit::salt_key_file();
         let ingest = Running::start(move |l, s| luister_ingest::serve(ingest, l, s)).await;
         ingest.wait_ready(Duration::from_secs(30)).await;
 

@@ -26,6 +26,7 @@ pub async fn start_ingest_with(
         ..IngestConfig::default()
     };
     config.http.client_ip_header = "x-forwarded-for".into();
+    config.privacy.salt_key_file = luister_testkit::salt_key_file();
     adjust(&mut config);
     Running::start(move |listener, shutdown| luister_ingest::serve(config, listener, shutdown))
         .await

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test here
 
 mod helpers;
+mod salt;
 
 use std::time::Duration;
 
@@ -390,10 +391,11 @@ async fn two_replicas_share_the_salt_and_old_salts_are_destroyed() {
         "both replicas computed the same visitor key"
     );
 
-    // Yesterday's salt disappears from the topic once today's exists.
+    // Yesterday's salt disappears from the topic once today's exists, and neither was
+    // ever on the broker's disk in the clear.
     let mut kafka = scratch.kafka();
     kafka.salt_topic = luister_testkit::unique("it.salt_destroy");
-    let salts = luister_ingest::salt::KafkaSalts::new(&kafka).unwrap();
+    let salts = salt::kafka_salts(&kafka);
     salts.ensure_topic().await.unwrap();
     let today = luister_ingest::salt::day_of(chrono_now_ms());
     let (s_yesterday, s_today) = (
@@ -409,6 +411,14 @@ async fn two_replicas_share_the_salt_and_old_salts_are_destroyed() {
         "only today's salt is left: {:?}",
         left.iter().map(|m| &m.key).collect::<Vec<_>>()
     );
+    let on_disk = salt::segment_bytes(&kafka.salt_topic);
+    assert!(!on_disk.is_empty(), "the topic's segment files were found");
+    for s in [s_yesterday, s_today] {
+        assert!(
+            !on_disk.windows(32).any(|w| w == s),
+            "a salt is in the broker's segment files in the clear"
+        );
+    }
     a.stop().await.unwrap();
     b.stop().await.unwrap();
     scratch.cleanup().await;

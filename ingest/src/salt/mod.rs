@@ -2,18 +2,23 @@
 //! destroyed when its day is over.
 //!
 //! The salt topic (`kafka.salt_topic`, one partition) holds records keyed by the UTC
-//! day number with 32 random bytes as value. For a day, every replica uses the *first*
-//! record of that day in the partition: a replica that finds none writes one and reads
+//! day number whose value is the day's 32 random bytes sealed with the collectors' own
+//! key ([`seal`]): the broker, its disk and any other Kafka client see only ciphertext,
+//! and a record no collector sealed is never taken for a salt (it is skipped and
+//! counted). For a day, every replica uses the *first* record of that day in the
+//! partition that opens with the key: a replica that finds none writes one and reads
 //! again, so replicas racing at midnight still agree. Shortly before midnight the next
 //! day's salt is prepared; after midnight all records before the current day's first
 //! record are deleted with the Kafka DeleteRecords API (they become unreadable at once
-//! and the broker removes the segment files within minutes). The topic is also created
-//! with `retention.ms` = 48 h as a backstop. In memory, a replica keeps only the salts
-//! of today and tomorrow.
-//!
-//! Anyone who can read the salt topic can link today's visitor keys to IP addresses
-//! and user agents: restrict it to the collectors with ACLs in production.
+//! and the broker removes the segment files within minutes, see docs/privacy.md). The
+//! topic is also created with `retention.ms` = 48 h as a backstop. In memory, a replica
+//! keeps only the salts of today and tomorrow. The deployments restrict the topic to
+//! the collectors with Kafka ACLs as well.
 
+pub mod seal;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions};
@@ -24,6 +29,8 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 
 use luister_service::kafka::{ensure_topic_specs, KafkaConfig, TopicSpec};
+
+use self::seal::SaltKey;
 
 /// Milliseconds per day.
 pub const DAY_MS: i64 = 86_400_000;
@@ -37,6 +44,11 @@ pub fn day_of(ms: i64) -> i64 {
 pub struct KafkaSalts {
     config: KafkaConfig,
     producer: FutureProducer,
+    key: SaltKey,
+    /// Counts records that did not open with the key (`luister_ingest_salt_records_rejected_total`).
+    rejected: prometheus::IntCounter,
+    /// The offsets of those already counted (the topic is read again and again).
+    seen_rejected: Arc<Mutex<HashSet<i64>>>,
 }
 
 /// A salt record as read from the topic.
@@ -47,8 +59,12 @@ struct Found {
 }
 
 impl KafkaSalts {
-    /// Creates the producer (connects lazily).
-    pub fn new(config: &KafkaConfig) -> Result<Self, String> {
+    /// Creates the producer (connects lazily); records are sealed and opened with `key`.
+    pub fn new(
+        config: &KafkaConfig,
+        key: SaltKey,
+        rejected: prometheus::IntCounter,
+    ) -> Result<Self, String> {
         let producer = config
             .client_config()
             .set("acks", "all")
@@ -59,6 +75,9 @@ impl KafkaSalts {
         Ok(Self {
             config: config.clone(),
             producer,
+            key,
+            rejected,
+            seen_rejected: Arc::default(),
         })
     }
 
@@ -73,6 +92,9 @@ impl KafkaSalts {
                     ("cleanup.policy", "delete"),
                     ("retention.ms", "172800000"),
                     ("segment.ms", "3600000"),
+                    // A segment below the deleted records goes at the broker's next
+                    // retention check, not a minute after it.
+                    ("file.delete.delay.ms", "0"),
                 ],
             }],
         )
@@ -86,12 +108,13 @@ impl KafkaSalts {
         }
         let mut fresh = [0u8; 32];
         getrandom::fill(&mut fresh).map_err(|e| format!("no operating-system randomness: {e}"))?;
-        let key = day.to_string();
+        let sealed = self.key.seal(&self.config.salt_topic, day, &fresh)?;
+        let record_key = day.to_string();
         self.producer
             .send(
                 FutureRecord::to(&self.config.salt_topic)
-                    .key(&key)
-                    .payload(&fresh[..]),
+                    .key(&record_key)
+                    .payload(&sealed),
                 Duration::from_secs(10),
             )
             .await
@@ -134,16 +157,36 @@ impl KafkaSalts {
         Ok(())
     }
 
-    /// The first record of `day` still in the topic.
+    /// The first record of `day` still in the topic that a collector sealed.
     async fn first_for(&self, day: i64) -> Result<Option<Found>, String> {
         let config = self.config.clone();
-        tokio::task::spawn_blocking(move || read_first(&config, day))
+        let key = self.key.clone();
+        let (found, rejected) = tokio::task::spawn_blocking(move || read_first(&config, &key, day))
             .await
-            .map_err(|e| format!("salt reader failed: {e}"))?
+            .map_err(|e| format!("salt reader failed: {e}"))??;
+        let mut seen = self.seen_rejected.lock().unwrap_or_else(|p| p.into_inner());
+        for offset in rejected {
+            if seen.insert(offset) {
+                self.rejected.inc();
+                tracing::warn!(
+                    day,
+                    offset,
+                    topic = %self.config.salt_topic,
+                    "a record in the salt topic was not sealed by a collector; it is never used"
+                );
+            }
+        }
+        Ok(found)
     }
 }
 
-fn read_first(config: &KafkaConfig, day: i64) -> Result<Option<Found>, String> {
+/// The first record of `day` that opens with `key`, and the offsets of the records of
+/// that day before it that did not.
+fn read_first(
+    config: &KafkaConfig,
+    key: &SaltKey,
+    day: i64,
+) -> Result<(Option<Found>, Vec<i64>), String> {
     let consumer: BaseConsumer = config
         .client_config()
         .set("group.id", "luister-ingest-salt-reader")
@@ -156,13 +199,14 @@ fn read_first(config: &KafkaConfig, day: i64) -> Result<Option<Found>, String> {
         .fetch_watermarks(topic, 0, Duration::from_secs(5))
         .map_err(|e| format!("cannot read the salt topic {topic}: {e}"))?;
     if high <= low {
-        return Ok(None);
+        return Ok((None, Vec::new()));
     }
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(topic, 0, Offset::Offset(low))
         .map_err(|e| e.to_string())?;
     consumer.assign(&tpl).map_err(|e| e.to_string())?;
     let want = day.to_string();
+    let mut rejected = Vec::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         if std::time::Instant::now() > deadline {
@@ -173,15 +217,19 @@ fn read_first(config: &KafkaConfig, day: i64) -> Result<Option<Found>, String> {
         };
         let msg = msg.map_err(|e| format!("reading the salt topic failed: {e}"))?;
         if msg.key() == Some(want.as_bytes()) {
-            if let Some(salt) = msg.payload().and_then(|p| <[u8; 32]>::try_from(p).ok()) {
-                return Ok(Some(Found {
-                    offset: msg.offset(),
-                    salt,
-                }));
+            match msg.payload().and_then(|p| key.open(topic, day, p)) {
+                Some(salt) => {
+                    let found = Found {
+                        offset: msg.offset(),
+                        salt,
+                    };
+                    return Ok((Some(found), rejected));
+                }
+                None => rejected.push(msg.offset()),
             }
         }
         if msg.offset() + 1 >= high {
-            return Ok(None);
+            return Ok((None, rejected));
         }
     }
 }
