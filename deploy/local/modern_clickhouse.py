@@ -9,8 +9,11 @@ script replays, in chdb's embedded current engine:
 2. every other distinct statement the services sent to the local ClickHouse during the
    test run, read from its system.query_log (the services identify as clickhouse-rs),
    and every Grafana dashboard query the dashboard test ran (as luister-dashboards-test).
-   Scratch database names are mapped to one database; INSERT ... FORMAT RowBinary is
-   checked as a SELECT of the same columns.
+   Scratch database names are mapped to one database; INSERT ... FORMAT RowBinary, and
+   INSERT ... VALUES whose values the log leaves out, are checked as a SELECT of the
+   same columns. Tables a migration created and a later one dropped are made again,
+   empty, before the replay: the backfill code of the migration that replaced them
+   (run by the migration runner, so logged as a service query) reads them.
 
 It exits non-zero, naming the statement and the engine's error, when any fails.
 Usage: modern_clickhouse.py [CLICKHOUSE_URL]   (default http://127.0.0.1:8123)
@@ -29,7 +32,9 @@ from chdb import session as chs
 ROOT = Path(__file__).resolve().parents[2]
 DB = "luister"
 SCRATCH_DB = re.compile(r"\bit_[a-z0-9_]+_[0-9a-f]{12}\b")
-INSERT = re.compile(r"^INSERT INTO\s+`?(\w+)`?\s*\(([^)]*)\)\s*FORMAT\s+RowBinary\s*$", re.S | re.I)
+INSERT = re.compile(r"^INSERT INTO\s+`?(\w+)`?\s*\(([^)]*)\)\s*(?:FORMAT\s+RowBinary|VALUES)\s*$", re.S | re.I)
+CREATE = re.compile(r"^CREATE TABLE IF NOT EXISTS\s+(\w+)", re.I)
+DROP = re.compile(r"^DROP TABLE IF EXISTS\s+(\w+)\s*$", re.I)
 
 
 def split_statements(sql: str) -> list[str]:
@@ -99,6 +104,13 @@ def main() -> int:
                     failures += 1
                     print(f"FAIL migration {f.name}: {e}\n  {stmt[:300]}")
         print(f"migrations: {n_mig} statements from {len(migrations)} files")
+
+        statements = [st for f in migrations for st in split_statements(f.read_text())]
+        dropped = {m.group(1) for st in statements if (m := DROP.match(st))}
+        for st in statements:
+            m = CREATE.match(st)
+            if m and m.group(1) in dropped:
+                s.query(st)
 
         # Migration statements were run from the files above; the log repeats them.
         norm = lambda q: " ".join(q.split())
