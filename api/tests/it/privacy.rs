@@ -360,15 +360,21 @@ fn squeezed(text: &str) -> String {
         .collect()
 }
 
-/// Every string in a JSON value but the visitor keys (hex, not text: `…2900ab…` in one
-/// reads as a postcode).
+/// Every string in a JSON value but the visitor keys and the Kafka topic's name (hex,
+/// not text: `…2900ab…` in one reads as a postcode, and the scratch topic's name ends in
+/// random hex).
 fn strings(v: &Value, out: &mut Vec<String>) {
     match v {
         Value::String(s) => out.push(s.clone()),
         Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
         Value::Object(o) => o
             .iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "visitor" | "session_id"))
+            .filter(|(k, _)| {
+                !matches!(
+                    k.as_str(),
+                    "visitor" | "session_id" | "kafka_topic" | "topic"
+                )
+            })
             .for_each(|(_, x)| strings(x, out)),
         _ => {}
     }
