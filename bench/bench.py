@@ -71,11 +71,12 @@ KAFKA_TOML = "".join(f'{k} = "{v}"\n' for k, v in {
     "sasl_mechanism": KAFKA_LOGIN.get("sasl.mechanism"),
     "sasl_username": KAFKA_LOGIN.get("sasl.username"),
     "sasl_password": KAFKA_LOGIN.get("sasl.password")}.items() if v)
-os.environ.update({f"LUISTER_KAFKA__{k.upper()}": v for k, v in {
+# For the load generator only (the services read their [kafka] section; the API has none).
+LOADGEN_ENV = {**os.environ, **{f"LUISTER_KAFKA__{k.upper()}": v for k, v in {
     "security_protocol": KAFKA_LOGIN.get("security.protocol"),
     "sasl_mechanism": KAFKA_LOGIN.get("sasl.mechanism"),
     "sasl_username": KAFKA_LOGIN.get("sasl.username"),
-    "sasl_password": KAFKA_LOGIN.get("sasl.password")}.items() if v})
+    "sasl_password": KAFKA_LOGIN.get("sasl.password")}.items() if v}}
 KCAT_CONF = WORK / "kcat.conf"
 
 
@@ -232,13 +233,13 @@ def offsets(topic: str) -> int:
 
 def create_topic(topic: str) -> None:
     run([BIN / "luister-loadgen", "kafka", "--brokers", BROKERS, "--topic", topic,
-         "--partitions", PARTITIONS, "--days", 0])
+         "--partitions", PARTITIONS, "--days", 0], env=LOADGEN_ENV)
 
 
 def delete_topics(prefix: str) -> None:
     """Deletes the topics whose names start with `prefix`: a run's messages are not
     needed after it, and the broker's disk would fill run by run."""
-    log(f"  {run([BIN / 'luister-loadgen', 'delete-topics', '--brokers', BROKERS, '--prefix', prefix]).strip()}")
+    log(f"  {run([BIN / 'luister-loadgen', 'delete-topics', '--brokers', BROKERS, '--prefix', prefix], env=LOADGEN_ENV).strip()}")
 
 
 def fresh_database(name: str) -> None:
@@ -652,7 +653,8 @@ def bench_processor(mode: dict, run_id: str, database: str) -> Service:
         f"the three weekdays up to {until}, straight into {topic}")
     out = run([BIN / "luister-loadgen", "kafka", "--brokers", BROKERS, "--topic", topic,
                "--partitions", PARTITIONS, "--days", 3, "--until", until, "--seed", 7,
-               "--sites", ",".join(SITES), "--visits-per-day", mode["visits_per_day"]], "3-history")
+               "--sites", ",".join(SITES), "--visits-per-day", mode["visits_per_day"]], "3-history",
+              env=LOADGEN_ENV)
     log(f"  {out.strip()}")
     n = offsets(topic)
 

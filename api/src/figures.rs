@@ -2,7 +2,7 @@
 //!
 //! | figure | site as a whole | one theme |
 //! |---|---|---|
-//! | page views, searches | `event_counts_daily` (theme `'*'`), the last two days from `events` | `event_counts_daily`, the last two days from `events` |
+//! | page views, searches | `event_counts_daily` (theme `'*'`), the last three days from `events` | `event_counts_daily`, the last three days from `events` |
 //! | distinct visitors | `visit_totals_daily` (sum of days) | `visit_totals_daily` (sum of days) |
 //! | zero-result searches | `visit_totals_daily` (search results per visit) | `search_term_counts_daily` |
 //! | visits, contacts | `visit_totals_daily` | `visit_totals_daily` (visits touching the theme) |
@@ -13,7 +13,7 @@
 //! period is the sum of distinct visitors per day and visitor: see docs/privacy.md.
 //! Sessions are recomputed every `sessions.interval_s`, so visits, visitors, contacts
 //! and zero-result figures of the last minute may still grow; page views and searches
-//! of today and yesterday are counted from the raw events and are current to the
+//! of the last three days (today included) are counted from the raw events and are current to the
 //! second ([`luister_store::aggregates::event_counts`]).
 
 use std::collections::BTreeMap;

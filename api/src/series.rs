@@ -1,8 +1,8 @@
 //! Time series per site or theme, by hour, day or ISO week, in the reporting time zone.
 //!
 //! Days and weeks come from the daily aggregates (the processor writes each event's
-//! day in the same time zone), page views and searches of today and yesterday from the
-//! raw events. Hours come from the raw events, so an hourly series is
+//! day in the same time zone), page views and searches of the last three days (today included) from
+//! the raw events. Hours come from the raw events, so an hourly series is
 //! capped at `limits.max_hourly_days`. Every bucket of the period is present, with
 //! zeros where nothing happened; a week at either end of the period may be partial
 //! (only its days inside the period count).
@@ -118,7 +118,7 @@ pub async fn series(
                 q.fetch_all().await?
             }
             (false, _) => {
-                // Days and weeks: the event counts, today and yesterday from the raw events.
+                // Days and weeks: the event counts, the last three days from the raw events.
                 let days = luister_store::aggregates::days_between(p.from, p.to);
                 let counts = Counts {
                     days: &days,

@@ -108,14 +108,21 @@ pub async fn serve(
     {
         let goals = sessions::Goals::new(&config.goals).context("compiling the goals")?;
         let every = Duration::from_secs(config.sessions.interval_s.max(1));
-        tokio::spawn(sessions::run(
-            store.with_priority(BACKGROUND),
-            config.sessions.clone(),
+        let tz = config
+            .processing
+            .timezone
+            .parse()
+            .map_err(|_| anyhow::anyhow!("processing.timezone is not a time zone"))?;
+        let sessionizer = sessions::Sessionizer {
+            store: store.with_priority(BACKGROUND),
+            config: config.sessions.clone(),
             goals,
             every,
-            metrics.clone(),
-            backlog.clone(),
-        ));
+            metrics: metrics.clone(),
+            backlog: backlog.clone(),
+            tz,
+        };
+        tokio::spawn(sessionizer.run());
     }
     if config.retention.raw_events_days > 0 {
         let every = Duration::from_secs(config.retention.check_interval_s.max(60));

@@ -83,9 +83,16 @@ async fn rebuild(config: &ProcessorConfig, days: &[String]) -> anyhow::Result<()
     let version = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_millis() as u64;
+    let tz: chrono_tz::Tz = config
+        .processing
+        .timezone
+        .parse()
+        .map_err(|_| anyhow::anyhow!("processing.timezone is not a time zone"))?;
+    let today = chrono::Utc::now().with_timezone(&tz).date_naive();
     luister_store::aggregates::rewrite_every(
         store.client(),
         &luister_store::aggregates::Scope::Days { first, last },
+        today,
         version,
     )
     .await?;

@@ -27,7 +27,7 @@ use chrono::NaiveDate;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use luister_store::aggregates::{self, Scope};
+use luister_store::aggregates::{self, event_counts, Scope};
 use luister_store::{Store, StoreError};
 
 use crate::config::{GoalConfig, SessionsConfig};
@@ -405,6 +405,7 @@ pub async fn run_once(
     since: u32,
     config: &SessionsConfig,
     goals: &Goals,
+    today: NaiveDate,
 ) -> Result<usize, StoreError> {
     let new: Vec<NewEvents> = store
         .client()
@@ -449,6 +450,7 @@ pub async fn run_once(
     aggregates::rewrite_every(
         store.client(),
         &Scope::Touched { first, last, since },
+        today,
         version,
     )
     .await?;
@@ -561,66 +563,118 @@ const MARGIN_S: u32 = 5;
 /// are behind its margin, so the run after it does not read them again.
 const BACKLOG_WINDOW: Duration = Duration::from_secs(MARGIN_S as u64);
 
-/// Runs [`run_once`] every `every`. The first run looks back a day, so a restart
-/// recomputes what a crash may have left half-done. While the consumer catches up on a
-/// backlog, a run waits for it (`sessions.max_defer_s`).
-pub async fn run(
-    store: Store,
-    config: SessionsConfig,
-    goals: Goals,
-    every: Duration,
-    metrics: ProcessorMetrics,
-    backlog: Backlog,
-) {
-    let now = || {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as u32)
-            .unwrap_or(0)
-    };
-    let mut since = now().saturating_sub(86_400);
-    let max_defer = Duration::from_secs(config.max_defer_s);
-    let mut last_run = std::time::Instant::now();
-    loop {
-        // While the consumer catches up on a backlog, a run would recompute visits
-        // that its next batches change again: wait for it (checking every second),
-        // but not longer than `max_defer` after the last run.
-        if backlog.catching_up(BACKLOG_WINDOW) && last_run.elapsed() < max_defer {
-            metrics
-                .sessionizer_runs
-                .with_label_values(&["deferred"])
-                .inc();
-            while backlog.catching_up(BACKLOG_WINDOW) && last_run.elapsed() < max_defer {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
-        last_run = std::time::Instant::now();
-        let started = now();
-        match run_once(&store, since, &config, &goals).await {
-            Ok(written) => {
-                // Events inserted during the run are looked at again next time.
-                since = started.saturating_sub(MARGIN_S);
-                metrics.sessionizer_runs.with_label_values(&["ok"]).inc();
-                metrics
-                    .sessionizer_seconds
-                    .observe(last_run.elapsed().as_secs_f64());
-                metrics.sessions_written.inc_by(written as u64);
-                metrics.sessions_complete_until.set(i64::from(since));
-            }
-            Err(e) => {
+/// The sessionizer as the service runs it: [`run_once`] every `every`.
+pub struct Sessionizer {
+    /// Where it reads and writes.
+    pub store: Store,
+    /// `[sessions]`.
+    pub config: SessionsConfig,
+    /// What counts as a contact.
+    pub goals: Goals,
+    /// The pause between runs.
+    pub every: Duration,
+    /// Its metrics.
+    pub metrics: ProcessorMetrics,
+    /// Whether the consumer is catching up.
+    pub backlog: Backlog,
+    /// The calendar of the `day` column (`processing.timezone`).
+    pub tz: chrono_tz::Tz,
+}
+
+impl Sessionizer {
+    /// Runs until the service stops. The first run looks back a day, so a restart
+    /// recomputes what a crash may have left half-done. While the consumer catches up on
+    /// a backlog, a run waits for it (`sessions.max_defer_s`). After the first run of
+    /// each day (and after a start) the event counts of settled days are brought up to
+    /// date ([`settle`]).
+    pub async fn run(self) {
+        let Self {
+            store,
+            config,
+            goals,
+            every,
+            metrics,
+            backlog,
+            tz,
+        } = self;
+        let now = || {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs() as u32)
+                .unwrap_or(0)
+        };
+        let mut since = now().saturating_sub(86_400);
+        let max_defer = Duration::from_secs(config.max_defer_s);
+        let mut last_run = std::time::Instant::now();
+        let mut settled_on: Option<NaiveDate> = None;
+        loop {
+            // While the consumer catches up on a backlog, a run would recompute visits
+            // that its next batches change again: wait for it (checking every second),
+            // but not longer than `max_defer` after the last run.
+            if backlog.catching_up(BACKLOG_WINDOW) && last_run.elapsed() < max_defer {
                 metrics
                     .sessionizer_runs
-                    .with_label_values(&["failed"])
+                    .with_label_values(&["deferred"])
                     .inc();
-                tracing::warn!(error = %e, "sessionizer run failed; retrying");
+                while backlog.catching_up(BACKLOG_WINDOW) && last_run.elapsed() < max_defer {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+            last_run = std::time::Instant::now();
+            let started = now();
+            let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+            match run_once(&store, since, &config, &goals, today).await {
+                Ok(written) => {
+                    // Events inserted during the run are looked at again next time.
+                    since = started.saturating_sub(MARGIN_S);
+                    metrics.sessionizer_runs.with_label_values(&["ok"]).inc();
+                    metrics
+                        .sessionizer_seconds
+                        .observe(last_run.elapsed().as_secs_f64());
+                    metrics.sessions_written.inc_by(written as u64);
+                    metrics.sessions_complete_until.set(i64::from(since));
+                    if settled_on != Some(today) {
+                        match settle(&store, today).await {
+                            Ok(()) => settled_on = Some(today),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "rewriting the settled days' event counts failed; retrying")
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    metrics
+                        .sessionizer_runs
+                        .with_label_values(&["failed"])
+                        .inc();
+                    tracing::warn!(error = %e, "sessionizer run failed; retrying");
+                }
+            }
+            // `every` between runs; a run that took longer than that (over a backlog) is
+            // followed at once, for the events its look-back margin left to the next run.
+            if last_run.elapsed() < every {
+                tokio::time::sleep(every).await;
             }
         }
-        // `every` between runs; a run that took longer than that (over a backlog) is
-        // followed at once, for the events its look-back margin left to the next run.
-        if last_run.elapsed() < every {
-            tokio::time::sleep(every).await;
-        }
     }
+}
+
+/// Rewrites the event counts of the newest settled days whole, and of every settled
+/// day that got events after its newest rewrite (see [`event_counts::settling`] and
+/// [`event_counts::stale`]).
+pub async fn settle(store: &Store, today: NaiveDate) -> Result<(), StoreError> {
+    let version = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let stale = event_counts::stale(store.client(), today).await?;
+    let newest = event_counts::settling(today);
+    for scope in stale.iter().filter(|s| **s != newest).chain([&newest]) {
+        event_counts::rewrite(scope)
+            .run(store.client(), version)
+            .await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -72,10 +72,12 @@ async fn kill_9_mid_stream_then_restart_counts_every_event_once() {
     luister_service::kafka::ensure_topics(&kafka, &[&kafka.topic, &kafka.dead_letter_topic])
         .await
         .unwrap();
+    // Four days ago: a settled day, whose event counts the sessionizer keeps.
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .as_millis();
+        .as_millis()
+        - 4 * 86_400_000;
     let messages: Vec<(String, String)> = (0..EVENTS)
         .map(|i| {
             let path = if i % 4 == 0 { "/schulden/schuldhulpverlening" } else { "/afval/grofvuil" };

@@ -15,10 +15,12 @@ use luister_store::ClickHouseConfig;
 use luister_testkit::{clickhouse, clickhouse_url, produce_many, wait_for, Running, Scratch};
 
 fn events(from: usize, to: usize) -> Vec<(String, String)> {
+    // Four days ago: a settled day, whose event counts the sessionizer keeps.
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .as_millis();
+        .as_millis()
+        - 4 * 86_400_000;
     (from..to)
         .map(|i| {
             (

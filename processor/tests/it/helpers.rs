@@ -41,12 +41,18 @@ pub async fn start_processor_with(
     running
 }
 
-/// A page view event as the collector writes it.
+/// A page view event as the collector writes it, four days ago ([`settled_ms`]).
 pub fn pageview(visitor: u64, path: &str) -> String {
     format!(
         r#"{{"v":1,"site":"demo","ts_ms":{},"visitor":"{visitor:016x}","type":"pageview","url":"http://localhost{path}"}}"#,
-        now_ms()
+        settled_ms()
     )
+}
+
+/// Four days ago: a settled day, whose event counts the sessionizer keeps in
+/// `event_counts_daily` (the last three days are counted from the raw events).
+pub fn settled_ms() -> i64 {
+    now_ms() - 4 * 86_400_000
 }
 
 fn now_ms() -> i64 {

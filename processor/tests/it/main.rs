@@ -283,10 +283,7 @@ async fn themes_are_attributed_and_land_in_the_theme_aggregates() {
     let search = |visitor: u64, q: &str| {
         format!(
             r#"{{"v":1,"site":"demo","ts_ms":{},"visitor":"{visitor:016x}","url":"http://localhost/zoeken","type":"search","query":"{q}","result_count":0}}"#,
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_millis()
+            helpers::settled_ms()
         )
     };
     for (key, payload) in [
@@ -1044,6 +1041,58 @@ async fn migration_13_counts_the_events_stored_before_it_and_bounds_their_offset
         views.trim(),
         "0",
         "no view writes beside the processor any more"
+    );
+    scratch.cleanup().await;
+}
+
+/// After a processor was stopped for days (or old events were imported), the settled
+/// days whose counts are older than their newest events are rewritten at the next
+/// start, and only those: a day whose counts are current keeps its version.
+#[tokio::test]
+async fn settling_rewrites_the_days_whose_counts_are_older_than_their_events() {
+    let scratch = Scratch::new("proc_settle_stale");
+    let db = &scratch.database;
+    let store = migrated(db).await;
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+    luister_testkit::clickhouse(&format!(
+        "INSERT INTO {db}.events (site, day, ts, type, visitor, themes, kafka_topic, kafka_partition, kafka_offset, inserted_at) VALUES \
+         ('demo', '2026-11-01', '2026-11-01 10:00:00', 'pageview', 'a', ['schulden'], 't', 0, 1, '2026-11-01 10:00:01'), \
+         ('demo', '2026-11-02', '2026-11-02 10:00:00', 'pageview', 'a', [], 't', 0, 2, '2026-11-02 10:00:01'), \
+         ('demo', '2026-11-03', '2026-11-03 10:00:00', 'pageview', 'a', [], 't', 0, 3, '2026-11-03 10:00:01'), \
+         ('demo', '2026-11-03', '2026-11-03 11:00:00', 'search', 'b', [], 't', 0, 4, '2026-11-03 11:00:01'), \
+         ('demo', '2026-11-10', '2026-11-10 10:00:00', 'pageview', 'a', [], 't', 0, 5, '2026-11-10 10:00:01'), \
+         ('demo', '2026-11-19', '2026-11-19 10:00:00', 'pageview', 'a', [], 't', 0, 6, '2026-11-19 10:00:01')"
+    ))
+    .await
+    .unwrap();
+    // 2026-11-02's counts were rewritten after its last event (version: 2026-11-05),
+    // 2026-11-10's before a late one arrived (version: 2026-11-10 09:00).
+    luister_testkit::clickhouse(&format!(
+        "INSERT INTO {db}.event_counts_daily VALUES \
+         ('demo', '*', '2026-11-02', 'pageview', 1, 1793836800000), \
+         ('demo', '*', '2026-11-10', 'pageview', 7, 1794301200000)"
+    ))
+    .await
+    .unwrap();
+    luister_processor::sessions::settle(&store, today)
+        .await
+        .unwrap();
+    let rows = luister_testkit::clickhouse(&format!(
+        "SELECT day, type, events, version = 1793836800000 FROM {db}.event_counts_daily \
+         WHERE theme = '*' AND (site, day, version) IN \
+         (SELECT site, day, max(version) FROM {db}.event_counts_daily GROUP BY site, day) \
+         ORDER BY day, type FORMAT TSV"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        "2026-11-01\tpageview\t1\t0\n\
+         2026-11-02\tpageview\t1\t1\n\
+         2026-11-03\tpageview\t1\t0\n\
+         2026-11-03\tsearch\t1\t0\n\
+         2026-11-10\tpageview\t1\t0\n",
+        "the stale days rewritten, the current one kept, yesterday not settled yet"
     );
     scratch.cleanup().await;
 }

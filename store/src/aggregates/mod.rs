@@ -91,13 +91,17 @@ impl Scope {
 /// Rewrites every aggregate for `scope` as `version`, in the order that keeps readers
 /// consistent: the visit totals last, so whoever sees a version's totals (the visits
 /// the API reports) sees every aggregate of that version. The sessions of the scope
-/// must be written first.
+/// must be written first. Event counts are rewritten only for the days of `scope` that
+/// have settled by `today` (see [`event_counts`]).
 pub async fn rewrite_every(
     client: &clickhouse::Client,
     scope: &Scope,
+    today: NaiveDate,
     version: u64,
 ) -> Result<(), StoreError> {
-    event_counts::rewrite(scope).run(client, version).await?;
+    if let Some(counts) = event_counts::rewrite_settled(scope, today) {
+        counts.run(client, version).await?;
+    }
     search_terms::rewrite(scope).run(client, version).await?;
     contact_channels::rewrite(scope)
         .run(client, version)
