@@ -130,6 +130,8 @@ pub enum Ignored {
     Prefetch,
     /// The site respects Do-Not-Track and the browser asked for it.
     DoNotTrack,
+    /// A tracker's repeat of a request already taken (see [`crate::repeats`]).
+    Repeat,
 }
 
 impl Ignored {
@@ -139,6 +141,7 @@ impl Ignored {
             Ignored::Bot => "bot",
             Ignored::Prefetch => "prefetch",
             Ignored::DoNotTrack => "do_not_track",
+            Ignored::Repeat => "repeat",
         }
     }
 }

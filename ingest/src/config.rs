@@ -144,6 +144,11 @@ pub struct LimitsConfig {
     /// A client timestamp further than this from the server clock is not kept.
     /// Default 300 s.
     pub max_clock_skew_s: u64,
+    /// How long a Matomo request is remembered to recognise the tracker's own repeat
+    /// of it (an XMLHttpRequest POST it believes failed, sent again as a beacon or a GET
+    /// image): the repeat is answered as a success and not stored again. 0 turns this
+    /// off. Default 60 s. See `ingest/src/repeats.rs`.
+    pub repeat_window_s: u64,
 }
 
 impl Default for LimitsConfig {
@@ -152,6 +157,7 @@ impl Default for LimitsConfig {
             max_events_per_request: 100,
             visitor_events_per_minute: 120,
             max_clock_skew_s: 300,
+            repeat_window_s: 60,
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod error;
 pub mod limiter;
 pub mod metrics;
 pub mod protocol;
+pub mod repeats;
 pub mod routes;
 pub mod salt;
 pub mod scrub;
@@ -55,9 +56,15 @@ pub struct App {
     pub limiter: Option<VisitorLimiter>,
     /// Where accepted events go.
     pub sink: Arc<dyn EventSink>,
+    /// The Matomo requests taken lately, to recognise a tracker's repeat of one.
+    pub repeats: repeats::Repeats,
     /// The collector's metrics.
     pub metrics: IngestMetrics,
 }
+
+/// The most Matomo requests remembered per window of `limits.repeat_window_s` (about
+/// 20 MB of hashes in each of the two windows kept).
+const REMEMBERED_REQUESTS: usize = 1_000_000;
 
 impl App {
     /// Builds the shared state.
@@ -74,6 +81,11 @@ impl App {
         Arc::new(Self {
             collector: Collector::new(&config.sites, config.limits.clone(), salter),
             limiter: VisitorLimiter::new(config.limits.visitor_events_per_minute),
+            repeats: repeats::Repeats::new(
+                Duration::from_secs(config.limits.repeat_window_s),
+                REMEMBERED_REQUESTS,
+                std::time::Instant::now(),
+            ),
             metrics,
             sink,
             config,
@@ -126,7 +138,7 @@ pub async fn serve(
                 if !topic_ready.load(Ordering::SeqCst) {
                     return Err("the events topic has not been created yet".to_owned());
                 }
-                if !app.collector.salter().has(salt::day_of(now_ms())) {
+                if !app.collector.salter().can_key(salt::day_of(now_ms())) {
                     return Err("today's visitor salt is not loaded yet".to_owned());
                 }
                 sink.check().await.map_err(|e| e.to_string())

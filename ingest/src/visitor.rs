@@ -70,6 +70,12 @@ impl Salter {
             .any(|(d, _)| *d == day)
     }
 
+    /// Whether a visitor key can be made for `day`: its salt is in memory, or this
+    /// salter makes its own on demand. What `/readyz` asks.
+    pub fn can_key(&self, day: i64) -> bool {
+        self.local || self.has(day)
+    }
+
     /// The visitor key for this site, address and user agent at `now_ms`, or `None`
     /// when the day's shared salt has not been loaded yet.
     pub fn visitor_key(
@@ -230,6 +236,16 @@ mod tests {
         );
         a.retain_from(1);
         assert!(!a.has(0));
+    }
+
+    #[test]
+    fn a_local_salter_can_always_key_and_a_shared_one_only_with_the_days_salt() {
+        assert!(Salter::local().can_key(3), "it makes the salt on demand");
+        let shared = Salter::shared();
+        assert!(!shared.can_key(3));
+        shared.install(3, [1; 32]);
+        assert!(shared.can_key(3));
+        assert!(!shared.can_key(4));
     }
 
     #[test]

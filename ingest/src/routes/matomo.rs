@@ -8,8 +8,13 @@
 //! or today's visitor salt is unavailable, the visitor's rate is exceeded), the whole
 //! bulk is answered 503 or 429 with `Retry-After` and nothing of it is sent, so the
 //! tracker or log importer sends it again.
+//!
+//! A request the tracker sends again because it believes the first one failed (same
+//! parameters, same browser, within `limits.repeat_window_s`) is answered as a success
+//! and not stored twice: see [`crate::repeats`].
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -19,7 +24,7 @@ use axum::Json;
 use serde_json::json;
 
 use super::{count_ignored, deliver, read, rejected, send, visit_of, Incoming};
-use crate::collect::RawEvent;
+use crate::collect::{Ignored, RawEvent};
 use crate::error::IngestError;
 use crate::protocol::matomo::{self, Request as MatomoRequest};
 use crate::App;
@@ -74,12 +79,24 @@ async fn single(app: &App, req: &Incoming, params: &str) -> Response {
         .headers
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok());
+    let visit = visit_of(app, req);
+    let repeat = app
+        .repeats
+        .fingerprint(visit.ip, visit.user_agent, params);
     let result = async {
+        if repeat.is_some_and(|fp| app.repeats.seen(fp, Instant::now())) {
+            count_ignored(app, Ignored::Repeat);
+            return Ok(());
+        }
         match matomo::parse(params, accept_language)? {
             MatomoRequest::Ping => Ok(()),
-            MatomoRequest::Event(raw) => deliver(app, vec![*raw], &visit_of(app, req))
-                .await
-                .map(|_| ()),
+            MatomoRequest::Event(raw) => {
+                deliver(app, vec![*raw], &visit).await?;
+                if let Some(fp) = repeat {
+                    app.repeats.remember(fp, Instant::now());
+                }
+                Ok(())
+            }
         }
     }
     .await;
@@ -105,7 +122,21 @@ async fn bulk(app: &App, req: &Incoming) -> Response {
     let mut events = Vec::new();
     let mut invalid: Vec<(usize, String)> = Vec::new();
     let mut keys = app.collector.request_keys(&visit);
+    let now = Instant::now();
+    let mut taken = Vec::new();
+    let mut repeats = 0usize;
     for (i, params) in requests.iter().enumerate() {
+        let repeat = app
+            .repeats
+            .fingerprint(visit.ip, visit.user_agent, params);
+        if let Some(fp) = repeat {
+            if app.repeats.seen(fp, now) || taken.contains(&fp) {
+                count_ignored(app, Ignored::Repeat);
+                repeats += 1;
+                continue;
+            }
+            taken.push(fp);
+        }
         let raw: Result<Option<RawEvent>, IngestError> =
             match matomo::parse(params, accept_language) {
                 Ok(MatomoRequest::Event(raw)) => Ok(Some(*raw)),
@@ -132,9 +163,14 @@ async fn bulk(app: &App, req: &Incoming) -> Response {
     if let Err(e) = send(app, &events).await {
         return rejected(app, e).into_response();
     }
+    for fp in taken {
+        app.repeats.remember(fp, Instant::now());
+    }
     Json(json!({
         "status": "success",
-        "tracked": events.len(),
+        // A repeat of a request taken before was tracked then.
+        "tracked": events.len() + repeats,
+        "repeats": repeats,
         "invalid": invalid.len(),
         "invalid_indices": invalid.iter().map(|(i, _)| i).collect::<Vec<_>>(),
         "errors": invalid.iter().map(|(i, e)| json!({"index": i, "error": e})).collect::<Vec<_>>(),
@@ -263,6 +299,80 @@ mod tests {
             (Some(2), Some(1))
         );
         assert_eq!(sink.sent.lock().unwrap().len(), 2);
+    }
+
+    /// Matomo's XMLHttpRequest POST, then the tracker's GET image fallback with the same
+    /// parameters (what it does when it takes the POST for failed): stored once. Another
+    /// request, or a repeat of one that was answered 503, is stored.
+    #[tokio::test]
+    async fn a_trackers_repeat_of_a_request_already_taken_is_stored_once() {
+        let (app, sink) = app();
+        let q = "idsite=1&rec=1&r=482913&h=10&m=2&s=7&pv_id=Ab3dE9&url=http%3A%2F%2Flocalhost%2Fbijstand&action_name=Bijstand";
+        let post = |body: String| {
+            Request::post("/matomo.php")
+                .header("content-type", "application/x-www-form-urlencoded; charset=UTF-8")
+                .header("user-agent", FIREFOX)
+                .header("origin", "http://localhost")
+                .body(body.into())
+                .unwrap()
+        };
+        let get = |q: &str| {
+            Request::get(format!("/matomo.php?{q}"))
+                .header("user-agent", FIREFOX)
+                .body("".into())
+                .unwrap()
+        };
+        let a = call(&app, post(q.to_owned())).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+        let again = call(&app, get(q)).await;
+        assert_eq!(again.status, StatusCode::OK);
+        assert_eq!(again.body, GIF, "answered as a success");
+        let beacon = call(&app, post(format!("{q}&send_image=0"))).await;
+        assert_eq!(beacon.status, StatusCode::NO_CONTENT);
+        assert_eq!(sink.sent.lock().unwrap().len(), 1, "stored once");
+        let next = q.replace("r=482913", "r=100234");
+        assert_eq!(call(&app, get(&next)).await.status, StatusCode::OK);
+        assert_eq!(sink.sent.lock().unwrap().len(), 2, "a new request is stored");
+        // A bulk request holding a request already taken stores only the new ones, and
+        // the same bulk sent again stores nothing.
+        let third = q.replace("r=482913", "r=777001");
+        let bulk = format!(r#"{{"requests":["?{q}","?{third}"]}}"#);
+        for stored in [3, 3] {
+            let a = call(&app, post(bulk.clone())).await;
+            assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+            let json: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
+            assert_eq!(json["tracked"], 2, "{json}");
+            assert_eq!(sink.sent.lock().unwrap().len(), stored);
+        }
+        let metric = app
+            .metrics
+            .ignored
+            .with_label_values(&["repeat"])
+            .get();
+        assert_eq!(metric, 5);
+    }
+
+    /// A request answered 503 was not stored, so the tracker's repeat of it is.
+    #[tokio::test]
+    async fn the_repeat_of_a_request_that_was_refused_for_now_is_stored() {
+        let (app, sink) = crate::routes::test_support::app_with(|c| c.privacy.shared_salt = true);
+        let q = "/matomo.php?idsite=1&rec=1&r=555111&url=http%3A%2F%2Flocalhost%2Fa";
+        let get = || {
+            Request::get(q)
+                .header("user-agent", FIREFOX)
+                .body("".into())
+                .unwrap()
+        };
+        assert_eq!(
+            call(&app, get()).await.status,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        app.collector
+            .salter()
+            .install(crate::salt::day_of(crate::now_ms()), [7; 32]);
+        assert_eq!(call(&app, get()).await.status, StatusCode::OK);
+        assert_eq!(call(&app, get()).await.status, StatusCode::OK);
+        assert_eq!(sink.sent.lock().unwrap().len(), 1);
     }
 
     #[tokio::test]

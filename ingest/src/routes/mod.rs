@@ -82,7 +82,12 @@ pub fn service(app: Arc<App>) -> Router {
 }
 
 /// Cross-origin access for browsers, only from pages on a registered site's
-/// hostnames (see [`service`]).
+/// hostnames (see [`service`]). Credentialed requests are allowed too: Matomo's tracker
+/// sends its XMLHttpRequest POSTs `withCredentials`, and a browser that is not told
+/// `Access-Control-Allow-Credentials: true` reports a CORS error after the event was
+/// stored, upon which the tracker sends it again as a GET image. The origin is always
+/// echoed, never `*` (tower-http refuses that combination), and the collector sets no
+/// cookie and reads none.
 fn cors(app: Arc<App>) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, _| {
@@ -94,6 +99,7 @@ fn cors(app: Arc<App>) -> CorsLayer {
         }))
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([header::CONTENT_TYPE])
+        .allow_credentials(true)
         .max_age(std::time::Duration::from_secs(86_400))
 }
 

@@ -218,6 +218,12 @@ mod tests {
             answer.headers["access-control-allow-origin"],
             "http://localhost:8000"
         );
+        // Matomo's XMLHttpRequest POSTs are sent with credentials: the browser lets the
+        // tracker read the answer only when told so, and never with `*`.
+        for a in [&ok, &answer] {
+            assert_eq!(a.headers["access-control-allow-credentials"], "true");
+            assert_ne!(a.headers["access-control-allow-origin"], "*");
+        }
     }
 
     #[tokio::test]

@@ -35,7 +35,11 @@ pub async fn start_ingest_with(
 /// Serves `tests/fixtures/gemeente.html` (with the collector's address filled in) on
 /// every path of a loopback port, and returns its base URL.
 pub async fn serve_page(collector: &str) -> String {
-    let html = include_str!("../fixtures/gemeente.html").replace("@COLLECTOR@", collector);
+    serve_html(include_str!("../fixtures/gemeente.html").replace("@COLLECTOR@", collector)).await
+}
+
+/// Serves `html` on every path of a loopback port, and returns its base URL.
+pub async fn serve_html(html: String) -> String {
     let app = axum::Router::new().fallback(move || {
         let html = html.clone();
         async move { axum::response::Html(html) }

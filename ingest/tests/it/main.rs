@@ -281,6 +281,26 @@ async fn unreachable_broker_answers_503_with_retry_after() {
     ingest.stop().await.unwrap();
 }
 
+/// A collector with its own per-process salt (`privacy.shared_salt = false`) makes the
+/// day's salt on demand, so it is ready before any event arrived.
+#[tokio::test]
+async fn a_collector_with_a_local_salt_is_ready_before_the_first_event() {
+    let scratch = Scratch::new("ingest_local_salt");
+    let ingest =
+        helpers::start_ingest_with(scratch.kafka(), |c| c.privacy.shared_salt = false).await;
+    ingest.wait_ready(Duration::from_secs(30)).await;
+    let resp = reqwest::Client::new()
+        .post(ingest.url("/v1/events"))
+        .header("x-forwarded-for", "192.0.2.8")
+        .body(r#"{"site":"demo","type":"pageview","url":"http://localhost/x"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202, "{}", resp.text().await.unwrap());
+    ingest.stop().await.unwrap();
+    scratch.cleanup().await;
+}
+
 /// The default `producer.partitioning = "sticky"` puts the events of one window of
 /// time into one partition whoever sent them (librdkafka then sends one produce
 /// request instead of one per partition); `"visitor"` keeps each visitor's events in
@@ -519,6 +539,84 @@ async fn tracker_in_headless_chromium_sends_page_views_searches_and_contacts() {
     assert!(
         events.iter().all(|e| e.visitor == first.visitor),
         "one visitor throughout"
+    );
+    ingest.stop().await.unwrap();
+    scratch.cleanup().await;
+}
+
+/// Matomo's tracker in its XMLHttpRequest POST mode (`setRequestMethod('POST')`, or a
+/// browser without `sendBeacon`), in headless Chromium: it sends `withCredentials`, and
+/// when the browser does not let it read the answer (a CORS error) or the answer is not
+/// 2xx, it sends the same request again as a GET image. The first page view's POST must
+/// be readable (so no fallback), and the second, repeated as a GET image whatever the
+/// answer (as after a timeout), must be stored once.
+#[tokio::test]
+async fn matomo_xhr_post_with_credentials_and_its_image_fallback_store_each_event_once() {
+    let scratch = Scratch::new("ingest_xhr_post");
+    let ingest = helpers::start_ingest_with(scratch.kafka(), |c| {
+        c.sites[0].hostnames.push("127.0.0.1".into());
+    })
+    .await;
+    ingest.wait_ready(Duration::from_secs(30)).await;
+    let tracker = ingest.url("/matomo.php");
+    let html = format!(
+        r#"<!doctype html><html lang="nl"><head><title>Schuldhulp</title></head><body>
+<p id="log">start</p>
+<script>
+var tracker = {tracker:?};
+function log(t) {{ document.getElementById('log').textContent += ' ' + t; }}
+function request(n) {{
+  return 'idsite=1&rec=1&r=' + (100000 + n) + '&h=10&m=0&s=' + n + '&pv_id=Xy' + n +
+    '&url=' + encodeURIComponent(location.origin + '/schuldhulp/' + n) + '&action_name=Schuldhulp';
+}}
+function image(req) {{ var i = new Image(1, 1); i.onload = function () {{ log('image'); }}; i.src = tracker + '?' + req; }}
+function post(req, always) {{
+  var xhr = new XMLHttpRequest();
+  xhr.open('POST', tracker, true);
+  xhr.withCredentials = true;
+  xhr.setRequestHeader('Content-Type', 'application/x-www-form-urlencoded; charset=UTF-8');
+  xhr.onreadystatechange = function () {{
+    if (this.readyState !== 4) return;
+    log('xhr' + this.status);
+    if (always || !(this.status >= 200 && this.status < 300)) image(req);
+  }};
+  xhr.send(req);
+}}
+post(request(1), false);
+post(request(2), true);
+</script></body></html>"#
+    );
+    let page = helpers::serve_html(html).await;
+    let dom = luister_testkit::chromium(
+        &[
+            "--virtual-time-budget=5000",
+            "--user-agent=Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+            "--dump-dom",
+        ],
+        &format!("{page}/schuldhulp"),
+    )
+    .await;
+    let dom = String::from_utf8_lossy(&dom);
+    assert!(
+        dom.matches("xhr200").count() == 2,
+        "both POSTs readable by the page (no CORS error): {dom}"
+    );
+    assert!(dom.contains("image"), "the GET image was sent: {dom}");
+
+    // Wait for more than the two events to show that no third arrives.
+    let got = consume(&scratch.topic, 3, Duration::from_secs(10)).await;
+    let mut urls: Vec<String> = got
+        .iter()
+        .map(|m| Event::from_json(m.payload.as_bytes()).unwrap().url)
+        .collect();
+    urls.sort();
+    assert_eq!(
+        urls,
+        vec![
+            format!("{page}/schuldhulp/1"),
+            format!("{page}/schuldhulp/2")
+        ],
+        "each event once"
     );
     ingest.stop().await.unwrap();
     scratch.cleanup().await;
