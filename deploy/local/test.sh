@@ -61,6 +61,10 @@ cargo test -q --locked -p luister-api --lib effect::tests -- --nocapture 2>&1 | 
 
 log "tracker size: $(gzip -9c ingest/assets/t.js | wc -c) bytes gzipped (aim: under 2048)"
 (( $(gzip -9c ingest/assets/t.js | wc -c) < 2048 )) || die "ingest/assets/t.js is 2 KB or more gzipped"
+for script in matomo:6144 plausible:4096; do
+  f=ingest/assets/${script%%:*}.js
+  (( $(gzip -9c "$f" | wc -c) < ${script##*:} )) || die "$f is ${script##*:} bytes or more gzipped"
+done
 
 log "outage tests (they stop and restart the local broker and ClickHouse, so they run alone)"
 cargo test --locked -p luister-ingest --test outage -- --ignored --test-threads=1 2>&1 | tee -a "$LOG_DIR/cargo-test.log"

@@ -132,6 +132,9 @@ pub enum Ignored {
     DoNotTrack,
     /// A tracker's repeat of a request already taken (see [`crate::repeats`]).
     Repeat,
+    /// A kind of request Luister does not store, on purpose: `ecommerce`, `media`,
+    /// `custom_action` (see [`crate::protocol::matomo`]).
+    NotStored(&'static str),
 }
 
 impl Ignored {
@@ -142,6 +145,7 @@ impl Ignored {
             Ignored::Prefetch => "prefetch",
             Ignored::DoNotTrack => "do_not_track",
             Ignored::Repeat => "repeat",
+            Ignored::NotStored(kind) => kind,
         }
     }
 }
@@ -151,6 +155,10 @@ pub struct Collector {
     by_id: HashMap<SiteId, SiteConfig>,
     by_matomo: HashMap<String, SiteId>,
     by_plausible: HashMap<String, SiteId>,
+    /// Each hostname, lowercase, to its site: a Plausible domain that is no site's
+    /// `plausible_domain` names the site whose hostname it is (Plausible's newer
+    /// `pa-….js` scripts send the page's host).
+    by_host: HashMap<String, SiteId>,
     /// Every site's hostnames, lowercase.
     known_hosts: HashSet<String>,
     limits: LimitsConfig,
@@ -164,11 +172,13 @@ impl Collector {
         let mut by_matomo = HashMap::new();
         let mut by_plausible = HashMap::new();
         let mut known_hosts = HashSet::new();
+        let mut by_host = HashMap::new();
         for s in sites {
             let mut s = s.clone();
             for h in &mut s.hostnames {
                 *h = h.to_ascii_lowercase();
                 known_hosts.insert(h.clone());
+                by_host.entry(h.clone()).or_insert_with(|| s.id.clone());
             }
             if let Some(m) = &s.matomo_idsite {
                 by_matomo.insert(m.clone(), s.id.clone());
@@ -182,6 +192,7 @@ impl Collector {
             by_id,
             by_matomo,
             by_plausible,
+            by_host,
             known_hosts,
             limits,
             salter,
@@ -216,11 +227,17 @@ impl Collector {
         let id = match site {
             SiteRef::Id(raw) => SiteId::parse(raw).ok(),
             SiteRef::Matomo(idsite) => self.by_matomo.get(idsite.trim()).cloned(),
-            SiteRef::Plausible(domains) => domains.split(',').find_map(|d| {
-                self.by_plausible
-                    .get(&d.trim().to_ascii_lowercase())
-                    .cloned()
-            }),
+            SiteRef::Plausible(domains) => {
+                let lower = |d: &str| d.trim().to_ascii_lowercase();
+                domains
+                    .split(',')
+                    .find_map(|d| self.by_plausible.get(&lower(d)).cloned())
+                    .or_else(|| {
+                        domains
+                            .split(',')
+                            .find_map(|d| self.by_host.get(&lower(d)).cloned())
+                    })
+            }
         };
         let unknown = || match site {
             SiteRef::Id(raw) => IngestError::UnknownSite(truncate(raw, 80)),
@@ -615,6 +632,8 @@ mod tests {
             SiteRef::Id("demo".into()),
             SiteRef::Matomo("1".into()),
             SiteRef::Plausible("other.nl, GEMEENTE.nl".into()),
+            // A page's host, as Plausible's newer scripts send it.
+            SiteRef::Plausible("WWW.gemeente.nl".into()),
         ] {
             let e = finish(RawEvent::pageview(site, "http://localhost/")).unwrap();
             assert_eq!(e.site.as_str(), "demo");

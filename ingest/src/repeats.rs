@@ -5,7 +5,8 @@
 //! is sent once more through `sendBeacon` or as a GET image with the same parameters.
 //! When the first one was in fact stored, the repeat would count the page view twice.
 //!
-//! Each Matomo request that carries the tracker's per-request random value `r` is
+//! Each Matomo request that carries the tracker's per-request random value (`r`, or
+//! `rand` as the Tracking API reference names it) is
 //! remembered, for `limits.repeat_window_s`, as a 64-bit keyed hash of the client
 //! address, the user agent and the request's parameters in their order (`send_image`
 //! left out: it only chooses the form of the answer); a request with the same hash within the window is answered as a success and
@@ -102,11 +103,14 @@ impl Repeats {
     }
 }
 
-/// Whether the parameters hold a non-empty `r`.
+/// Whether the parameters hold a non-empty `r` (what Matomo's trackers send) or `rand`
+/// (the name the Tracking API reference gives it).
 fn has_random(params: &str) -> bool {
-    params
-        .split('&')
-        .any(|p| p.strip_prefix("r=").is_some_and(|v| !v.is_empty()))
+    params.split('&').any(|p| {
+        p.strip_prefix("r=")
+            .or_else(|| p.strip_prefix("rand="))
+            .is_some_and(|v| !v.is_empty())
+    })
 }
 
 #[cfg(test)]
@@ -124,7 +128,10 @@ mod tests {
         assert!(!r.seen(fp, t0));
         r.remember(fp, t0);
         assert!(r.seen(fp, t0 + Duration::from_secs(1)));
-        assert!(r.seen(fp, t0 + Duration::from_secs(70)), "the previous window");
+        assert!(
+            r.seen(fp, t0 + Duration::from_secs(70)),
+            "the previous window"
+        );
         assert!(!r.seen(fp, t0 + Duration::from_secs(200)), "forgotten");
     }
 
@@ -135,7 +142,11 @@ mod tests {
         let fp = r.fingerprint(IP, "Firefox", q).unwrap();
         assert_ne!(
             Some(fp),
-            r.fingerprint(IP, "Firefox", "idsite=1&rec=1&r=123457&url=http%3A%2F%2Fx%2F")
+            r.fingerprint(
+                IP,
+                "Firefox",
+                "idsite=1&rec=1&r=123457&url=http%3A%2F%2Fx%2F"
+            )
         );
         assert_ne!(
             Some(fp),
@@ -144,7 +155,11 @@ mod tests {
         assert_ne!(Some(fp), r.fingerprint(IP, "Chrome", q));
         assert_ne!(
             Some(fp),
-            r.fingerprint(IP, "Firefox", "idsite=2&rec=1&r=123456&url=http%3A%2F%2Fx%2F")
+            r.fingerprint(
+                IP,
+                "Firefox",
+                "idsite=2&rec=1&r=123456&url=http%3A%2F%2Fx%2F"
+            )
         );
         assert_eq!(
             Some(fp),
@@ -159,6 +174,9 @@ mod tests {
         assert_eq!(r.fingerprint(IP, "x", "idsite=1&rec=1&url=u"), None);
         assert_eq!(r.fingerprint(IP, "x", "idsite=1&rec=1&r=&url=u"), None);
         assert_eq!(r.fingerprint(IP, "x", "idsite=1&rec=1&bar=1&url=u"), None);
+        assert!(r
+            .fingerprint(IP, "x", "idsite=1&rec=1&rand=77&url=u")
+            .is_some());
         let off = Repeats::new(Duration::ZERO, 1000, Instant::now());
         assert_eq!(off.fingerprint(IP, "x", "idsite=1&r=5"), None);
     }

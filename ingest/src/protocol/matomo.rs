@@ -6,8 +6,15 @@
 //! action is `e_c:e_a`, the target `e_n`; `e_v` is ignored), `link` (outlink),
 //! `download`, `res` (`1280x720`), `lang`, `ua` (user agent of a server-side tracker),
 //! `cdt` (client time: Unix seconds or `YYYY-MM-DD HH:MM:SS` UTC) and `send_image`.
-//! `ping=1` heartbeats carry no event. Matomo's visitor ids (`_id`, `cid`, `uid`) and
-//! all other parameters are ignored: identity stays cookieless.
+//! A goal conversion (`idgoal=N`, `trackGoal`) is the action `goal:N` (a site's goals
+//! make it a contact by listing `goal:` or `goal:N` among their actions); content
+//! tracking (`c_n` name, `c_p` piece, `c_t` target) is the action `content:impression`,
+//! or `content:interaction` with `c_i`, its target `name | piece | target`. Never
+//! stored, on purpose, and never a page view: `ping=1` heartbeats, ecommerce orders
+//! (`idgoal=0`), media analytics (`ma_id`) and any other `ca=1` request (performance
+//! timings, form or crash analytics). Matomo's visitor ids (`_id`, `cid`, `uid`) and
+//! all other parameters are ignored: identity stays cookieless. docs/protocols.md has
+//! the whole table.
 //!
 //! Bulk requests are `{"requests": ["?idsite=1&rec=1&url=…", …]}`.
 
@@ -18,13 +25,16 @@ use serde::Deserialize;
 use crate::collect::{truncate, RawEvent, RawKind, SiteRef};
 use crate::error::IngestError;
 
-/// One parsed Matomo request: an event, or a heartbeat that carries none.
+/// One parsed Matomo request: an event, or one that carries none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     /// A tracked event.
     Event(Box<RawEvent>),
     /// `ping=1`: nothing to store.
     Ping,
+    /// A request kind Luister does not store, on purpose (see the module doc): answered
+    /// as Matomo does, never counted as a page view.
+    Unstored(&'static str),
 }
 
 /// Whether the tracker wants the 1×1 GIF (default) or an empty 204.
@@ -61,6 +71,7 @@ pub fn parse(query: &str, accept_language: Option<&str>) -> Result<Request, Inge
         return Ok(Request::Ping);
     }
     let url = get("url").ok_or_else(|| IngestError::BadRequest("url is missing".into()))?;
+    let custom_action = get("ca").as_deref() == Some("1");
     let kind = if let Some(query) = get("search") {
         RawKind::Search {
             query,
@@ -94,6 +105,44 @@ pub fn parse(query: &str, accept_language: Option<&str>) -> Result<Request, Inge
             name: "download".into(),
             target: Some(file),
         }
+    } else if let Some(goal) = get("idgoal") {
+        // `idgoal=0` is Matomo's ecommerce order; any other a goal of the site.
+        if goal == "0" {
+            return Ok(Request::Unstored("ecommerce"));
+        }
+        if !goal.chars().all(|c| c.is_ascii_digit()) || goal.len() > 9 {
+            return Err(IngestError::BadRequest(format!(
+                "idgoal {:?} is not a goal number",
+                truncate(&goal, 20)
+            )));
+        }
+        RawKind::Action {
+            name: format!("goal:{goal}"),
+            target: None,
+        }
+    } else if let Some(content) = get("c_n") {
+        // Content tracking: an interaction (`c_i`, e.g. "click") or an impression.
+        let piece = get("c_p");
+        let target = get("c_t");
+        let what = [Some(content), piece, target]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" | ");
+        RawKind::Action {
+            name: if get("c_i").is_some() {
+                "content:interaction".into()
+            } else {
+                "content:impression".into()
+            },
+            target: Some(what),
+        }
+    } else if get("ma_id").is_some() {
+        return Ok(Request::Unstored("media"));
+    } else if custom_action {
+        // `ca=1` without an event, content or goal: performance timings, crash or form
+        // analytics of Matomo plugins. Never a page view.
+        return Ok(Request::Unstored("custom_action"));
     } else {
         RawKind::Pageview {
             title: get("action_name"),
@@ -174,7 +223,7 @@ mod tests {
     fn event(q: &str) -> RawEvent {
         match parse(q, None).unwrap() {
             Request::Event(e) => *e,
-            Request::Ping => panic!("ping"),
+            other => panic!("{other:?}"),
         }
     }
 
@@ -239,6 +288,65 @@ mod tests {
             parse("idsite=1&rec=1&url=http://x/", Some("nl-NL")).unwrap(),
             Request::Event(e) if e.language.as_deref() == Some("nl-NL")
         ));
+    }
+
+    #[test]
+    fn goals_and_content_are_actions_and_other_kinds_are_never_page_views() {
+        let goal = event("idsite=1&rec=1&url=http://x/bedankt&idgoal=3&revenue=0");
+        assert_eq!(
+            goal.kind,
+            RawKind::Action {
+                name: "goal:3".into(),
+                target: None
+            }
+        );
+        let seen = event("idsite=1&rec=1&url=http://x/&c_n=Banner%20schuldhulp&c_p=hulp.png&c_t=http://x/schulden");
+        assert_eq!(
+            seen.kind,
+            RawKind::Action {
+                name: "content:impression".into(),
+                target: Some("Banner schuldhulp | hulp.png | http://x/schulden".into())
+            }
+        );
+        let clicked = event(
+            "idsite=1&rec=1&url=http://x/&ca=1&c_i=click&c_n=Banner%20schuldhulp&c_p=hulp.png",
+        );
+        assert_eq!(
+            clicked.kind,
+            RawKind::Action {
+                name: "content:interaction".into(),
+                target: Some("Banner schuldhulp | hulp.png".into())
+            }
+        );
+        let ev = event("idsite=1&rec=1&url=http://x/&ca=1&e_c=Formulier&e_a=Aanvraag%20gestart%20(stap%201%2F3)");
+        assert_eq!(
+            ev.kind,
+            RawKind::Action {
+                name: "Formulier:Aanvraag gestart (stap 1/3)".into(),
+                target: None
+            }
+        );
+        for (q, kind) in [
+            (
+                "idsite=1&rec=1&url=http://x/&idgoal=0&revenue=12",
+                "ecommerce",
+            ),
+            (
+                "idsite=1&rec=1&url=http://x/&ma_id=abc&ma_ti=Uitleg&ma_st=30",
+                "media",
+            ),
+            (
+                "idsite=1&rec=1&url=http://x/&ca=1&pf_net=10&pf_srv=20",
+                "custom_action",
+            ),
+            ("idsite=1&rec=1&url=http://x/&ca=1", "custom_action"),
+        ] {
+            assert_eq!(parse(q, None).unwrap(), Request::Unstored(kind), "{q}");
+        }
+        assert!(parse("idsite=1&rec=1&url=http://x/&idgoal=drie", None)
+            .unwrap_err()
+            .to_string()
+            .contains("idgoal"));
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! The Plausible events API (`POST /api/event`), so a site running Plausible's script
 //! can point it at Luister.
 //!
-//! Read: `n` (event name), `u` (URL), `d` (domain, comma-separated for several), `r`
-//! (referrer), `w` (screen width) and `p`/`props` (properties, an object or a JSON
-//! string). `pageview` is a page view; `Outbound Link: Click` and `File Download`
+//! Read: `n` (event name), `u` (URL), `d` (domain, comma-separated for several; without
+//! it the URL's host), `r` (referrer), `w` (screen width) and `p`/`props`/`m`/`meta`
+//! (properties, an object or a JSON string). `pageview` is a page view; `Outbound Link: Click` and `File Download`
 //! become `outlink` and `download` with the property `url` as target; `search` with
 //! properties `query`, `results` and `category` is a site search; any other name is an
 //! action of that name.
@@ -20,13 +20,13 @@ struct Plausible {
     n: String,
     #[serde(alias = "url")]
     u: String,
-    #[serde(alias = "domain")]
-    d: String,
+    #[serde(default, alias = "domain")]
+    d: Option<String>,
     #[serde(default, alias = "referrer")]
     r: Option<String>,
     #[serde(default, alias = "screen_width")]
     w: Option<u32>,
-    #[serde(default, alias = "props")]
+    #[serde(default, alias = "props", alias = "m", alias = "meta")]
     p: Option<Value>,
 }
 
@@ -67,7 +67,13 @@ pub fn parse(body: &[u8]) -> Result<RawEvent, IngestError> {
         },
     };
     Ok(RawEvent {
-        site: SiteRef::Plausible(e.d),
+        site: SiteRef::Plausible(match e.d {
+            Some(d) => d,
+            None => url::Url::parse(&e.u)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_default(),
+        }),
         url: e.u,
         referrer: e.r,
         screen_width: e.w,
@@ -105,6 +111,10 @@ mod tests {
                 category: None
             }
         );
+        let no_domain =
+            parse(br#"{"n":"pageview","u":"https://www.gemeente.nl/bijstand","meta":{"a":"b"}}"#)
+                .unwrap();
+        assert_eq!(no_domain.site, SiteRef::Plausible("www.gemeente.nl".into()));
         let c = parse(br#"{"n":"contact:chat","u":"https://www.gemeente.nl/","d":"gemeente.nl"}"#)
             .unwrap();
         assert_eq!(

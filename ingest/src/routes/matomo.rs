@@ -80,9 +80,7 @@ async fn single(app: &App, req: &Incoming, params: &str) -> Response {
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok());
     let visit = visit_of(app, req);
-    let repeat = app
-        .repeats
-        .fingerprint(visit.ip, visit.user_agent, params);
+    let repeat = app.repeats.fingerprint(visit.ip, visit.user_agent, params);
     let result = async {
         if repeat.is_some_and(|fp| app.repeats.seen(fp, Instant::now())) {
             count_ignored(app, Ignored::Repeat);
@@ -90,6 +88,10 @@ async fn single(app: &App, req: &Incoming, params: &str) -> Response {
         }
         match matomo::parse(params, accept_language)? {
             MatomoRequest::Ping => Ok(()),
+            MatomoRequest::Unstored(kind) => {
+                count_ignored(app, Ignored::NotStored(kind));
+                Ok(())
+            }
             MatomoRequest::Event(raw) => {
                 deliver(app, vec![*raw], &visit).await?;
                 if let Some(fp) = repeat {
@@ -126,9 +128,7 @@ async fn bulk(app: &App, req: &Incoming) -> Response {
     let mut taken = Vec::new();
     let mut repeats = 0usize;
     for (i, params) in requests.iter().enumerate() {
-        let repeat = app
-            .repeats
-            .fingerprint(visit.ip, visit.user_agent, params);
+        let repeat = app.repeats.fingerprint(visit.ip, visit.user_agent, params);
         if let Some(fp) = repeat {
             if app.repeats.seen(fp, now) || taken.contains(&fp) {
                 count_ignored(app, Ignored::Repeat);
@@ -141,6 +141,10 @@ async fn bulk(app: &App, req: &Incoming) -> Response {
             match matomo::parse(params, accept_language) {
                 Ok(MatomoRequest::Event(raw)) => Ok(Some(*raw)),
                 Ok(MatomoRequest::Ping) => Ok(None),
+                Ok(MatomoRequest::Unstored(kind)) => {
+                    count_ignored(app, Ignored::NotStored(kind));
+                    Ok(None)
+                }
                 Err(e) => Err(e),
             };
         match raw.and_then(|r| {
@@ -310,7 +314,10 @@ mod tests {
         let q = "idsite=1&rec=1&r=482913&h=10&m=2&s=7&pv_id=Ab3dE9&url=http%3A%2F%2Flocalhost%2Fbijstand&action_name=Bijstand";
         let post = |body: String| {
             Request::post("/matomo.php")
-                .header("content-type", "application/x-www-form-urlencoded; charset=UTF-8")
+                .header(
+                    "content-type",
+                    "application/x-www-form-urlencoded; charset=UTF-8",
+                )
                 .header("user-agent", FIREFOX)
                 .header("origin", "http://localhost")
                 .body(body.into())
@@ -332,7 +339,11 @@ mod tests {
         assert_eq!(sink.sent.lock().unwrap().len(), 1, "stored once");
         let next = q.replace("r=482913", "r=100234");
         assert_eq!(call(&app, get(&next)).await.status, StatusCode::OK);
-        assert_eq!(sink.sent.lock().unwrap().len(), 2, "a new request is stored");
+        assert_eq!(
+            sink.sent.lock().unwrap().len(),
+            2,
+            "a new request is stored"
+        );
         // A bulk request holding a request already taken stores only the new ones, and
         // the same bulk sent again stores nothing.
         let third = q.replace("r=482913", "r=777001");
@@ -344,11 +355,7 @@ mod tests {
             assert_eq!(json["tracked"], 2, "{json}");
             assert_eq!(sink.sent.lock().unwrap().len(), stored);
         }
-        let metric = app
-            .metrics
-            .ignored
-            .with_label_values(&["repeat"])
-            .get();
+        let metric = app.metrics.ignored.with_label_values(&["repeat"]).get();
         assert_eq!(metric, 5);
     }
 

@@ -6,10 +6,15 @@
 //! - `GET|POST /matomo.php`, `/piwik.php`: [`matomo`]
 //! - `POST /api/event`: [`plausible`]
 //! - `GET /t.js`: [`tracker`]
+//! - `GET /matomo.js`, `/piwik.js`, `/js/script….js`, `/js/pa-….js`: [`scripts`]
+//!
+//! Matomo's paths are also served under any folder (`/stats/matomo.php`,
+//! `/stats/matomo.js`), as hosting parties install Matomo there and snippets keep it.
 
 pub mod matomo;
 pub mod native;
 pub mod plausible;
+pub mod scripts;
 pub mod tracker;
 
 use std::cell::RefCell;
@@ -45,15 +50,33 @@ fn router(app: Arc<App>) -> Router {
         )
         .route("/api/event", post(plausible::post_event))
         .route("/t.js", get(tracker::get_tracker))
+        .route("/matomo.js", get(scripts::matomo))
+        .route("/piwik.js", get(scripts::matomo))
+        .route("/js/{file}", get(scripts::plausible))
         .fallback(unknown_path)
         .method_not_allowed_fallback(wrong_method)
         .with_state(app)
 }
 
 /// What the collector serves, for the answers to requests it does not.
-const ROUTES: &str = "POST /v1/events, GET|POST /matomo.php (or /piwik.php), POST /api/event, GET /t.js, GET /healthz, /readyz, /metrics";
+const ROUTES: &str = "POST /v1/events, GET|POST /matomo.php (or /piwik.php), POST /api/event, GET /t.js, /matomo.js, /piwik.js, /js/script.js (and its variants), /js/pa-….js, GET /healthz, /readyz, /metrics";
 
-async fn unknown_path(request: Request<Body>) -> axum::response::Response {
+/// Matomo under a folder, else a 404 that lists what is served.
+async fn unknown_path(
+    axum::extract::State(app): axum::extract::State<Arc<App>>,
+    request: Request<Body>,
+) -> axum::response::Response {
+    let path = request.uri().path();
+    if path.ends_with("/matomo.php") || path.ends_with("/piwik.php") {
+        match *request.method() {
+            Method::GET => return matomo::get_track(axum::extract::State(app), request).await,
+            Method::POST => return matomo::post_track(axum::extract::State(app), request).await,
+            _ => return wrong_method(request).await,
+        }
+    }
+    if scripts::is_matomo_script(path) && request.method() == Method::GET {
+        return scripts::matomo().await;
+    }
     luister_service::http::error_answer(
         axum::http::StatusCode::NOT_FOUND,
         format!(

@@ -5,6 +5,7 @@
 
 mod helpers;
 mod salt;
+mod snippets;
 
 use std::time::Duration;
 
