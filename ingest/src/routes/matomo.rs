@@ -195,7 +195,8 @@ mod tests {
     async fn get_is_answered_with_the_gif_or_204() {
         let (app, sink) = app();
         let q = "idsite=1&rec=1&url=http%3A%2F%2Flocalhost%2Fbijstand&action_name=Bijstand&_id=0123456789abcdef";
-        for path in ["/matomo.php", "/piwik.php"] {
+        // Also under a folder, where hosting parties install Matomo.
+        for path in ["/matomo.php", "/piwik.php", "/stats/matomo.php"] {
             let a = call(
                 &app,
                 Request::get(format!("{path}?{q}"))
@@ -218,7 +219,7 @@ mod tests {
         .await;
         assert_eq!(a.status, StatusCode::NO_CONTENT);
         let sent = sink.sent.lock().unwrap();
-        assert_eq!(sent.len(), 3);
+        assert_eq!(sent.len(), 4);
         let e = Event::from_json(&sent[0].1).unwrap();
         assert_eq!(
             e.data,

@@ -81,9 +81,11 @@ pub fn plausible_variants(file: &str) -> Result<Map<String, Value>, String> {
     let mut parts = stem.split('.');
     match parts.next() {
         Some("script" | "plausible") => {}
-        _ => return Err(format!(
+        _ => {
+            return Err(format!(
             "/js/{shown} is not a Plausible script name (script.js, script.<variants>.js, pa-….js)"
-        )),
+        ))
+        }
     }
     for part in parts {
         if !VARIANTS.contains(&part) {
