@@ -150,6 +150,16 @@ impl Periods {
     }
 }
 
+/// The first and the last day of any of `periods`.
+fn span(periods: &[Period]) -> (NaiveDate, NaiveDate) {
+    let first = periods.iter().map(|p| p.from).min();
+    let last = periods.iter().map(|p| p.to).max();
+    match (first, last) {
+        (Some(f), Some(l)) => (f, l),
+        _ => (NaiveDate::MIN, NaiveDate::MAX),
+    }
+}
+
 #[derive(Debug, clickhouse::Row, Deserialize)]
 struct PeriodCounts {
     period: u8,
@@ -177,6 +187,7 @@ pub async fn site(
     let sql = Periods::new(periods);
     let events = Counts {
         days: &sql.ranges,
+        span: span(periods),
         live_from,
         themes: Themes::Site,
     };
@@ -259,6 +270,7 @@ pub async fn themes(
     let filter = if only.is_some() { " AND theme = ?" } else { "" };
     let events = Counts {
         days: &sql.ranges,
+        span: span(periods),
         live_from,
         themes: only.map_or(Themes::Each, Themes::Only),
     };

@@ -177,6 +177,7 @@ async fn counts(
             let days = luister_store::aggregates::days_between(p.from, p.to);
             let counts = Counts {
                 days: &days,
+                span: (p.from, p.to),
                 live_from: p.to.succ_opt().unwrap_or(p.to),
                 themes: Themes::Each,
             };
@@ -253,6 +254,7 @@ pub async fn effect(
     let days = luister_store::aggregates::days_between(window.from, window.to);
     let seen = Counts {
         days: &days,
+        span: (window.from, window.to),
         // The window ends before today: every day of it from the aggregate.
         live_from: window.to.succ_opt().unwrap_or(window.to),
         themes: Themes::Each,

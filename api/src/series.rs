@@ -122,6 +122,7 @@ pub async fn series(
                 let days = luister_store::aggregates::days_between(p.from, p.to);
                 let counts = Counts {
                     days: &days,
+                    span: (p.from, p.to),
                     live_from: live_from(tz),
                     themes: theme.map_or(Themes::Site, Themes::Only),
                 };

@@ -164,6 +164,9 @@ pub enum Themes<'a> {
 pub struct Counts<'a> {
     /// The days to read: an SQL condition on `day` of date literals.
     pub days: &'a str,
+    /// The first and the last day `days` can hold: a read that ends before `live_from`
+    /// does not touch the raw events at all, one that starts on it not the aggregate.
+    pub span: (NaiveDate, NaiveDate),
     /// See [`live_from`].
     pub live_from: NaiveDate,
     /// Which themes.
@@ -205,21 +208,46 @@ impl Counts<'_> {
                 ),
             ),
         };
-        format!(
-            "(SELECT theme, day, type, events FROM {TABLE} \
+        let stored = format!(
+            "SELECT theme, day, type, events FROM {TABLE} \
              WHERE site = ? AND {stored_theme} AND {days} \
              AND (day, version) IN (SELECT day, max(version) FROM {TABLE} \
-             WHERE site = ? AND {stored_theme} AND {days} GROUP BY day) \
-             UNION ALL {raw})"
-        )
+             WHERE site = ? AND {stored_theme} AND {days} GROUP BY day)"
+        );
+        match (self.reads_stored(), self.reads_raw()) {
+            (true, true) => format!("({stored} UNION ALL {raw})"),
+            (false, true) => format!("({raw})"),
+            _ => format!("({stored})"),
+        }
+    }
+
+    fn reads_stored(&self) -> bool {
+        self.span.0 < self.live_from
+    }
+
+    fn reads_raw(&self) -> bool {
+        self.span.1 >= self.live_from
     }
 
     /// Binds the site (and the theme) where [`Counts::sql`] has them.
     pub fn bind(&self, q: clickhouse::query::Query, site: &str) -> clickhouse::query::Query {
-        match self.themes {
-            Themes::Only(t) => q.bind(site).bind(t).bind(site).bind(t).bind(site).bind(t),
-            _ => q.bind(site).bind(site).bind(site),
+        let mut q = q;
+        let theme = match self.themes {
+            Themes::Only(t) => Some(t),
+            _ => None,
+        };
+        let site_and_theme = |q: clickhouse::query::Query| match theme {
+            Some(t) => q.bind(site).bind(t),
+            None => q.bind(site),
+        };
+        if self.reads_stored() || !self.reads_raw() {
+            q = site_and_theme(q);
+            q = site_and_theme(q);
         }
+        if self.reads_raw() {
+            q = site_and_theme(q);
+        }
+        q
     }
 }
 
@@ -244,17 +272,19 @@ mod tests {
         let day = |d| NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
         assert_eq!(live_from(day(3)), day(1));
         let days = "day >= toDate('2026-11-20') AND day <= toDate('2026-12-03')";
+        let old = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
         for (themes, binds) in [
             (Themes::Site, 3),
             (Themes::Each, 3),
             (Themes::Only("schulden"), 6),
         ] {
-            let sql = Counts {
+            let counts = |span| Counts {
                 days,
+                span,
                 live_from: day(1),
                 themes,
-            }
-            .sql();
+            };
+            let sql = counts((old, day(3))).sql();
             assert_eq!(sql.matches('?').count(), binds, "{sql}");
             assert!(sql.contains("day < toDate('2026-12-01')"), "{sql}");
             assert!(sql.contains("AND day >= toDate('2026-12-01')"), "{sql}");
@@ -264,6 +294,14 @@ mod tests {
                 ),
                 "{sql}"
             );
+            // A period that ends before the live days reads only the aggregate, one
+            // that starts on them only the raw events.
+            let settled = counts((old, day(1).pred_opt().unwrap())).sql();
+            assert!(!settled.contains("FROM events"), "{settled}");
+            assert_eq!(settled.matches('?').count(), binds / 3 * 2, "{settled}");
+            let live = counts((day(1), day(3))).sql();
+            assert!(!live.contains("event_counts_daily"), "{live}");
+            assert_eq!(live.matches('?').count(), binds / 3, "{live}");
         }
     }
 
