@@ -98,10 +98,10 @@ pub async fn stale(
         .query(&format!(
             "SELECT DISTINCT toUInt16(day) AS n FROM
 (SELECT site, day, max(inserted_at) AS newest FROM events
- WHERE day <= toDate('{last}') GROUP BY site, day)
+ WHERE day <= toDate('{last}') GROUP BY site, day) AS raw
 ANY LEFT JOIN
 (SELECT site, day, max(version) AS version FROM {TABLE}
- WHERE theme = '*' AND day <= toDate('{last}') GROUP BY site, day)
+ WHERE theme = '*' AND day <= toDate('{last}') GROUP BY site, day) AS counted
 USING (site, day)
 WHERE intDiv(version, 1000) <= toUInt64(toUInt32(newest))
 ORDER BY n"
