@@ -100,7 +100,8 @@ pub fn plausible_variants(file: &str) -> Result<Map<String, Value>, String> {
     Ok(on)
 }
 
-fn script(body: String) -> Response {
+/// A script answer: JavaScript, cached for an hour.
+pub(crate) fn script(body: String) -> Response {
     (
         [
             (

@@ -58,17 +58,7 @@ pub(crate) async fn get_tracker(
     };
     // Inside a <script>, "</" could end the element: escape '<'.
     let inline = config.to_string().replace('<', "\\u003c");
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                "application/javascript; charset=utf-8",
-            ),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        TRACKER_JS.replace("__LUISTER_CONFIG__", &inline),
-    )
-        .into_response()
+    super::scripts::script(TRACKER_JS.replace("__LUISTER_CONFIG__", &inline))
 }
 
 #[cfg(test)]
