@@ -6,6 +6,7 @@
 //! - [`params`]: checked request parameters (periods, weeks, themes, allow-lists).
 //! - [`routes`]: the endpoints and their OpenAPI document (`/openapi.json`).
 //! - [`figures`], [`series`], [`searches`], [`visits`]: the ClickHouse queries.
+//! - [`engagement`]: how pages were read (time, scroll depth) and content blocks seen.
 //! - [`table`]: JSON or CSV (for Dutch Excel) answers.
 //! - [`report`]: the printable weekly report (HTML with inline SVG).
 //! - [`actions`], [`effect`], [`measure`]: the actions register and effect estimates.
@@ -16,6 +17,7 @@ pub mod actions;
 pub mod auth;
 pub mod config;
 pub mod effect;
+pub mod engagement;
 pub mod error;
 pub mod figures;
 pub mod measure;

@@ -1,12 +1,14 @@
 /* Luister's tracker for Plausible snippets (served as /js/script*.js, /js/plausible*.js and
    /js/pa-*.js by luister-ingest). It implements Plausible's public interface: data-domain,
    data-api, window.plausible(name, {props, callback, u}), the script variants named in the
-   file name, and plausible.init(options) of the newer snippet. No cookies, no storage. */
+   file name, and plausible.init(options) of the newer snippet, and sends Plausible's
+   engagement event (time in view, deepest scroll) when a page is hidden or left. No cookies,
+   no storage. */
 (function (w, d, n) {
   if (w.plausible && w.plausible.luister) return;
   var V = __LUISTER_VARIANTS__, s = d.currentScript, L = w.location;
   var queued = (w.plausible && w.plausible.q) || [], prior = w.plausible && w.plausible.o;
-  var started = false, last, o = {};
+  var started = false, last, o = {}, eng = null;
   var FILES = ["pdf", "xlsx", "docx", "txt", "rtf", "csv", "exe", "key", "pps", "ppt", "pptx", "7z", "pkg", "rar",
     "gz", "zip", "avi", "mov", "mp4", "mpeg", "wmv", "midi", "mp3", "wav", "wma", "dmg", "odt", "ods"];
 
@@ -48,15 +50,34 @@
     if (V.hash || o.hashBasedRouting) body.h = 1;
     if (options.revenue) body.$ = options.revenue;
     if (options.interactive === false) body.i = false;
+    if (name === "engagement") { body.sd = options.sd; body.e = options.e; delete body.w; delete body.p; }
     fetch(endpoint(), { method: "POST", headers: { "Content-Type": "text/plain" }, body: JSON.stringify(body),
       keepalive: true, credentials: "omit" })
       .then(function (r) { done({ status: r.status }); }, function () { done({ status: 0 }); });
+  }
+  // Engagement: the visible time since the last report and the deepest scroll of this page
+  // view, reported like Plausible's script when the page is hidden, left, or replaced.
+  function depth() {
+    var h = Math.max(d.body ? d.body.scrollHeight : 0, d.documentElement.scrollHeight);
+    return h > 0 ? Math.min(100, Math.round(100 * (w.scrollY + w.innerHeight) / h)) : 0;
+  }
+  function visible() { return d.visibilityState === "visible"; }
+  function report() {
+    if (!eng) return;
+    if (eng.since) eng.ms += Date.now() - eng.since;
+    eng.since = visible() ? Date.now() : 0;
+    if (eng.ms >= 3000 || eng.sd > eng.sent) {
+      trigger("engagement", { u: eng.u, sd: eng.sd, e: eng.ms });
+      eng.sent = eng.sd; eng.ms = 0;
+    }
   }
   function pageview() {
     var here = L.href;
     if (!(V.hash || o.hashBasedRouting) && last === here.split("#")[0]) return;
     if ((V.hash || o.hashBasedRouting) && last === here) return;
     last = (V.hash || o.hashBasedRouting) ? here : here.split("#")[0];
+    report();
+    eng = { u: here, ms: 0, since: visible() ? Date.now() : 0, sd: depth(), sent: -1 };
     trigger("pageview");
   }
   function tagged(el) {
@@ -98,6 +119,9 @@
     d.addEventListener("click", onClick, true);
     d.addEventListener("auxclick", onClick, true);
     d.addEventListener("submit", onSubmit, true);
+    w.addEventListener("scroll", function () { if (eng) eng.sd = Math.max(eng.sd, depth()); }, { passive: true });
+    d.addEventListener("visibilitychange", function () { if (!visible()) report(); else if (eng) eng.since = Date.now(); });
+    w.addEventListener("pagehide", report);
     if (!(V.manual || o.autoCapturePageviews === false)) {
       var push = w.history.pushState;
       if (push) {

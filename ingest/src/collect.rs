@@ -20,6 +20,7 @@ use luister_schema::{Event, EventData, SiteId, SCHEMA_VERSION};
 use crate::agent;
 use crate::config::{DntPolicy, LimitsConfig, SiteConfig};
 use crate::error::IngestError;
+use crate::names::{ActionRules, Sent};
 use crate::scrub::{scrub_text, scrub_url};
 use crate::visitor::{RequestKeys, Salter};
 
@@ -27,8 +28,11 @@ use crate::visitor::{RequestKeys, Salter};
 pub const MAX_URL_BYTES: usize = 4096;
 /// Longest page title, search query, category or action target, in characters.
 pub const MAX_TEXT_CHARS: usize = 1000;
-/// Longest action name, in characters.
-pub const MAX_ACTION_NAME: usize = 200;
+/// Longest action name, in characters (Matomo's event category and action together,
+/// a Plausible event name).
+pub const MAX_ACTION_NAME: usize = 500;
+/// Longest engaged time kept, in ms (a day; more is a page left open).
+pub const MAX_ENGAGED_MS: u32 = 86_400_000;
 
 /// How the request names its site.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,12 +62,44 @@ pub enum RawKind {
         /// Category.
         category: Option<String>,
     },
-    /// An action such as `contact:phone`.
+    /// An action such as `contact:phone`, or a Plausible custom event.
     Action {
         /// Name.
         name: String,
         /// Target.
         target: Option<String>,
+    },
+    /// A Matomo event: `e_c`, `e_a`, `e_n`.
+    MatomoEvent {
+        /// Category.
+        category: String,
+        /// Action.
+        action: Option<String>,
+        /// Name: the target.
+        name: Option<String>,
+    },
+    /// A Matomo goal conversion (`idgoal`).
+    Goal {
+        /// The goal number.
+        id: u32,
+    },
+    /// Matomo content tracking: an impression, or an interaction.
+    Content {
+        /// `c_n`.
+        name: String,
+        /// `c_p`.
+        piece: Option<String>,
+        /// `c_t`.
+        target: Option<String>,
+        /// `c_i`.
+        interaction: Option<String>,
+    },
+    /// How long a page was in view and how far it was scrolled (Plausible).
+    Engagement {
+        /// Engaged time, ms.
+        engaged_ms: u64,
+        /// Scroll depth, percent.
+        scroll_depth: Option<i64>,
     },
 }
 
@@ -161,19 +197,28 @@ pub struct Collector {
     by_host: HashMap<String, SiteId>,
     /// Every site's hostnames, lowercase.
     known_hosts: HashSet<String>,
+    /// Each site's action rules, compiled.
+    rules: HashMap<SiteId, ActionRules>,
     limits: LimitsConfig,
     salter: Salter,
 }
 
 impl Collector {
-    /// Builds the registry; hostnames and Plausible domains compare lowercase.
+    /// Builds the registry; hostnames and Plausible domains compare lowercase. A site
+    /// whose action rules do not compile (which the configuration's validation refuses)
+    /// keeps none.
     pub fn new(sites: &[SiteConfig], limits: LimitsConfig, salter: Salter) -> Self {
         let mut by_id = HashMap::new();
         let mut by_matomo = HashMap::new();
         let mut by_plausible = HashMap::new();
         let mut known_hosts = HashSet::new();
         let mut by_host = HashMap::new();
+        let mut rules = HashMap::new();
         for s in sites {
+            rules.insert(
+                s.id.clone(),
+                ActionRules::compile(&s.action_rules).unwrap_or_default(),
+            );
             let mut s = s.clone();
             for h in &mut s.hostnames {
                 *h = h.to_ascii_lowercase();
@@ -194,6 +239,7 @@ impl Collector {
             by_plausible,
             by_host,
             known_hosts,
+            rules,
             limits,
             salter,
         }
@@ -295,9 +341,49 @@ impl Collector {
                     category: text("category", category)?,
                 }
             }
-            RawKind::Action { name, target } => EventData::Action {
-                name: scrub_text(&action_name(&name)?),
-                target: target_text(target)?,
+            RawKind::Action { name, target } => {
+                let label = scrub_text(&action_name(&name)?);
+                self.action(&site.id, &label, None, None, target)?
+            }
+            RawKind::MatomoEvent {
+                category,
+                action,
+                name,
+            } => {
+                let sent = match &action {
+                    Some(a) => format!("{}:{}", category.trim(), a.trim()),
+                    None => category.clone(),
+                };
+                let label = scrub_text(&action_name(&sent)?);
+                let pair = Some((category.as_str(), action.as_deref()));
+                self.action(&site.id, &label, pair, None, name)?
+            }
+            RawKind::Goal { id } => {
+                self.action(&site.id, &format!("goal:{id}"), None, Some(id), None)?
+            }
+            RawKind::Content {
+                name,
+                piece,
+                target,
+                interaction,
+            } => EventData::Content {
+                name: text("content name", Some(name))?.ok_or_else(|| {
+                    IngestError::BadRequest("a content event needs a name (c_n)".into())
+                })?,
+                piece: target_text("content piece", piece)?,
+                target: target_text("content target", target)?,
+                interaction: text("content interaction", interaction)?,
+            },
+            RawKind::Engagement {
+                engaged_ms,
+                scroll_depth,
+            } => EventData::Engagement {
+                engaged_ms: u32::try_from(engaged_ms)
+                    .unwrap_or(u32::MAX)
+                    .min(MAX_ENGAGED_MS),
+                scroll_depth: scroll_depth
+                    .filter(|d| (0..=100).contains(d))
+                    .and_then(|d| u8::try_from(d).ok()),
             },
         };
         let user_agent = raw.user_agent.as_deref().unwrap_or(visit.user_agent);
@@ -336,6 +422,34 @@ impl Collector {
             language: raw.language.as_deref().and_then(language),
             data,
         }))
+    }
+}
+
+impl Collector {
+    /// An action event: the site's rules name the action (see [`crate::names`]);
+    /// `label` is the name as sent, scrubbed, kept when the action differs from it.
+    fn action(
+        &self,
+        site: &SiteId,
+        label: &str,
+        matomo_event: Option<(&str, Option<&str>)>,
+        matomo_goal: Option<u32>,
+        target: Option<String>,
+    ) -> Result<EventData, IngestError> {
+        let sent = Sent {
+            name: label,
+            matomo_event,
+            matomo_goal,
+        };
+        let name = self
+            .rules
+            .get(site)
+            .map_or_else(|| label.to_lowercase(), |r| r.action(sent));
+        Ok(EventData::Action {
+            label: (name != label).then(|| label.to_owned()),
+            name,
+            target: target_text("target", target)?,
+        })
     }
 }
 
@@ -419,8 +533,8 @@ fn referrer(raw: &str, site: &SiteConfig) -> Option<String> {
 /// An action's target: a link's or file's URL (credentials removed, every part
 /// scrubbed as a page URL's is) or any other text (`tel:…`, `mailto:…`, a form's
 /// name), scrubbed.
-fn target_text(value: Option<String>) -> Result<Option<String>, IngestError> {
-    let Some(t) = unscrubbed_text("target", value)? else {
+fn target_text(field: &str, value: Option<String>) -> Result<Option<String>, IngestError> {
+    let Some(t) = unscrubbed_text(field, value)? else {
         return Ok(None);
     };
     match Url::parse(&t) {
@@ -461,11 +575,11 @@ fn unscrubbed_text(field: &str, value: Option<String>) -> Result<Option<String>,
     Ok(Some(v.to_owned()))
 }
 
-/// An action name: any text of 1 to [`MAX_ACTION_NAME`] characters without control
-/// characters, lowercase (goals match on prefixes such as `contact:`). Scrubbed by
-/// the caller.
+/// An action name as sent: any text of 1 to [`MAX_ACTION_NAME`] characters without
+/// control characters, trimmed, in its own case (see [`crate::names`] for what it
+/// becomes). Scrubbed by the caller.
 fn action_name(name: &str) -> Result<String, IngestError> {
-    let n = name.trim().to_lowercase();
+    let n = name.trim().to_owned();
     let chars = n.chars().count();
     if n.is_empty() || chars > MAX_ACTION_NAME || n.chars().any(char::is_control) {
         return Err(IngestError::BadRequest(format!(
@@ -605,9 +719,131 @@ mod tests {
             finish(raw).unwrap().data,
             EventData::Action {
                 name: "contact:form".into(),
-                target: Some("mailto:[email]".into())
+                target: Some("mailto:[email]".into()),
+                label: Some("Contact:Form".into())
             }
         );
+    }
+
+    #[test]
+    fn names_keep_their_case_as_label_and_the_sites_rules_name_the_action() {
+        let mut site = SiteConfig::new(SiteId::parse("demo").unwrap(), &["localhost"]);
+        site.action_rules = toml_rules(
+            r#"
+            [[action_rules]]
+            matomo_category = "Formulier"
+            matomo_action = "Aanvraag verzonden"
+            action = "selfservice:aanvraag"
+            [[action_rules]]
+            prefix = "Formulier"
+            action = "contact:form"
+            [[action_rules]]
+            matomo_goal = 2
+            action = "contact:appointment"
+            "#,
+        );
+        let c = Collector::new(&[site], LimitsConfig::default(), Salter::local());
+        let run = |kind: RawKind| {
+            let mut raw = demo("http://localhost/aanvragen");
+            raw.kind = kind;
+            finish_in(&c, raw, &visit()).unwrap().unwrap().data
+        };
+        let matomo = |action: &str| RawKind::MatomoEvent {
+            category: "Formulier".into(),
+            action: Some(action.into()),
+            name: Some("Bijzondere bijstand".into()),
+        };
+        assert_eq!(
+            run(matomo("Aanvraag gestart (stap 1/3)")),
+            EventData::Action {
+                name: "contact:form".into(),
+                target: Some("Bijzondere bijstand".into()),
+                label: Some("Formulier:Aanvraag gestart (stap 1/3)".into())
+            }
+        );
+        assert_eq!(
+            run(matomo("Aanvraag verzonden 06-12345678")),
+            EventData::Action {
+                name: "selfservice:aanvraag".into(),
+                target: Some("Bijzondere bijstand".into()),
+                label: Some("Formulier:Aanvraag verzonden [phone]".into())
+            }
+        );
+        let plausible = RawKind::Action {
+            name: "Formulier: stap 1/3".into(),
+            target: None,
+        };
+        assert!(matches!(run(plausible), EventData::Action { name, .. } if name == "contact:form"));
+        assert!(matches!(
+            run(RawKind::Goal { id: 2 }),
+            EventData::Action { name, label: Some(l), .. } if name == "contact:appointment" && l == "goal:2"
+        ));
+        assert_eq!(
+            run(RawKind::Goal { id: 5 }),
+            EventData::Action {
+                name: "goal:5".into(),
+                target: None,
+                label: None
+            }
+        );
+        let plain = RawKind::Action {
+            name: "download".into(),
+            target: None,
+        };
+        assert!(matches!(run(plain), EventData::Action { label: None, .. }));
+    }
+
+    #[test]
+    fn content_and_engagement_are_their_own_kinds() {
+        let c = collector();
+        let run = |kind: RawKind| {
+            let mut raw = demo("http://localhost/");
+            raw.kind = kind;
+            finish_in(&c, raw, &visit()).map(|r| r.unwrap().data)
+        };
+        assert_eq!(
+            run(RawKind::Content {
+                name: "Banner energietoeslag".into(),
+                piece: Some("https://localhost/img/banner.png?mail=jan@example.nl".into()),
+                target: Some("http://localhost/energietoeslag".into()),
+                interaction: Some("click".into()),
+            })
+            .unwrap(),
+            EventData::Content {
+                name: "Banner energietoeslag".into(),
+                piece: Some("https://localhost/img/banner.png?mail=%5Bemail%5D".into()),
+                target: Some("http://localhost/energietoeslag".into()),
+                interaction: Some("click".into())
+            }
+        );
+        assert_eq!(
+            run(RawKind::Engagement {
+                engaged_ms: 10_000_000_000,
+                scroll_depth: Some(140),
+            })
+            .unwrap(),
+            EventData::Engagement {
+                engaged_ms: MAX_ENGAGED_MS,
+                scroll_depth: None
+            }
+        );
+        let e = run(RawKind::Content {
+            name: " ".into(),
+            piece: None,
+            target: None,
+            interaction: None,
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("needs a name (c_n)"), "{e}");
+    }
+
+    fn toml_rules(toml: &str) -> Vec<crate::names::ActionRule> {
+        #[derive(serde::Deserialize)]
+        struct Rules {
+            action_rules: Vec<crate::names::ActionRule>,
+        }
+        toml::from_str::<Rules>(toml).unwrap().action_rules
     }
 
     #[test]

@@ -7,6 +7,8 @@ use luister_service::http::ConnectionLimits;
 use luister_service::kafka::KafkaConfig;
 use luister_service::telemetry::LogConfig;
 
+use crate::names::{ActionRule, ActionRules};
+
 /// Everything `luister-ingest` reads at start.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -205,6 +207,12 @@ pub struct SiteConfig {
     /// Do-Not-Track / Global Privacy Control handling. Default `ignore`.
     #[serde(default)]
     pub dnt: DntPolicy,
+    /// Rules that turn the event names this site's trackers send (Matomo events,
+    /// Plausible custom events, goals) into Luister's actions, first match first
+    /// (`[[sites.action_rules]]`, see `ingest/src/names.rs`). Default none: an action
+    /// is the name as sent, lowercased.
+    #[serde(default)]
+    pub action_rules: Vec<ActionRule>,
 }
 
 /// A configured contact element for the tracker.
@@ -238,6 +246,7 @@ impl SiteConfig {
             contact_selectors: Vec::new(),
             timezone: default_timezone(),
             dnt: DntPolicy::Ignore,
+            action_rules: Vec::new(),
         }
     }
 }
@@ -300,6 +309,7 @@ impl IngestConfig {
             if s.search_param.is_empty() {
                 return Err(format!("site {}: search_param is empty", s.id));
             }
+            ActionRules::compile(&s.action_rules).map_err(|e| format!("site {}: {e}", s.id))?;
         }
         Ok(())
     }

@@ -10,6 +10,7 @@
 //! - [`config`]: the `ingest.toml` structure.
 //! - [`routes`]: `POST /v1/events`, `/matomo.php`, `/piwik.php`, `POST /api/event`.
 //! - [`limiter`]: the per-visitor rate limit.
+//! - [`names`]: the site's rules that turn the event names trackers send into actions.
 //! - [`salt`]: the daily visitor salt shared through Kafka and destroyed after its day.
 //! - [`error`]: every rejection and its HTTP status.
 //! - [`metrics`]: Prometheus metric names and handles.
@@ -20,6 +21,7 @@ pub mod config;
 pub mod error;
 pub mod limiter;
 pub mod metrics;
+pub mod names;
 pub mod protocol;
 pub mod repeats;
 pub mod routes;

@@ -132,6 +132,7 @@ pub fn event(site: &Site, hit: &Hit) -> anyhow::Result<Event> {
             Kind::Action { name } => EventData::Action {
                 name: name.clone(),
                 target: None,
+                label: None,
             },
         },
     })

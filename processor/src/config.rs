@@ -164,7 +164,9 @@ impl Default for SessionsConfig {
 pub struct GoalConfig {
     /// Site id, or `*` for every site.
     pub site: String,
-    /// Action-name prefixes that are contacts. Default `["contact:"]`.
+    /// Action-name prefixes that are contacts, compared without case (`goal:3` for a
+    /// Matomo goal, or an action the collector's `action_rules` name). Default
+    /// `["contact:"]`.
     #[serde(default = "default_goal_actions")]
     pub actions: Vec<String>,
     /// Regular expressions on the page path of confirmation pages

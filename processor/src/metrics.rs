@@ -265,6 +265,13 @@ mod tests {
             search_category: String::new(),
             action_name: String::new(),
             action_target: String::new(),
+            action_label: String::new(),
+            content_name: String::new(),
+            content_piece: String::new(),
+            content_target: String::new(),
+            content_interaction: String::new(),
+            engaged_ms: 0,
+            scroll_depth: -1,
             themes: vec![
                 "schulden/beslag".into(),
                 "schulden".into(),

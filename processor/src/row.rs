@@ -55,6 +55,21 @@ pub struct EventRow {
     pub action_name: String,
     /// Action target.
     pub action_target: String,
+    /// The action's name as its tracker sent it (scrubbed, own case); `action_name`
+    /// when the event carried no other.
+    pub action_label: String,
+    /// Content tracking: the content's name.
+    pub content_name: String,
+    /// Content tracking: the piece shown.
+    pub content_piece: String,
+    /// Content tracking: where it leads.
+    pub content_target: String,
+    /// Content tracking: the interaction (`click`); '' for an impression.
+    pub content_interaction: String,
+    /// Engagement: ms the page was in view.
+    pub engaged_ms: u32,
+    /// Engagement: deepest scroll in percent; -1 when unknown or not an engagement.
+    pub scroll_depth: i16,
     /// Attributed themes with their ancestors.
     pub themes: Vec<String>,
     /// Channel (see [`crate::channel`]).
@@ -95,11 +110,13 @@ pub fn attribution_input(event: &Event) -> Input<'_> {
             title: None,
             query: Some(query),
         },
-        EventData::Action { .. } => Input {
-            path: Some(&event.url),
-            title: None,
-            query: None,
-        },
+        EventData::Action { .. } | EventData::Content { .. } | EventData::Engagement { .. } => {
+            Input {
+                path: Some(&event.url),
+                title: None,
+                query: None,
+            }
+        }
     }
 }
 
@@ -179,6 +196,11 @@ pub fn to_row(event: Event, origin: Origin, ctx: &RowContext<'_>) -> EventRow {
         String::new(),
         String::new(),
     );
+    // The fields of the kinds this event is not, at their "none" values.
+    let mut row = EventRow {
+        scroll_depth: -1,
+        ..EventRow::default()
+    };
     match event.data {
         EventData::Pageview { title: t } => title = t.unwrap_or_default(),
         EventData::Search {
@@ -191,9 +213,32 @@ pub fn to_row(event: Event, origin: Origin, ctx: &RowContext<'_>) -> EventRow {
             search_results = result_count.map_or(-1, i64::from);
             search_category = category.unwrap_or_default();
         }
-        EventData::Action { name, target } => {
+        EventData::Action {
+            name,
+            target,
+            label,
+        } => {
+            row.action_label = label.unwrap_or_else(|| name.clone());
             action_name = name;
             action_target = target.unwrap_or_default();
+        }
+        EventData::Content {
+            name,
+            piece,
+            target,
+            interaction,
+        } => {
+            row.content_name = name;
+            row.content_piece = piece.unwrap_or_default();
+            row.content_target = target.unwrap_or_default();
+            row.content_interaction = interaction.unwrap_or_default();
+        }
+        EventData::Engagement {
+            engaged_ms,
+            scroll_depth,
+        } => {
+            row.engaged_ms = engaged_ms;
+            row.scroll_depth = scroll_depth.map_or(-1, i16::from);
         }
     }
     EventRow {
@@ -225,6 +270,7 @@ pub fn to_row(event: Event, origin: Origin, ctx: &RowContext<'_>) -> EventRow {
         kafka_topic: origin.topic,
         kafka_partition: u32::try_from(origin.partition).unwrap_or(0),
         kafka_offset: u64::try_from(origin.offset).unwrap_or(0),
+        ..row
     }
 }
 
@@ -253,6 +299,13 @@ impl EventRow {
         put_str(out, &self.search_category);
         put_str(out, &self.action_name);
         put_str(out, &self.action_target);
+        put_str(out, &self.action_label);
+        put_str(out, &self.content_name);
+        put_str(out, &self.content_piece);
+        put_str(out, &self.content_target);
+        put_str(out, &self.content_interaction);
+        out.extend_from_slice(&self.engaged_ms.to_le_bytes());
+        out.extend_from_slice(&self.scroll_depth.to_le_bytes());
         put_len(out, self.themes.len());
         for t in &self.themes {
             put_str(out, t);
@@ -287,6 +340,13 @@ impl EventRow {
             search_category: r.string()?,
             action_name: r.string()?,
             action_target: r.string()?,
+            action_label: r.string()?,
+            content_name: r.string()?,
+            content_piece: r.string()?,
+            content_target: r.string()?,
+            content_interaction: r.string()?,
+            engaged_ms: u32::from_le_bytes(r.array()?),
+            scroll_depth: i16::from_le_bytes(r.array()?),
             themes: (0..r.len()?)
                 .map(|_| r.string())
                 .collect::<Result<_, _>>()?,
@@ -432,6 +492,7 @@ mod tests {
             data: EventData::Action {
                 name: "contact:phone".into(),
                 target: Some("tel:14030".into()),
+                label: None,
             },
             ..event(0, "http://localhost/contact")
         };
@@ -439,10 +500,57 @@ mod tests {
         assert_eq!(
             (
                 row.action_name.as_str(),
+                row.action_label.as_str(),
                 row.action_target.as_str(),
-                row.search_results
+                row.search_results,
+                row.scroll_depth
             ),
-            ("contact:phone", "tel:14030", -1)
+            ("contact:phone", "contact:phone", "tel:14030", -1, -1)
+        );
+        let labelled = Event {
+            data: EventData::Action {
+                name: "contact:form".into(),
+                target: None,
+                label: Some("Formulier:Aanvraag gestart".into()),
+            },
+            ..event(0, "http://localhost/contact")
+        };
+        let row = to_row(labelled, origin(), &ctx(chrono_tz::UTC));
+        assert_eq!(
+            (row.action_name.as_str(), row.action_label.as_str()),
+            ("contact:form", "Formulier:Aanvraag gestart")
+        );
+        let content = Event {
+            data: EventData::Content {
+                name: "Banner".into(),
+                piece: Some("/b.png".into()),
+                target: None,
+                interaction: Some("click".into()),
+            },
+            ..event(0, "http://localhost/")
+        };
+        let row = to_row(content, origin(), &ctx(chrono_tz::UTC));
+        assert_eq!(
+            (
+                row.kind.as_str(),
+                row.content_name.as_str(),
+                row.content_piece.as_str(),
+                row.content_interaction.as_str(),
+                row.action_name.as_str()
+            ),
+            ("content", "Banner", "/b.png", "click", "")
+        );
+        let engaged = Event {
+            data: EventData::Engagement {
+                engaged_ms: 12_500,
+                scroll_depth: Some(0),
+            },
+            ..event(0, "http://localhost/")
+        };
+        let row = to_row(engaged, origin(), &ctx(chrono_tz::UTC));
+        assert_eq!(
+            (row.kind.as_str(), row.engaged_ms, row.scroll_depth),
+            ("engagement", 12_500, 0)
         );
         let pv = to_row(
             event(0, "http://localhost/"),

@@ -205,7 +205,9 @@ impl Goals {
                 .iter()
                 .map(|p| Regex::new(p))
                 .collect::<Result<_, _>>()?;
-            rules.push((g.site.clone(), g.actions.clone(), patterns));
+            // Action names are stored lowercase: so are the prefixes they are matched on.
+            let actions = g.actions.iter().map(|a| a.to_lowercase()).collect();
+            rules.push((g.site.clone(), actions, patterns));
         }
         Ok(Self { rules })
     }

@@ -111,6 +111,7 @@ impl Ledger {
                             EventData::Action {
                                 name: name.into(),
                                 target: Some(format!("m{marker}")),
+                                label: None,
                             },
                             page_themes,
                         )

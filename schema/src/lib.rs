@@ -217,6 +217,16 @@ struct WireEvent {
     name: Option<String>,
     #[serde(default)]
     target: Option<String>,
+    #[serde(default)]
+    label: Option<String>,
+    #[serde(default)]
+    piece: Option<String>,
+    #[serde(default)]
+    interaction: Option<String>,
+    #[serde(default)]
+    engaged_ms: Option<u32>,
+    #[serde(default)]
+    scroll_depth: Option<u8>,
 }
 
 impl TryFrom<WireEvent> for Event {
@@ -232,10 +242,23 @@ impl TryFrom<WireEvent> for Event {
             "action" => EventData::Action {
                 name: w.name.ok_or("missing field `name` of an action")?,
                 target: w.target,
+                label: w.label,
+            },
+            "content" => EventData::Content {
+                name: w.name.ok_or("missing field `name` of a content event")?,
+                piece: w.piece,
+                target: w.target,
+                interaction: w.interaction,
+            },
+            "engagement" => EventData::Engagement {
+                engaged_ms: w
+                    .engaged_ms
+                    .ok_or("missing field `engaged_ms` of an engagement")?,
+                scroll_depth: w.scroll_depth,
             },
             other => {
                 return Err(format!(
-                    "unknown variant `{other}`, expected one of `pageview`, `search`, `action`"
+                    "unknown variant `{other}`, expected one of `pageview`, `search`, `action`, `content`, `engagement`"
                 ))
             }
         };
@@ -307,11 +330,40 @@ pub enum EventData {
     /// Something the visitor did: `contact:phone`, `contact:form`, `contact:chat`,
     /// `download`, `outlink`, or a name the site chose.
     Action {
-        /// The action name, lowercase.
+        /// The action name, lowercase: what the site's action rules made of the name
+        /// as sent, or that name lowercased.
         name: String,
         /// What it was done on: a link, file or form (scrubbed).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         target: Option<String>,
+        /// The name as the tracker sent it, scrubbed, in its own case, when it is not
+        /// `name` (`Formulier:Aanvraag gestart (stap 1/3)`), for reports.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Option<String>,
+    },
+    /// A block of content (a banner, a teaser) was seen, or clicked when
+    /// `interaction` is set (Matomo content tracking).
+    Content {
+        /// The content's name (`Energietoeslag 2026`), scrubbed.
+        name: String,
+        /// The piece shown: an image's path or a text (scrubbed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        piece: Option<String>,
+        /// Where it leads (scrubbed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<String>,
+        /// The interaction (`click`); none for an impression.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        interaction: Option<String>,
+    },
+    /// How a page view ended: the time the page was in view and how far it was
+    /// scrolled (Plausible's `engagement` event). Not a page view of its own.
+    Engagement {
+        /// Milliseconds the page was visible and in use.
+        engaged_ms: u32,
+        /// Deepest point scrolled to, percent of the page (0-100), when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scroll_depth: Option<u8>,
     },
 }
 
@@ -322,6 +374,8 @@ impl EventData {
             EventData::Pageview { .. } => "pageview",
             EventData::Search { .. } => "search",
             EventData::Action { .. } => "action",
+            EventData::Content { .. } => "content",
+            EventData::Engagement { .. } => "engagement",
         }
     }
 }
@@ -385,6 +439,22 @@ mod tests {
             EventData::Action {
                 name: "contact:phone".into(),
                 target: Some("tel:14030".into()),
+                label: None,
+            },
+            EventData::Action {
+                name: "contact:form".into(),
+                target: None,
+                label: Some("Formulier:Aanvraag gestart (stap 1/3)".into()),
+            },
+            EventData::Content {
+                name: "Energietoeslag".into(),
+                piece: Some("/img/banner.png".into()),
+                target: None,
+                interaction: Some("click".into()),
+            },
+            EventData::Engagement {
+                engaged_ms: 41_250,
+                scroll_depth: Some(80),
             },
         ] {
             let e = Event { data, ..pageview() };

@@ -170,6 +170,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0014_drop_site_and_theme_daily.sql"),
         backfill: None,
     },
+    Migration {
+        version: 15,
+        name: "0015_labels_content_engagement.sql",
+        sql: include_str!("../migrations/0015_labels_content_engagement.sql"),
+        backfill: None,
+    },
 ];
 
 const LOCK_TABLE: &str = "schema_migrations_lock";

@@ -9,6 +9,7 @@
 //! - [`searches`]: search listening.
 //! - [`visits`]: channel mix, early contact, freshness, the weekly report.
 //! - [`actions`]: the actions register and effect estimates.
+//! - [`reading`]: engagement (time in view, scroll depth) and content blocks.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -34,6 +35,7 @@ use crate::params::{self, Period};
 
 mod actions;
 mod reach;
+mod reading;
 mod searches;
 mod visits;
 
@@ -193,6 +195,9 @@ fn endpoints() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(visits::site_freshness))
         .routes(routes!(visits::freshness))
         .routes(routes!(visits::report))
+        .routes(routes!(reading::engagement_pages))
+        .routes(routes!(reading::engagement_themes))
+        .routes(routes!(reading::content))
         .routes(routes!(actions::create_action, actions::list_actions))
         .routes(routes!(
             actions::get_action,

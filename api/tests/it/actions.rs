@@ -89,6 +89,7 @@ fn traffic(site: &'static str, host: &str, start: NaiveDate, lift: f64, seed: u6
                         data: EventData::Action {
                             name: name.into(),
                             target: None,
+                            label: None,
                         },
                     });
                 }

@@ -260,6 +260,7 @@ impl Visit {
             EventData::Action {
                 name: name.into(),
                 target: None,
+                label: None,
             },
         )
     }

@@ -8,6 +8,7 @@ mod actions;
 mod dashboards;
 mod helpers;
 mod privacy;
+mod reading;
 
 use std::time::Duration;
 

@@ -33,9 +33,25 @@ pub fn finish_and_check(c: &Collector, raw: RawEvent) {
             EventData::Search { query, category, .. } => {
                 std::iter::once(query.as_str()).chain(category.as_deref()).collect()
             }
-            EventData::Action { name, target } => {
-                std::iter::once(name.as_str()).chain(target.as_deref()).collect()
-            }
+            EventData::Action {
+                name,
+                target,
+                label,
+            } => std::iter::once(name.as_str())
+                .chain(target.as_deref())
+                .chain(label.as_deref())
+                .collect(),
+            EventData::Content {
+                name,
+                piece,
+                target,
+                interaction,
+            } => std::iter::once(name.as_str())
+                .chain(piece.as_deref())
+                .chain(target.as_deref())
+                .chain(interaction.as_deref())
+                .collect(),
+            EventData::Engagement { .. } => Vec::new(),
         };
         let fields = [Some(event.url.as_str()), event.referrer.as_deref()]
             .into_iter()

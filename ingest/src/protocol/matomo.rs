@@ -2,14 +2,15 @@
 //! Luister unchanged.
 //!
 //! Read: `idsite`, `rec` (must be 1), `url`, `action_name` (title), `urlref`,
-//! `search`/`search_cat`/`search_count` (site search), `e_c`/`e_a`/`e_n` (events: the
-//! action is `e_c:e_a`, the target `e_n`; `e_v` is ignored), `link` (outlink),
+//! `search`/`search_cat`/`search_count` (site search), `e_c`/`e_a`/`e_n` (events: named
+//! `e_c:e_a` as sent, the site's action rules make it an action; the target is `e_n`;
+//! `e_v` is ignored), `link` (outlink),
 //! `download`, `res` (`1280x720`), `lang`, `ua` (user agent of a server-side tracker),
 //! `cdt` (client time: Unix seconds or `YYYY-MM-DD HH:MM:SS` UTC) and `send_image`.
-//! A goal conversion (`idgoal=N`, `trackGoal`) is the action `goal:N` (a site's goals
-//! make it a contact by listing `goal:` or `goal:N` among their actions); content
-//! tracking (`c_n` name, `c_p` piece, `c_t` target) is the action `content:impression`,
-//! or `content:interaction` with `c_i`, its target `name | piece | target`. Never
+//! A goal conversion (`idgoal=N`, `trackGoal`) is the action `goal:N` unless an action
+//! rule (`matomo_goal = N`) names it, e.g. `contact:form`; content tracking (`c_n`
+//! name, `c_p` piece, `c_t` target, `c_i` interaction) is a content event of its own:
+//! an impression, or an interaction with `c_i`. Never
 //! stored, on purpose, and never a page view: `ping=1` heartbeats, ecommerce orders
 //! (`idgoal=0`), media analytics (`ma_id`) and any other `ca=1` request (performance
 //! timings, form or crash analytics). Matomo's visitor ids (`_id`, `cid`, `uid`) and
@@ -87,13 +88,10 @@ pub fn parse(query: &str, accept_language: Option<&str>) -> Result<Request, Inge
             },
         }
     } else if let Some(category) = get("e_c") {
-        let name = match get("e_a") {
-            Some(a) => format!("{category}:{a}"),
-            None => category,
-        };
-        RawKind::Action {
-            name,
-            target: get("e_n"),
+        RawKind::MatomoEvent {
+            category,
+            action: get("e_a"),
+            name: get("e_n"),
         }
     } else if let Some(link) = get("link") {
         RawKind::Action {
@@ -110,32 +108,24 @@ pub fn parse(query: &str, accept_language: Option<&str>) -> Result<Request, Inge
         if goal == "0" {
             return Ok(Request::Unstored("ecommerce"));
         }
-        if !goal.chars().all(|c| c.is_ascii_digit()) || goal.len() > 9 {
-            return Err(IngestError::BadRequest(format!(
-                "idgoal {:?} is not a goal number",
-                truncate(&goal, 20)
-            )));
-        }
-        RawKind::Action {
-            name: format!("goal:{goal}"),
-            target: None,
-        }
-    } else if let Some(content) = get("c_n") {
+        let id = goal
+            .parse::<u32>()
+            .ok()
+            .filter(|_| goal.len() <= 9)
+            .ok_or_else(|| {
+                IngestError::BadRequest(format!(
+                    "idgoal {:?} is not a goal number",
+                    truncate(&goal, 20)
+                ))
+            })?;
+        RawKind::Goal { id }
+    } else if let Some(name) = get("c_n") {
         // Content tracking: an interaction (`c_i`, e.g. "click") or an impression.
-        let piece = get("c_p");
-        let target = get("c_t");
-        let what = [Some(content), piece, target]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" | ");
-        RawKind::Action {
-            name: if get("c_i").is_some() {
-                "content:interaction".into()
-            } else {
-                "content:impression".into()
-            },
-            target: Some(what),
+        RawKind::Content {
+            name,
+            piece: get("c_p"),
+            target: get("c_t"),
+            interaction: get("c_i"),
         }
     } else if get("ma_id").is_some() {
         return Ok(Request::Unstored("media"));
@@ -261,9 +251,10 @@ mod tests {
         let ev = event("idsite=1&rec=1&url=http://x/&e_c=contact&e_a=phone&e_n=tel:14030&e_v=1");
         assert_eq!(
             ev.kind,
-            RawKind::Action {
-                name: "contact:phone".into(),
-                target: Some("tel:14030".into())
+            RawKind::MatomoEvent {
+                category: "contact".into(),
+                action: Some("phone".into()),
+                name: Some("tel:14030".into())
             }
         );
         let out = event("idsite=1&rec=1&url=http://x/&link=https://www.nibud.nl/");
@@ -291,21 +282,17 @@ mod tests {
     }
 
     #[test]
-    fn goals_and_content_are_actions_and_other_kinds_are_never_page_views() {
+    fn goals_and_content_are_their_own_kinds_and_other_kinds_are_never_page_views() {
         let goal = event("idsite=1&rec=1&url=http://x/bedankt&idgoal=3&revenue=0");
-        assert_eq!(
-            goal.kind,
-            RawKind::Action {
-                name: "goal:3".into(),
-                target: None
-            }
-        );
+        assert_eq!(goal.kind, RawKind::Goal { id: 3 });
         let seen = event("idsite=1&rec=1&url=http://x/&c_n=Banner%20schuldhulp&c_p=hulp.png&c_t=http://x/schulden");
         assert_eq!(
             seen.kind,
-            RawKind::Action {
-                name: "content:impression".into(),
-                target: Some("Banner schuldhulp | hulp.png | http://x/schulden".into())
+            RawKind::Content {
+                name: "Banner schuldhulp".into(),
+                piece: Some("hulp.png".into()),
+                target: Some("http://x/schulden".into()),
+                interaction: None
             }
         );
         let clicked = event(
@@ -313,17 +300,20 @@ mod tests {
         );
         assert_eq!(
             clicked.kind,
-            RawKind::Action {
-                name: "content:interaction".into(),
-                target: Some("Banner schuldhulp | hulp.png".into())
+            RawKind::Content {
+                name: "Banner schuldhulp".into(),
+                piece: Some("hulp.png".into()),
+                target: None,
+                interaction: Some("click".into())
             }
         );
         let ev = event("idsite=1&rec=1&url=http://x/&ca=1&e_c=Formulier&e_a=Aanvraag%20gestart%20(stap%201%2F3)");
         assert_eq!(
             ev.kind,
-            RawKind::Action {
-                name: "Formulier:Aanvraag gestart (stap 1/3)".into(),
-                target: None
+            RawKind::MatomoEvent {
+                category: "Formulier".into(),
+                action: Some("Aanvraag gestart (stap 1/3)".into()),
+                name: None
             }
         );
         for (q, kind) in [

@@ -5,8 +5,10 @@
 //! it the URL's host), `r` (referrer), `w` (screen width) and `p`/`props`/`m`/`meta`
 //! (properties, an object or a JSON string). `pageview` is a page view; `Outbound Link: Click` and `File Download`
 //! become `outlink` and `download` with the property `url` as target; `search` with
-//! properties `query`, `results` and `category` is a site search; any other name is an
-//! action of that name.
+//! properties `query`, `results` and `category` is a site search; `engagement` (sent
+//! when a page is left or hidden, with `e` the engaged time in ms and `sd` the scroll
+//! depth in percent) is the engagement of that page view, not an action; any other
+//! name is an action of that name (as sent; the site's action rules name it).
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -28,6 +30,22 @@ struct Plausible {
     w: Option<u32>,
     #[serde(default, alias = "props", alias = "m", alias = "meta")]
     p: Option<Value>,
+    /// Engagement: the deepest scroll, percent.
+    #[serde(default)]
+    sd: Option<Value>,
+    /// Engagement: the engaged time, ms.
+    #[serde(default)]
+    e: Option<Value>,
+}
+
+/// A JSON number or numeric string as a whole number (Plausible's scripts send
+/// numbers; its server accepts either).
+fn whole(v: Option<&Value>) -> Option<i64> {
+    match v? {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f.round() as i64)),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
 }
 
 /// Parses a Plausible event body.
@@ -46,6 +64,16 @@ pub fn parse(body: &[u8]) -> Result<RawEvent, IngestError> {
     };
     let kind = match e.n.as_str() {
         "pageview" => RawKind::Pageview { title: None },
+        "engagement" => RawKind::Engagement {
+            engaged_ms: whole(e.e.as_ref())
+                .and_then(|ms| u64::try_from(ms).ok())
+                .ok_or_else(|| {
+                    IngestError::BadRequest(
+                        "an engagement event needs \"e\", the engaged time in ms".into(),
+                    )
+                })?,
+            scroll_depth: whole(e.sd.as_ref()),
+        },
         "Outbound Link: Click" => RawKind::Action {
             name: "outlink".into(),
             target: prop("url"),
@@ -124,6 +152,31 @@ mod tests {
                 target: None
             }
         );
+    }
+
+    #[test]
+    fn engagement_is_time_and_scroll_depth_not_an_action() {
+        let e = parse(br#"{"n":"engagement","u":"https://www.gemeente.nl/bijstand","d":"gemeente.nl","r":null,"sd":85,"e":41250,"p":{}}"#).unwrap();
+        assert_eq!(
+            e.kind,
+            RawKind::Engagement {
+                engaged_ms: 41_250,
+                scroll_depth: Some(85)
+            }
+        );
+        let e = parse(br#"{"n":"engagement","u":"https://x.nl/","d":"x.nl","sd":"12","e":900.4}"#)
+            .unwrap();
+        assert_eq!(
+            e.kind,
+            RawKind::Engagement {
+                engaged_ms: 900,
+                scroll_depth: Some(12)
+            }
+        );
+        let err = parse(br#"{"n":"engagement","u":"https://x.nl/","d":"x.nl","sd":10}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("engaged time"), "{err}");
     }
 
     #[test]

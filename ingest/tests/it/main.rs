@@ -519,6 +519,7 @@ async fn tracker_in_headless_chromium_sends_page_views_searches_and_contacts() {
                 ..
             } => format!("search {query} {result_count:?}"),
             EventData::Action { name, .. } => format!("action {name}"),
+            other => format!("{} {other:?}", other.type_name()),
         })
         .collect();
     for expected in [

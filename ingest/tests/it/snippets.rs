@@ -31,9 +31,36 @@ fn kinds(events: &[Event], page: &str) -> Vec<String> {
                 result_count,
                 category,
             } => format!("search {query} {result_count:?} {category:?}"),
-            EventData::Action { name, target } => format!(
-                "action {name} {}",
+            EventData::Action {
+                name,
+                target,
+                label,
+            } => format!(
+                "action {name} {}{}",
+                target.as_deref().unwrap_or("-").trim_start_matches(page),
+                label
+                    .as_deref()
+                    .map(|l| format!(" [{l}]"))
+                    .unwrap_or_default()
+            ),
+            EventData::Content {
+                name,
+                piece,
+                target,
+                interaction,
+            } => format!(
+                "content {} {name} | {} | {}",
+                interaction.as_deref().unwrap_or("impression"),
+                piece.as_deref().unwrap_or("-"),
                 target.as_deref().unwrap_or("-").trim_start_matches(page)
+            ),
+            EventData::Engagement {
+                engaged_ms,
+                scroll_depth,
+            } => format!(
+                "engagement {} {scroll_depth:?} {}",
+                e.url.trim_start_matches(page),
+                if *engaged_ms >= 3000 { "3s+" } else { "<3s" }
             ),
         })
         .collect();
@@ -110,12 +137,13 @@ window.addEventListener('load', function () {{
     assert_eq!(
         kinds(&events, &page),
         vec![
-            format!("action content:impression Banner schuldhulp | hulp.png | {page}/schuldhulp"),
-            format!("action content:interaction Banner schuldhulp | hulp.png | {page}/schuldhulp"),
             "action download /formulieren/aanvraag.pdf".to_owned(),
-            "action formulier:aanvraag gestart (stap 1/3) -".to_owned(),
+            "action formulier:aanvraag gestart (stap 1/3) - [Formulier:Aanvraag gestart (stap 1/3)]"
+                .to_owned(),
             "action goal:2 -".to_owned(),
             "action outlink https://www.geldfit.nl/".to_owned(),
+            "content click Banner schuldhulp | hulp.png | /schuldhulp".to_owned(),
+            "content impression Banner schuldhulp | hulp.png | /schuldhulp".to_owned(),
             "pageview /schulden Schulden".to_owned(),
             "search kwijtschelding Some(0) Some(\"belastingen\")".to_owned(),
         ],
@@ -145,17 +173,23 @@ window.addEventListener('load', function () {{
     document.getElementById('pdf').click();
     document.getElementById('chat').click();
   }}, 300);
+  // The resident switches tabs after four seconds: the page's engagement is reported.
+  setTimeout(function () {{
+    Object.defineProperty(document, 'visibilityState', {{ value: 'hidden', configurable: true }});
+    document.dispatchEvent(new Event('visibilitychange'));
+  }}, 4000);
 }});
 </script></body></html>"#
     );
-    let (page, events) = open("ingest_plausible_snippet", &html, 6).await;
+    let (page, events) = open("ingest_plausible_snippet", &html, 7).await;
     assert_eq!(
         kinds(&events, &page),
         vec![
             "action contact:chat -".to_owned(),
             "action download /formulieren/aanvraag.pdf".to_owned(),
-            "action formulier: stap 1/3 -".to_owned(),
+            "action formulier: stap 1/3 - [Formulier: stap 1/3]".to_owned(),
             "action outlink https://www.geldfit.nl/".to_owned(),
+            "engagement /schulden Some(100) 3s+".to_owned(),
             "pageview /schulden -".to_owned(),
             "search energietoeslag Some(3) None".to_owned(),
         ],
@@ -178,7 +212,9 @@ async fn plausibles_newer_snippet_with_init_tracks_into_luister() {
 window.addEventListener('click', function (e) { e.preventDefault(); });
 window.addEventListener('load', function () { setTimeout(function () { document.getElementById('out').click(); }, 300); });
 </script></body></html>"#;
-    let (page, events) = open("ingest_plausible_init", html, 2).await;
+    let (page, mut events) = open("ingest_plausible_init", html, 2).await;
+    // Closing the browser at the end hides the page, which may report its engagement.
+    events.retain(|e| !matches!(e.data, EventData::Engagement { .. }));
     assert_eq!(
         kinds(&events, &page),
         vec![

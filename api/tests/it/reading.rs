@@ -1,0 +1,183 @@
+//! How pages were read and which content blocks were seen, through the real pipeline:
+//! page views, Plausible-style engagement events (one of them reported in two parts)
+//! and Matomo-style content impressions and clicks go through Kafka, the processor and
+//! ClickHouse, and the reading endpoints answer their exact figures — while reach
+//! still counts only the page views.
+
+use std::time::Duration;
+
+use chrono::{Days, Utc};
+use serde_json::{json, Value};
+
+use luister_schema::{Device, Event, EventData, SiteId, VisitorKey, SCHEMA_VERSION};
+use luister_testkit::{wait_for, Scratch};
+
+use super::helpers::{load, Pipeline, ADMIN, DEMO};
+
+const DEBT_PAGE: &str = "/schulden/schuldhulpverlening";
+
+fn at(visitor: u64, after_s: i64, path: &str, data: EventData) -> Event {
+    let noon = (Utc::now().date_naive() - Days::new(1))
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp_millis();
+    Event {
+        v: SCHEMA_VERSION,
+        site: SiteId::parse("demo").unwrap(),
+        ts_ms: noon + (visitor as i64) * 600_000 + after_s * 1000,
+        client_ts_ms: None,
+        visitor: VisitorKey::from_u64(visitor),
+        url: format!("http://localhost{path}"),
+        referrer: None,
+        device: Device::Desktop,
+        browser: "Firefox".into(),
+        screen_width: None,
+        language: Some("nl".into()),
+        data,
+    }
+}
+
+fn pageview(v: u64, path: &str) -> Event {
+    at(v, 0, path, EventData::Pageview { title: None })
+}
+
+fn engaged(v: u64, after_s: i64, path: &str, ms: u32, depth: Option<u8>) -> Event {
+    at(
+        v,
+        after_s,
+        path,
+        EventData::Engagement {
+            engaged_ms: ms,
+            scroll_depth: depth,
+        },
+    )
+}
+
+fn content(v: u64, path: &str, name: &str, piece: &str, click: bool) -> Event {
+    at(
+        v,
+        5,
+        path,
+        EventData::Content {
+            name: name.into(),
+            piece: Some(piece.into()),
+            target: None,
+            interaction: click.then(|| "click".to_owned()),
+        },
+    )
+}
+
+#[tokio::test]
+async fn engagement_per_page_and_theme_and_content_blocks_have_their_exact_figures() {
+    let scratch = Scratch::new("api_reading");
+    let p = Pipeline::start(&scratch).await;
+    let banner = "Banner energietoeslag";
+    let events = vec![
+        pageview(1, DEBT_PAGE),
+        engaged(1, 10, DEBT_PAGE, 2000, Some(40)),
+        engaged(1, 20, DEBT_PAGE, 3000, Some(80)),
+        pageview(2, DEBT_PAGE),
+        engaged(2, 30, DEBT_PAGE, 10_000, Some(100)),
+        pageview(3, DEBT_PAGE),
+        engaged(3, 30, DEBT_PAGE, 1000, None),
+        pageview(4, DEBT_PAGE),
+        pageview(5, "/afval"),
+        engaged(5, 40, "/afval", 30_000, Some(20)),
+        content(1, DEBT_PAGE, banner, "/img/energie.png", false),
+        content(2, DEBT_PAGE, banner, "/img/energie.png", false),
+        content(2, DEBT_PAGE, banner, "/img/energie.png", true),
+        content(5, "/afval", "Teaser schuldhulp", "Hulp nodig?", false),
+    ];
+    load(&scratch.topic, &events).await;
+    let day = (Utc::now().date_naive() - Days::new(1)).to_string();
+    let q = format!("from={day}&to={day}");
+    let content = wait_for(Duration::from_secs(60), || async {
+        let v = p.json(ADMIN, &format!("/v1/sites/demo/content?{q}")).await;
+        let pages = p
+            .json(ADMIN, &format!("/v1/sites/demo/engagement/pages?{q}"))
+            .await;
+        let n = |v: &Value, k: &str| v[k].as_array().map_or(0, Vec::len);
+        (n(&v, "content") == 2 && n(&pages, "rows") == 2).then_some(v)
+    })
+    .await
+    .expect("the events did not reach the API within 60 s");
+    assert_eq!(
+        content["content"],
+        json!([
+            {"content": banner, "piece": "/img/energie.png", "path": DEBT_PAGE,
+             "impressions": 2, "interactions": 1, "interaction_rate_pct": 50.0},
+            {"content": "Teaser schuldhulp", "piece": "Hulp nodig?", "path": "/afval",
+             "impressions": 1, "interactions": 0, "interaction_rate_pct": 0.0},
+        ])
+    );
+    let debt = json!({"pageviews": 4, "engagements": 3, "median_engaged_s": 5.0,
+                      "avg_scroll_depth_pct": 90.0, "read_to_75_pct": 100.0});
+    let afval = json!({"pageviews": 1, "engagements": 1, "median_engaged_s": 30.0,
+                       "avg_scroll_depth_pct": 20.0, "read_to_75_pct": 0.0});
+    let with_key = |key: &str, figures: &Value| {
+        let mut v = figures.clone();
+        v["key"] = json!(key);
+        v
+    };
+    let pages = p
+        .json(DEMO, &format!("/v1/sites/demo/engagement/pages?{q}"))
+        .await;
+    assert_eq!(
+        pages["rows"],
+        json!([with_key(DEBT_PAGE, &debt), with_key("/afval", &afval)])
+    );
+    let of_theme = p
+        .json(
+            DEMO,
+            &format!("/v1/sites/demo/engagement/pages?{q}&theme=afval"),
+        )
+        .await;
+    assert_eq!(of_theme["rows"], json!([with_key("/afval", &afval)]));
+    let themes = p
+        .json(DEMO, &format!("/v1/sites/demo/engagement/themes?{q}"))
+        .await;
+    let theme = |id: &str| {
+        themes["rows"]
+            .as_array()
+            .and_then(|rows| rows.iter().find(|r| r["key"] == id).cloned())
+    };
+    assert_eq!(theme("schulden"), Some(with_key("schulden", &debt)));
+    assert_eq!(theme("afval"), Some(with_key("afval", &afval)));
+
+    let csv = p
+        .get(
+            DEMO,
+            &format!("/v1/sites/demo/engagement/pages?{q}&format=csv"),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
+    assert_eq!(
+        lines[..2],
+        [
+            "key;pageviews;engagements;median_engaged_s;avg_scroll_depth_pct;read_to_75_pct",
+            "/schulden/schuldhulpverlening;4;3;5;90;100",
+        ]
+    );
+
+    // Reach counts the five page views, not the engagements and content events.
+    let reach = p.json(DEMO, &format!("/v1/sites/demo/reach?{q}")).await;
+    let pageviews = reach["figures"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["metric"] == "pageviews"))
+        .map(|r| r["current"].clone());
+    assert_eq!(pageviews, Some(json!(5)));
+
+    let wrong = p
+        .get(
+            DEMO,
+            &format!("/v1/sites/demo/engagement/themes?{q}&theme=afval"),
+        )
+        .await;
+    assert_eq!(wrong.status(), 400);
+    p.stop().await;
+    scratch.cleanup().await;
+}
