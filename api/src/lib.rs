@@ -7,6 +7,7 @@
 //! - [`routes`]: the endpoints and their OpenAPI document (`/openapi.json`).
 //! - [`figures`], [`series`], [`searches`], [`visits`]: the ClickHouse queries.
 //! - [`engagement`]: how pages were read (time, scroll depth) and content blocks seen.
+//! - [`refusals`]: why a site's events were refused, for whoever installs a snippet.
 //! - [`table`]: JSON or CSV (for Dutch Excel) answers.
 //! - [`report`]: the printable weekly report (HTML with inline SVG).
 //! - [`actions`], [`effect`], [`measure`]: the actions register and effect estimates.
@@ -22,6 +23,7 @@ pub mod error;
 pub mod figures;
 pub mod measure;
 pub mod params;
+pub mod refusals;
 pub mod report;
 pub mod routes;
 pub mod savings;

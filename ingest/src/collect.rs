@@ -269,6 +269,16 @@ impl Collector {
         }
     }
 
+    /// The registered site a request names, if any.
+    pub fn site_named(&self, site: &SiteRef) -> Option<&SiteId> {
+        self.resolve(site).ok().map(|s| &s.id)
+    }
+
+    /// The site whose hostname `host` is (any case), if any.
+    pub fn site_of_host(&self, host: &str) -> Option<&SiteId> {
+        self.by_host.get(&host.to_ascii_lowercase())
+    }
+
     fn resolve(&self, site: &SiteRef) -> Result<&SiteConfig, IngestError> {
         let id = match site {
             SiteRef::Id(raw) => SiteId::parse(raw).ok(),

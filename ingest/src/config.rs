@@ -151,6 +151,9 @@ pub struct LimitsConfig {
     /// image): the repeat is answered as a success and not stored again. 0 turns this
     /// off. Default 60 s. See `ingest/src/repeats.rs`.
     pub repeat_window_s: u64,
+    /// Refusals of one site and reason are logged (info) and recorded for the API at
+    /// most once per this many seconds, with the count of those left out. Default 60.
+    pub refusal_log_interval_s: u64,
 }
 
 impl Default for LimitsConfig {
@@ -160,6 +163,7 @@ impl Default for LimitsConfig {
             visitor_events_per_minute: 120,
             max_clock_skew_s: 300,
             repeat_window_s: 60,
+            refusal_log_interval_s: 60,
         }
     }
 }

@@ -13,6 +13,7 @@
 //! - [`names`]: the site's rules that turn the event names trackers send into actions.
 //! - [`salt`]: the daily visitor salt shared through Kafka and destroyed after its day.
 //! - [`error`]: every rejection and its HTTP status.
+//! - [`refusals`]: the rate-limited log of refusals, for site builders.
 //! - [`metrics`]: Prometheus metric names and handles.
 
 pub mod agent;
@@ -23,6 +24,7 @@ pub mod limiter;
 pub mod metrics;
 pub mod names;
 pub mod protocol;
+pub mod refusals;
 pub mod repeats;
 pub mod routes;
 pub mod salt;
@@ -62,6 +64,8 @@ pub struct App {
     pub repeats: repeats::Repeats,
     /// The collector's metrics.
     pub metrics: IngestMetrics,
+    /// The rate-limited log of refusals (see [`refusals`]).
+    pub refusals: refusals::RefusalLog,
 }
 
 /// The most Matomo requests remembered per window of `limits.repeat_window_s` (about
@@ -88,11 +92,25 @@ impl App {
                 REMEMBERED_REQUESTS,
                 std::time::Instant::now(),
             ),
+            refusals: refusals::RefusalLog::new(
+                i64::try_from(config.limits.refusal_log_interval_s.saturating_mul(1000))
+                    .unwrap_or(i64::MAX),
+                collector_id(),
+            ),
             metrics,
             sink,
             config,
         })
     }
+}
+
+/// A random name for this process in its refusal records.
+fn collector_id() -> String {
+    let mut b = [0u8; 8];
+    // Without randomness every replica is "0000…": records of two replicas in one
+    // minute may then merge, nothing worse.
+    let _ = getrandom::fill(&mut b);
+    hex::encode(b)
 }
 
 /// Runs the collector on `listener` until `shutdown` resolves, then delivers what is

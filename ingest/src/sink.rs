@@ -40,6 +40,9 @@ pub trait EventSink: Send + Sync + 'static {
     fn send_all(&self, messages: Vec<Message>) -> BoxFuture<'_, Result<(), SinkError>>;
     /// Checks that the destination is reachable (for `/readyz`).
     fn check(&self) -> BoxFuture<'_, Result<(), SinkError>>;
+    /// Hands a refusal record (see [`crate::refusals`]) to the refusals topic without
+    /// waiting for it: a diagnostic, which never delays or fails a tracker's answer.
+    fn send_refusal(&self, message: Message);
 }
 
 /// The Kafka producer: idempotent, `acks=all`, compressed, partitioned as
@@ -47,6 +50,7 @@ pub trait EventSink: Send + Sync + 'static {
 pub struct KafkaSink {
     producer: Arc<ThreadedProducer<Acknowledgements, StickyPartitioner>>,
     topic: String,
+    refusals_topic: String,
     metrics: IngestMetrics,
     /// The longest a request waits for its acknowledgements.
     deadline: Duration,
@@ -104,6 +108,7 @@ impl KafkaSink {
         Ok(Self {
             producer: Arc::new(producer),
             topic: kafka.topic.clone(),
+            refusals_topic: kafka.refusals_topic.clone(),
             metrics,
             deadline,
         })
@@ -332,6 +337,17 @@ impl EventSink for KafkaSink {
             result
         })
     }
+
+    fn send_refusal(&self, (key, payload): Message) {
+        // Nobody waits for its report (the receiver is dropped at once).
+        let (pending, _) = Pending::new(1);
+        let record = BaseRecord::with_opaque_to(&self.refusals_topic, pending)
+            .key(&key)
+            .payload(&payload);
+        if let Err((e, _)) = self.producer.send(record) {
+            tracing::debug!(error = %e, "refusal record not queued");
+        }
+    }
 }
 
 fn describe(e: &KafkaError) -> String {
@@ -354,6 +370,7 @@ pub(crate) mod memory {
     #[derive(Default)]
     pub struct MemorySink {
         pub sent: Mutex<Vec<(String, Vec<u8>)>>,
+        pub refusals: Mutex<Vec<(String, Vec<u8>)>>,
         pub down: std::sync::atomic::AtomicBool,
     }
 
@@ -369,6 +386,9 @@ pub(crate) mod memory {
         }
         fn check(&self) -> BoxFuture<'_, Result<(), SinkError>> {
             Box::pin(async move { Ok(()) })
+        }
+        fn send_refusal(&self, message: Message) {
+            self.refusals.lock().unwrap().push(message);
         }
     }
 }

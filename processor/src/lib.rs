@@ -14,6 +14,7 @@
 //! - [`positions`]: which Kafka positions ClickHouse holds, as far as the writer knows.
 //! - [`event_store`]: what the writer needs of ClickHouse, behind a trait.
 //! - [`dead_letter`]: the dead-letter topic.
+//! - [`refusals`]: the collectors' refusal records into ClickHouse, for the API.
 //! - [`metrics`]: Prometheus metric names and handles.
 //!
 //! The service answers `/healthz` at once; `/readyz` turns ready when ClickHouse and
@@ -29,6 +30,7 @@ pub mod dead_letter;
 pub mod event_store;
 pub mod metrics;
 pub mod positions;
+pub mod refusals;
 pub mod retention;
 pub mod row;
 pub mod sessions;
@@ -136,6 +138,12 @@ pub async fn serve(
         () = create_topics(&config) => {},
         _ = stop.wait_for(|s| *s) => return Ok(()),
     }
+    tokio::spawn(refusals::run(
+        config.kafka.clone(),
+        config.consumer.group_id.clone(),
+        store.with_priority(BACKGROUND),
+        stop_rx.clone(),
+    ));
 
     let pipeline = consumer::Pipeline::new(
         config,
@@ -153,11 +161,13 @@ pub async fn serve(
     result
 }
 
-/// Creates the events and dead-letter topics, retrying until the broker answers.
+/// Creates the events, dead-letter and refusals topics, retrying until the broker
+/// answers.
 async fn create_topics(config: &ProcessorConfig) {
     let topics = [
         config.kafka.topic.as_str(),
         config.kafka.dead_letter_topic.as_str(),
+        config.kafka.refusals_topic.as_str(),
     ];
     while let Err(e) = luister_service::kafka::ensure_topics(&config.kafka, &topics).await {
         tracing::warn!(error = %e, "cannot create topics yet; retrying");

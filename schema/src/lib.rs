@@ -21,8 +21,32 @@ use serde::{Deserialize, Serialize};
 pub const EVENTS_TOPIC: &str = "luister.events.v1";
 /// The Kafka topic for messages the processor could not use, with the reason.
 pub const DEAD_LETTER_TOPIC: &str = "luister.events.dlq.v1";
+/// The Kafka topic of the collectors' refusal records (value: [`Refusal`] as JSON):
+/// what a site builder needs to see why events are refused.
+pub const REFUSALS_TOPIC: &str = "luister.events.refusals.v1";
 /// The version written into every event; the processor refuses other versions.
 pub const SCHEMA_VERSION: u16 = 1;
+
+/// A collector's record of refused requests of one site and reason: the first one of
+/// each minute (rate-limited), with how many it stands for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// The site the request named or came from (`""` when it named none that is
+    /// registered).
+    pub site: String,
+    /// When, ms since the epoch.
+    pub ts_ms: i64,
+    /// The refusal's reason, as the `reason` label of
+    /// `luister_ingest_events_rejected_total` (`bad_request`, `foreign_host`, …).
+    pub reason: String,
+    /// What was wrong, as the tracker was told, scrubbed of personal data.
+    pub message: String,
+    /// Refusals this record stands for: itself and those of the same site and reason
+    /// left out since the one recorded before it.
+    pub count: u64,
+    /// The collector process that refused them (random, per start).
+    pub collector: String,
+}
 
 /// Why a value could not become one of the types in this crate.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -23,6 +23,9 @@ pub struct KafkaConfig {
     pub topic: String,
     /// The dead-letter topic. Default `luister.events.dlq.v1`.
     pub dead_letter_topic: String,
+    /// The topic of the collectors' refusal records (what was refused and why, per
+    /// site, rate-limited). Default `luister.events.refusals.v1`.
+    pub refusals_topic: String,
     /// The topic holding the collectors' shared daily visitor salt (one partition,
     /// records older than the current day deleted). Default `luister.salts.v1`.
     pub salt_topic: String,
@@ -54,6 +57,7 @@ impl Default for KafkaConfig {
             brokers: "127.0.0.1:9092".into(),
             topic: luister_schema::EVENTS_TOPIC.into(),
             dead_letter_topic: luister_schema::DEAD_LETTER_TOPIC.into(),
+            refusals_topic: luister_schema::REFUSALS_TOPIC.into(),
             salt_topic: "luister.salts.v1".into(),
             partitions: 6,
             replication_factor: 1,
@@ -85,6 +89,7 @@ impl KafkaConfig {
         for (name, topic) in [
             ("kafka.topic", &self.topic),
             ("kafka.dead_letter_topic", &self.dead_letter_topic),
+            ("kafka.refusals_topic", &self.refusals_topic),
         ] {
             let ok = !topic.is_empty()
                 && topic.len() <= 249

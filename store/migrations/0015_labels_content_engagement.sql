@@ -2,7 +2,7 @@
 -- beside the action the site's rules made of it; Matomo content tracking and
 -- Plausible's engagement events are kinds of their own (type 'content' and
 -- 'engagement'), never page views or actions. One ALTER: the runner takes "column
--- already exists" as applied (18.16 has no ADD COLUMN IF NOT EXISTS).
+-- already exists" as applied (18.16 cannot skip existing columns itself).
 ALTER TABLE events
     ADD COLUMN action_label String DEFAULT '',
     ADD COLUMN content_name String DEFAULT '',

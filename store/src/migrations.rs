@@ -176,6 +176,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0015_labels_content_engagement.sql"),
         backfill: None,
     },
+    Migration {
+        version: 16,
+        name: "0016_refusals.sql",
+        sql: include_str!("../migrations/0016_refusals.sql"),
+        backfill: None,
+    },
 ];
 
 const LOCK_TABLE: &str = "schema_migrations_lock";

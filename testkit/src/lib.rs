@@ -136,6 +136,8 @@ pub struct Scratch {
     pub dlq: String,
     /// The visitor-salt topic.
     pub salts: String,
+    /// The refusals topic.
+    pub refusals: String,
     /// The ClickHouse database.
     pub database: String,
 }
@@ -147,6 +149,7 @@ impl Scratch {
             topic: unique(&format!("it.{name}.events")),
             dlq: unique(&format!("it.{name}.dlq")),
             salts: unique(&format!("it.{name}.salts")),
+            refusals: unique(&format!("it.{name}.refusals")),
             database: unique(&format!("it_{name}")),
         }
     }
@@ -157,6 +160,7 @@ impl Scratch {
             topic: self.topic.clone(),
             dead_letter_topic: self.dlq.clone(),
             salt_topic: self.salts.clone(),
+            refusals_topic: self.refusals.clone(),
             partitions: 3,
             ..kafka_admin()
         }
@@ -167,7 +171,10 @@ impl Scratch {
         let admin: AdminClient<DefaultClientContext> =
             client_config().create().expect("admin client");
         let _ = admin
-            .delete_topics(&[&self.topic, &self.dlq, &self.salts], &AdminOptions::new())
+            .delete_topics(
+                &[&self.topic, &self.dlq, &self.salts, &self.refusals],
+                &AdminOptions::new(),
+            )
             .await;
         let _ = clickhouse(&format!("DROP DATABASE IF EXISTS {}", self.database)).await;
     }

@@ -9,7 +9,7 @@
 //! - [`searches`]: search listening.
 //! - [`visits`]: channel mix, early contact, freshness, the weekly report.
 //! - [`actions`]: the actions register and effect estimates.
-//! - [`reading`]: engagement (time in view, scroll depth) and content blocks.
+//! - [`reading`]: engagement (time in view, scroll depth), content blocks, refusals.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -198,6 +198,7 @@ fn endpoints() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(reading::engagement_pages))
         .routes(routes!(reading::engagement_themes))
         .routes(routes!(reading::content))
+        .routes(routes!(reading::refusals))
         .routes(routes!(actions::create_action, actions::list_actions))
         .routes(routes!(
             actions::get_action,
@@ -342,7 +343,7 @@ mod tests {
     }
 
     const ID: &str = "0123456789abcdef0123456789abcdef";
-    const PATHS: [&str; 16] = [
+    const PATHS: [&str; 20] = [
         "/v1/sites/demo/reach",
         "/v1/sites/demo/themes",
         "/v1/sites/demo/timeseries",
@@ -355,6 +356,10 @@ mod tests {
         "/v1/sites/demo/freshness",
         "/v1/freshness",
         "/v1/sites/demo/report",
+        "/v1/sites/demo/engagement/pages",
+        "/v1/sites/demo/engagement/themes",
+        "/v1/sites/demo/content",
+        "/v1/sites/demo/refusals",
         "/v1/sites/demo/actions",
         "/v1/sites/demo/channel-shift",
         "/v1/actions/0123456789abcdef0123456789abcdef",

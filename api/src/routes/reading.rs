@@ -1,4 +1,5 @@
-//! How pages were read and which content blocks were seen and used.
+//! How pages were read, which content blocks were seen and used, and why a site's
+//! tracking requests were refused.
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use super::{filename, App, Params, Site};
 use crate::engagement::{self, By, ContentFigures, Reading};
 use crate::error::{AccessErrors, ApiError};
 use crate::params::{self, Format};
+use crate::refusals::RefusalLine;
 use crate::table::respond;
 
 /// `from`, `to`, optional `theme`, `limit`, `format`.
@@ -111,6 +113,66 @@ pub(super) async fn engagement_themes(
     Params(q): Params<ReadingQuery>,
 ) -> Result<Response, ApiError> {
     reading(&app, site, q, true).await
+}
+
+/// `from`, `to`, `limit`, `format`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RefusalsQuery {
+    /// First day, `YYYY-MM-DD`.
+    from: String,
+    /// Last day (inclusive), `YYYY-MM-DD`.
+    to: String,
+    /// Rows, 1 to `limits.max_rows` (default 100).
+    limit: Option<String>,
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+}
+
+/// Why the site's events were refused.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RefusalsAnswer {
+    /// Site id.
+    pub site: String,
+    /// First day.
+    pub from: String,
+    /// Last day (inclusive).
+    pub to: String,
+    /// The refusal records, newest first: at most one per reason and minute, with the
+    /// number of refusals each stands for.
+    pub refusals: Vec<RefusalLine>,
+}
+
+/// Refused tracking requests of the site: when, why (as the tracker was told,
+/// scrubbed) and how many, newest first, for whoever installs or changes a snippet.
+#[utoipa::path(get, path = "/v1/sites/{site}/refusals", tag = "reading",
+    params(("site" = String, Path, description = "Site id"), RefusalsQuery),
+    responses(
+        (status = 200, description = "The refusals", content((RefusalsAnswer = "application/json"), (String = "text/csv"))),
+        AccessErrors,
+    ))]
+pub(super) async fn refusals(
+    State(app): State<Arc<App>>,
+    Site(site): Site,
+    Params(q): Params<RefusalsQuery>,
+) -> Result<Response, ApiError> {
+    let p = app.period(&q.from, &q.to)?;
+    let limit = params::limit(q.limit.as_deref(), 100, app.limits.max_rows)?;
+    let format = Format::parse(q.format.as_deref())?;
+    let refusals = crate::refusals::recent(app.client(), site.as_str(), p, app.tz, limit).await?;
+    let answer = RefusalsAnswer {
+        site: site.to_string(),
+        from: p.from.to_string(),
+        to: p.to.to_string(),
+        refusals,
+    };
+    respond(
+        format,
+        &answer,
+        &answer.refusals,
+        &filename(&site, "refusals", p),
+    )
 }
 
 /// `from`, `to`, `limit`, `format`.

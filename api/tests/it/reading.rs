@@ -181,3 +181,44 @@ async fn engagement_per_page_and_theme_and_content_blocks_have_their_exact_figur
     p.stop().await;
     scratch.cleanup().await;
 }
+
+/// A snippet with a wrong page host: the tracker gets its 403, and whoever installs it
+/// finds why in the API, scrubbed, one record a minute however often it was sent.
+#[tokio::test]
+async fn a_refused_snippet_request_shows_in_the_sites_refusals() {
+    let scratch = Scratch::new("api_refusals");
+    let p = Pipeline::start(&scratch).await;
+    let client = reqwest::Client::new();
+    for _ in 0..3 {
+        let r = client
+            .get(p.ingest.url(
+                "/matomo.php?idsite=1&rec=1&url=https%3A%2F%2Fstaging.example%2Fschulden%3Fmail%3Djan%40example.nl",
+            ))
+            .header("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+    }
+    let today = Utc::now().date_naive();
+    let q = format!("from={}&to={}", today - Days::new(1), today + Days::new(1));
+    let got = wait_for(Duration::from_secs(60), || async {
+        let v = p.json(DEMO, &format!("/v1/sites/demo/refusals?{q}")).await;
+        (v["refusals"].as_array().map_or(0, Vec::len) > 0).then_some(v)
+    })
+    .await
+    .expect("the refusal did not reach the API within 60 s");
+    let rows = got["refusals"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "one record a minute: {rows:?}");
+    assert_eq!(rows[0]["reason"], "foreign_host");
+    assert_eq!(rows[0]["count"], 1);
+    let message = rows[0]["message"].as_str().unwrap();
+    assert!(message.contains("staging.example"), "{message}");
+    assert!(!message.contains("jan@example.nl"), "{message}");
+    let zwolle = p
+        .json(ADMIN, &format!("/v1/sites/zwolle/refusals?{q}"))
+        .await;
+    assert_eq!(zwolle["refusals"], json!([]));
+    p.stop().await;
+    scratch.cleanup().await;
+}

@@ -23,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use super::{count_ignored, deliver, read, rejected, send, visit_of, Incoming};
+use super::{count_ignored, deliver, read, rejected, rejected_for, send, visit_of, Incoming};
 use crate::collect::{Ignored, RawEvent};
 use crate::error::IngestError;
 use crate::protocol::matomo::{self, Request as MatomoRequest};
@@ -42,14 +42,14 @@ pub(crate) async fn get_track(State(app): State<Arc<App>>, request: Request<Body
             let params = req.query.clone();
             single(&app, &req, &params).await
         }
-        Err(e) => rejected(&app, e).into_response(),
+        Err(e) => rejected(&app, None, e).into_response(),
     }
 }
 
 pub(crate) async fn post_track(State(app): State<Arc<App>>, request: Request<Body>) -> Response {
     let req = match read(&app, request).await {
         Ok(r) => r,
-        Err(e) => return rejected(&app, e).into_response(),
+        Err(e) => return rejected(&app, None, e).into_response(),
     };
     if matomo::is_bulk(&req.body) {
         return bulk(&app, &req).await;
@@ -59,6 +59,7 @@ pub(crate) async fn post_track(State(app): State<Arc<App>>, request: Request<Bod
         Err(e) => {
             return rejected(
                 &app,
+                Some(&req),
                 IngestError::BadRequest(format!("body is not valid UTF-8: {e}")),
             )
             .into_response()
@@ -107,14 +108,14 @@ async fn single(app: &App, req: &Incoming, params: &str) -> Response {
             ([(header::CONTENT_TYPE, "image/gif")], GIF).into_response()
         }
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => rejected(app, e).into_response(),
+        Err(e) => rejected(app, Some(req), e).into_response(),
     }
 }
 
 async fn bulk(app: &App, req: &Incoming) -> Response {
     let requests = match matomo::parse_bulk(&req.body, app.config.limits.max_events_per_request) {
         Ok(r) => r,
-        Err(e) => return rejected(app, e).into_response(),
+        Err(e) => return rejected(app, Some(req), e).into_response(),
     };
     let accept_language = req
         .headers
@@ -157,15 +158,16 @@ async fn bulk(app: &App, req: &Incoming) -> Response {
             // A request that cannot be stored *now* fails the whole bulk request before
             // anything is sent, so the tracker sends it again; only requests that can
             // never be stored are listed as invalid in a success answer.
-            Err(e) if e.is_temporary() => return rejected(app, e).into_response(),
+            Err(e) if e.is_temporary() => return rejected(app, Some(req), e).into_response(),
             Err(e) => {
-                let e = rejected(app, e);
+                let site = crate::refusals::site_hint(&app.collector, params, b"", None);
+                let e = rejected_for(app, site, e);
                 invalid.push((i, e.to_string()));
             }
         }
     }
     if let Err(e) = send(app, &events).await {
-        return rejected(app, e).into_response();
+        return rejected(app, Some(req), e).into_response();
     }
     for fp in taken {
         app.repeats.remember(fp, Instant::now());

@@ -297,9 +297,36 @@ pub(crate) fn count_ignored(app: &App, why: Ignored) {
     app.metrics.ignored.with_label_values(&[why.as_str()]).inc();
 }
 
-/// Counts a rejection and hands the error back.
-pub(crate) fn rejected(app: &App, e: IngestError) -> IngestError {
+/// Counts a rejection, notes it in the refusal log (all but the broker's own
+/// unavailability, which is no fault of the request) and hands the error back. `req`
+/// is the request as far as it was read, to tell whose it was.
+pub(crate) fn rejected(app: &App, req: Option<&Incoming>, e: IngestError) -> IngestError {
+    let site = req.and_then(|r| {
+        let origin = r
+            .headers
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .and_then(origin_host);
+        crate::refusals::site_hint(&app.collector, &r.query, &r.body, origin.as_deref())
+    });
+    rejected_for(app, site, e)
+}
+
+/// [`rejected`] for a refusal already known to be `site`'s (or nobody's).
+pub(crate) fn rejected_for(
+    app: &App,
+    site: Option<luister_schema::SiteId>,
+    e: IngestError,
+) -> IngestError {
     app.metrics.rejected.with_label_values(&[e.reason()]).inc();
+    if !matches!(e, IngestError::Unavailable { .. }) {
+        let site = site.map(|s| s.to_string()).unwrap_or_default();
+        let now_ms = crate::now_ms();
+        if let Some(record) = app.refusals.note(&site, e.reason(), &e.to_string(), now_ms) {
+            let payload = serde_json::to_vec(&record).unwrap_or_default();
+            app.sink.send_refusal((site, payload));
+        }
+    }
     e
 }
 

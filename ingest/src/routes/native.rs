@@ -17,8 +17,11 @@ use crate::protocol::native;
 use crate::App;
 
 pub(crate) async fn post_events(State(app): State<Arc<App>>, request: Request<Body>) -> Response {
+    let req = match read(&app, request).await {
+        Ok(r) => r,
+        Err(e) => return rejected(&app, None, e).into_response(),
+    };
     let result = async {
-        let req = read(&app, request).await?;
         let raws = native::parse(&req.body, app.config.limits.max_events_per_request)?;
         let visit = visit_of(&app, &req);
         deliver(&app, raws, &visit).await
@@ -30,7 +33,7 @@ pub(crate) async fn post_events(State(app): State<Arc<App>>, request: Request<Bo
             Json(json!({ "accepted": d.accepted, "ignored": d.ignored })),
         )
             .into_response(),
-        Err(e) => rejected(&app, e).into_response(),
+        Err(e) => rejected(&app, Some(&req), e).into_response(),
     }
 }
 

@@ -12,8 +12,11 @@ use crate::protocol::plausible;
 use crate::App;
 
 pub(crate) async fn post_event(State(app): State<Arc<App>>, request: Request<Body>) -> Response {
+    let req = match read(&app, request).await {
+        Ok(r) => r,
+        Err(e) => return rejected(&app, None, e).into_response(),
+    };
     let result = async {
-        let req = read(&app, request).await?;
         let raw = plausible::parse(&req.body)?;
         let visit = visit_of(&app, &req);
         deliver(&app, vec![raw], &visit).await
@@ -21,7 +24,7 @@ pub(crate) async fn post_event(State(app): State<Arc<App>>, request: Request<Bod
     .await;
     match result {
         Ok(_) => (StatusCode::ACCEPTED, "ok").into_response(),
-        Err(e) => rejected(&app, e).into_response(),
+        Err(e) => rejected(&app, Some(&req), e).into_response(),
     }
 }
 
@@ -63,5 +66,39 @@ mod tests {
             "{}",
             a.text()
         );
+    }
+
+    #[tokio::test]
+    async fn refusals_are_recorded_for_the_site_once_a_minute_with_what_was_wrong() {
+        let (app, sink) = app();
+        // A page of the site whose URL host the site does not have: the page's site
+        // is known from the domain it names.
+        let wrong = || {
+            Request::post("/api/event")
+                .header("user-agent", FIREFOX)
+                .body(
+                    r#"{"n":"pageview","u":"http://elders.example/?mail=jan@example.nl","d":"localhost"}"#
+                        .into(),
+                )
+                .unwrap()
+        };
+        for _ in 0..3 {
+            assert_eq!(call(&app, wrong()).await.status, StatusCode::FORBIDDEN);
+        }
+        let records: Vec<luister_schema::Refusal> = sink
+            .refusals
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, json)| serde_json::from_slice(json).unwrap())
+            .collect();
+        assert_eq!(records.len(), 1, "{records:?}");
+        let r = &records[0];
+        assert_eq!(
+            (r.site.as_str(), r.reason.as_str(), r.count),
+            ("demo", "foreign_host", 1)
+        );
+        assert!(r.message.contains("elders.example"), "{}", r.message);
+        assert!(sink.sent.lock().unwrap().is_empty());
     }
 }
