@@ -199,6 +199,10 @@ enum Field {
     MatomoLink,
     MatomoDownload,
     MatomoBulkTitle,
+    MatomoContentName,
+    MatomoContentPiece,
+    MatomoContentTarget,
+    MatomoContentInteraction,
     PlausibleUrl,
     PlausibleReferrer,
     PlausibleName,
@@ -227,6 +231,10 @@ const FIELDS: &[Field] = &[
     Field::MatomoLink,
     Field::MatomoDownload,
     Field::MatomoBulkTitle,
+    Field::MatomoContentName,
+    Field::MatomoContentPiece,
+    Field::MatomoContentTarget,
+    Field::MatomoContentInteraction,
     Field::PlausibleUrl,
     Field::PlausibleReferrer,
     Field::PlausibleName,
@@ -331,6 +339,16 @@ fn request(field: Field, x: &str) -> (reqwest::Method, String, String) {
             json!({"requests": [format!("?{}", matomo(&[("url", page), ("action_name", x)]))]})
                 .to_string(),
         ),
+        Field::MatomoContentName => matomo_get(&[("url", page), ("c_n", x)]),
+        Field::MatomoContentPiece => matomo_get(&[("url", page), ("c_n", "Banner"), ("c_p", x)]),
+        Field::MatomoContentTarget => matomo_get(&[
+            ("url", page),
+            ("c_n", "Banner"),
+            ("c_t", &format!("https://ext.example/{x}?ref={x}")),
+        ]),
+        Field::MatomoContentInteraction => {
+            matomo_get(&[("url", page), ("c_n", "Banner"), ("c_i", x)])
+        }
         Field::PlausibleUrl => {
             plausible(json!({"n": "pageview", "u": format!("{page}/{x}"), "d": "localhost"}))
         }
@@ -438,6 +456,20 @@ async fn personal_data_in_any_notation_in_any_field_of_any_protocol_never_reache
             }
         }
     }
+    // Refused requests whose message quotes the sample: the refusal records the API
+    // shows (the first of each minute is kept) must be scrubbed too.
+    for s in &corpus {
+        n += 1;
+        let body = json!({"site": "demo", "type": "pageview", "url": format!("http://localhost:99999/{}", s.text)});
+        let (status, answer) = send(
+            reqwest::Method::POST,
+            "/v1/events".into(),
+            body.to_string(),
+            n,
+        )
+        .await;
+        assert_eq!(status, 400, "{answer}");
+    }
     let mut municipal = 0;
     for text in MUNICIPAL {
         for field in [
@@ -527,6 +559,17 @@ async fn personal_data_in_any_notation_in_any_field_of_any_protocol_never_reache
     })
     .await;
     assert!(sessions.is_some(), "the sessionizer did not run");
+    let recorded = wait_for(Duration::from_secs(60), || async {
+        let n: usize = luister_testkit::clickhouse(&format!("SELECT count() FROM {db}.refusals"))
+            .await
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        (n > 0).then_some(())
+    })
+    .await;
+    assert!(recorded.is_some(), "no refusal was recorded");
     let tables = luister_testkit::clickhouse(&format!(
         "SELECT name FROM system.tables WHERE database = '{db}' AND engine LIKE '%MergeTree%' \
          AND name != 'schema_migrations' FORMAT TSV"
