@@ -364,7 +364,8 @@ impl Collector {
                     Some(a) => format!("{}:{}", category.trim(), a.trim()),
                     None => category.clone(),
                 };
-                let label = scrub_text(&action_name(&sent)?);
+                // Matomo takes events of any length: a long one is cut, not lost.
+                let label = scrub_text(&action_name(&cut_chars(&sent, MAX_ACTION_NAME))?);
                 let pair = Some((category.as_str(), action.as_deref()));
                 self.action(&site.id, &label, pair, None, name)?
             }
@@ -610,6 +611,14 @@ fn language(raw: &str) -> Option<String> {
             .next()
             .is_some_and(|c| c.is_ascii_alphabetic());
     ok.then_some(first)
+}
+
+/// `s` cut to at most `max` characters (no mark: the cut text is what is stored).
+pub fn cut_chars(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => s[..i].to_owned(),
+        None => s.to_owned(),
+    }
 }
 
 /// Cuts `s` to at most `max` bytes on a character boundary, marking the cut.

@@ -90,7 +90,8 @@ pub fn parse(body: &[u8]) -> Result<RawEvent, IngestError> {
             category: prop("category"),
         },
         other => RawKind::Action {
-            name: other.to_owned(),
+            // Plausible's server takes long names: a long one is cut, not lost.
+            name: crate::collect::cut_chars(other.trim(), crate::collect::MAX_ACTION_NAME),
             target: prop("url").or_else(|| prop("target")),
         },
     };

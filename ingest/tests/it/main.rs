@@ -6,6 +6,7 @@
 mod helpers;
 mod salt;
 mod snippets;
+mod vendor_shapes;
 
 use std::time::Duration;
 
