@@ -5,6 +5,7 @@
 //! Sections: reach (this week, last week, a year ago), themes and their change, the
 //! trend of the last eight weeks, top and zero-result searches, channel and device mix,
 //! early contact for the configured themes, the channel shift in euros and staff hours,
+//! how the most viewed pages were read and which content blocks were seen and clicked,
 //! and the actions that ran that week with their estimated effect. The text is Dutch: the readers are
 //! municipal communications and policy staff.
 
@@ -71,7 +72,7 @@ pub async fn render(app: &App, site: &SiteId, week: IsoWeek) -> Result<String, A
     // (on a small server they still share its cores, so fewer reads is what counts).
     let (
         (reach, themes, trend, (top, zero)),
-        ((channels, _), (devices, _), contact, actions, shift),
+        ((channels, _), (devices, _), contact, actions, shift, (reading, blocks)),
     ) = tokio::try_join!(
         async {
             tokio::try_join!(
@@ -88,6 +89,18 @@ pub async fn render(app: &App, site: &SiteId, week: IsoWeek) -> Result<String, A
                 early_contact,
                 actions,
                 crate::savings::periods(c, site.as_str(), &shift_periods, None),
+                async {
+                    tokio::try_join!(
+                        crate::engagement::reading(
+                            c,
+                            site.as_str(),
+                            p,
+                            crate::engagement::By::Page(None),
+                            10
+                        ),
+                        crate::engagement::content(c, site.as_str(), p, 10),
+                    )
+                },
             )
         },
     )?;
@@ -205,6 +218,49 @@ pub async fn render(app: &App, site: &SiteId, week: IsoWeek) -> Result<String, A
                         @if let Some(s) = &shift { (s.summary) "." } @else { "Geen contacten om te vergelijken." }
                     }
                     ul.note { @for a in crate::savings::ASSUMPTIONS { li { (a) } } }
+                }
+                section #reading {
+                    h2 { "Gelezen" }
+                    @if reading.is_empty() {
+                        p.note { "Geen leestijd gemeten deze week (die meten het script van Plausible en Luisters script voor Plausible-snippets)." }
+                    } @else {
+                        p.note { "De meest bekeken pagina's waarvan de leestijd gemeten is: hoe lang bezoekers de pagina in beeld hadden (mediaan) en hoe ver ze scrolden." }
+                        table {
+                            thead { tr { th { "Pagina" } th.n { "Paginaweergaven" } th.n { "Gemeten" } th.n { "Leestijd (mediaan)" } th.n { "Scrolldiepte (gem.)" } th.n { "Tot 75% gelezen" } } }
+                            tbody {
+                                @for r in &reading {
+                                    tr {
+                                        td { (r.key) }
+                                        td.n { (r.pageviews) }
+                                        td.n { (r.engagements) }
+                                        td.n { (r.median_engaged_s.map_or("–".into(), |s| duration(s.round() as u64))) }
+                                        td.n { (r.avg_scroll_depth_pct.map_or("–".into(), pct_plain)) }
+                                        td.n { (r.read_to_75_pct.map_or("–".into(), pct_plain)) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    h3 { "Blokken en banners" }
+                    @if blocks.is_empty() {
+                        p.note { "Geen blokken gemeten deze week (Matomo-contenttracking)." }
+                    } @else {
+                        table {
+                            thead { tr { th { "Blok" } th { "Inhoud" } th { "Pagina" } th.n { "Vertoond" } th.n { "Aangeklikt" } th.n { "Klikratio" } } }
+                            tbody {
+                                @for b in &blocks {
+                                    tr {
+                                        td { (b.content) }
+                                        td { (b.piece) }
+                                        td { (b.path) }
+                                        td.n { (b.impressions) }
+                                        td.n { (b.interactions) }
+                                        td.n { (b.interaction_rate_pct.map_or("–".into(), pct_plain)) }
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
                 section #actions {
                     h2 { "Acties" }

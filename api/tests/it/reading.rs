@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use chrono::{Days, Utc};
+use chrono::{Datelike, Days, Utc};
 use serde_json::{json, Value};
 
 use luister_schema::{Device, Event, EventData, SiteId, VisitorKey, SCHEMA_VERSION};
@@ -178,6 +178,33 @@ async fn engagement_per_page_and_theme_and_content_blocks_have_their_exact_figur
         )
         .await;
     assert_eq!(wrong.status(), 400);
+
+    // The weekly report of that week shows the same figures, in Dutch.
+    let week = (Utc::now().date_naive() - Days::new(1)).iso_week();
+    let html = p
+        .get(
+            DEMO,
+            &format!(
+                "/v1/sites/demo/report?week={}-W{:02}",
+                week.year(),
+                week.week()
+            ),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let reading = html
+        .split("<section id=\"reading\">")
+        .nth(1)
+        .and_then(|s| s.split("</section>").next())
+        .expect("a reading section");
+    for cell in [
+        "<td>/schulden/schuldhulpverlening</td><td class=\"n\">4</td><td class=\"n\">3</td><td class=\"n\">5 s</td><td class=\"n\">90,0%</td><td class=\"n\">100,0%</td>",
+        "<td>Banner energietoeslag</td><td>/img/energie.png</td><td>/schulden/schuldhulpverlening</td><td class=\"n\">2</td><td class=\"n\">1</td><td class=\"n\">50,0%</td>",
+    ] {
+        assert!(reading.contains(cell), "{cell} in {reading}");
+    }
     p.stop().await;
     scratch.cleanup().await;
 }
