@@ -228,10 +228,25 @@ impl Goals {
 }
 
 /// Splits one visitor's events of one day (sorted by time) into sessions.
+///
+/// Engagement reports and content impressions or clicks are not something the
+/// resident did on their own but what the tracker reports of a page view: they never
+/// start a visit (a page left open for hours reports its engagement when it is
+/// closed), never answer a search ("left" stays "left"), and only lengthen the visit
+/// they fall within.
 pub fn build(events: &[SessionEvent], gap_s: u32, goals: &Goals, version: u64) -> Vec<SessionRow> {
     let mut out: Vec<SessionRow> = Vec::new();
     let mut theme_index: HashMap<String, usize> = HashMap::new();
     for e in events {
+        if matches!(e.kind.as_str(), "engagement" | "content") {
+            if let Some(s) = out.last_mut() {
+                if e.ts.saturating_sub(s.end_ts) <= gap_s {
+                    s.end_ts = s.end_ts.max(e.ts);
+                    s.duration_s = s.end_ts - s.start_ts;
+                }
+            }
+            continue;
+        }
         let new_session = out
             .last()
             .is_none_or(|s| e.ts.saturating_sub(s.end_ts) > gap_s);
@@ -864,6 +879,23 @@ mod tests {
         );
         assert_eq!(s.search_themes, vec!["", "inkomen", "armoede"]);
         assert_eq!(s.search_next, vec!["refined", "clicked", "left"]);
+    }
+
+    #[test]
+    fn engagement_and_content_reports_never_start_a_visit_or_answer_a_search() {
+        let events = [
+            ev(0, "search", "/bijstnd", &[], ""),
+            ev(5, "content", "/zoeken", &[], ""),
+            ev(40, "engagement", "/zoeken", &[], ""),
+            // The tab is closed hours later: its engagement report starts no visit.
+            ev(9000, "engagement", "/zoeken", &[], ""),
+        ];
+        let s = build(&events, 1800, &goals(), 1);
+        assert_eq!(s.len(), 1, "{s:?}");
+        assert_eq!(s[0].search_next, vec!["left"]);
+        assert_eq!((s[0].duration_s, s[0].pageviews), (40, 0));
+        let only = build(&[ev(7, "engagement", "/", &[], "")], 1800, &goals(), 1);
+        assert!(only.is_empty());
     }
 
     #[test]
