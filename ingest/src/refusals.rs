@@ -91,7 +91,7 @@ impl RefusalLog {
             site = if site.is_empty() { "-" } else { site },
             reason,
             left_out,
-            message = %message,
+            detail = %message,
             "refused a tracking request"
         );
         Some(Refusal {
