@@ -1,20 +1,27 @@
 //! `luister-api`: the read side of Luister over ClickHouse, safe for several
 //! municipalities (tenants) on one installation.
 //!
-//! - [`config`]: the `api.toml` structure (sites, tenants, tokens, limits).
-//! - [`auth`]: tokens (stored as SHA-256) and who may read which site.
-//! - [`params`]: checked request parameters (periods, weeks, themes, allow-lists).
-//! - [`routes`]: the endpoints and their OpenAPI document (`/openapi.json`).
-//! - [`figures`], [`series`], [`searches`], [`visits`]: the ClickHouse queries.
-//! - [`engagement`]: how pages were read (time, scroll depth) and content blocks seen.
-//! - [`refusals`]: why a site's events were refused, for whoever installs a snippet.
-//! - [`table`]: JSON or CSV (for Dutch Excel) answers.
-//! - [`report`]: the printable weekly report (HTML with inline SVG).
-//! - [`actions`], [`effect`], [`measure`]: the actions register and effect estimates.
-//! - [`savings`]: euros and staff hours of a channel shift.
-//! - [`error`]: errors and their HTTP statuses.
+//! Layers, each importing only those below it:
+//!
+//! 1. [`routes`]: the endpoints and their OpenAPI document (`/openapi.json`): each
+//!    handler extracts its parameters, calls the layers below and responds.
+//! 2. [`report`]: the printable weekly report (HTML with inline SVG), over the domain
+//!    answers.
+//! 3. [`app`]: the state every handler shares (sites, clients, tokens, limits).
+//! 4. The domain, queries and their typed answers, knowing nothing of HTTP:
+//!    [`reach`], [`figures`], [`series`], [`searches`], [`visits`], [`engagement`]
+//!    (how pages were read, content blocks seen), [`refusals`] (why a site's events
+//!    were refused), [`actions`], [`effect`] and [`measure`] (the actions register
+//!    and effect estimates), [`savings`] (euros and staff hours of a channel shift).
+//! 5. Below them: [`config`] (`api.toml`), [`auth`] (tokens, stored as SHA-256, and
+//!    who may read which site), [`params`] (checked request parameters), [`table`]
+//!    (JSON or CSV for Dutch Excel), [`error`] (errors and their HTTP statuses).
+//!
+//! A new endpoint: its query and answer type in a domain module (or a new one), its
+//! handler in the `routes` module of its tag, registered in `routes::endpoints`.
 
 pub mod actions;
+pub mod app;
 pub mod auth;
 pub mod config;
 pub mod effect;
@@ -23,6 +30,7 @@ pub mod error;
 pub mod figures;
 pub mod measure;
 pub mod params;
+pub mod reach;
 pub mod refusals;
 pub mod report;
 pub mod routes;
@@ -72,7 +80,7 @@ pub async fn serve(
             .with_user(&config.actions.user)
             .with_password(&config.actions.password)
     };
-    let app = Arc::new(routes::App {
+    let app = Arc::new(app::App {
         sites: config.sites.iter().map(|s| s.id.clone()).collect(),
         store,
         writer,

@@ -14,8 +14,8 @@ use crate::actions::Action;
 use crate::effect::{self, Daily, Estimate, Week};
 use crate::error::ApiError;
 use crate::figures::SESSIONS_PER_THEME;
+use crate::params::Span;
 use crate::params::{shown, Period};
-use crate::routes::Span;
 
 /// What is measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

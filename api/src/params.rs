@@ -3,7 +3,8 @@
 //! before any query is built; free text never reaches SQL except as a bound value.
 
 use chrono::{Datelike, Days, NaiveDate, Weekday};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
 
@@ -423,5 +424,21 @@ mod tests {
         for bad in ["0", "201", "-1", "ten", "1; DROP"] {
             assert!(limit(Some(bad), 20, 200).is_err(), "{bad}");
         }
+    }
+}
+
+/// A period by its days.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Span {
+    /// First day.
+    pub from: String,
+    /// Last day (inclusive).
+    pub to: String,
+}
+
+impl From<Period> for Span {
+    fn from(p: Period) -> Self {
+        let (from, to) = p.bounds();
+        Self { from, to }
     }
 }

@@ -15,9 +15,10 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use luister_schema::SiteId;
 
+use crate::app::App;
 use crate::error::ApiError;
 use crate::params::{Dimension, Granularity, IsoWeek, Period};
-use crate::routes::{reach_figures, theme_rows, App};
+use crate::reach::{reach_figures, theme_rows};
 use crate::searches::{self, Term};
 use crate::series;
 use crate::visits::{self, Contact, Share};
@@ -76,8 +77,8 @@ pub async fn render(app: &App, site: &SiteId, week: IsoWeek) -> Result<String, A
     ) = tokio::try_join!(
         async {
             tokio::try_join!(
-                reach_figures(app, site, p, None),
-                theme_rows(app, site, p),
+                reach_figures(c, app.live_from(), site, p, None),
+                theme_rows(c, app.live_from(), site, p),
                 series::series(c, app.tz, site.as_str(), eight, None, Granularity::Week),
                 searches::top_and_zero(c, site.as_str(), p, k, 10),
             )

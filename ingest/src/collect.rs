@@ -28,9 +28,7 @@ use crate::visitor::{RequestKeys, Salter};
 pub const MAX_URL_BYTES: usize = 4096;
 /// Longest page title, search query, category or action target, in characters.
 pub const MAX_TEXT_CHARS: usize = 1000;
-/// Longest action name, in characters (Matomo's event category and action together,
-/// a Plausible event name).
-pub const MAX_ACTION_NAME: usize = 500;
+pub use crate::names::MAX_ACTION_NAME;
 /// Longest engaged time kept, in ms (a day; more is a page left open).
 pub const MAX_ENGAGED_MS: u32 = 86_400_000;
 

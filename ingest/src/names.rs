@@ -14,6 +14,10 @@
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+/// Longest action name, in characters (Matomo's event category and action together,
+/// a Plausible event name).
+pub const MAX_ACTION_NAME: usize = 500;
+
 /// One `[[sites.action_rules]]` entry.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -92,13 +96,13 @@ impl ActionRules {
             }
             let action = r.action.trim().to_lowercase();
             if action.is_empty()
-                || action.chars().count() > crate::collect::MAX_ACTION_NAME
+                || action.chars().count() > MAX_ACTION_NAME
                 || action.chars().any(char::is_control)
             {
                 return Err(format!(
                     "action rule {n}: action {:?} must be 1-{} characters without control characters",
                     r.action,
-                    crate::collect::MAX_ACTION_NAME
+                    MAX_ACTION_NAME
                 ));
             }
             let m = if let Some(p) = &r.prefix {

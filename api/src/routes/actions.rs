@@ -14,38 +14,13 @@ use chrono::Utc;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use luister_schema::SiteId;
-
 use super::{App, Params, Site};
-use crate::actions::{self, Action, ActionInput, Register, Stored};
+use crate::actions::{Action, ActionInput};
 use crate::auth::Principal;
 use crate::error::{AccessErrors, ApiError};
 use crate::measure::{self, EffectAnswer, Metric};
 use crate::params::{self, Format, Period};
 use crate::table::respond;
-
-impl App {
-    fn register(&self) -> Register<'_> {
-        Register {
-            reader: self.store.client(),
-            writer: &self.writer,
-        }
-    }
-
-    /// The live action `id`, if the caller may read its site.
-    async fn action(&self, who: &Principal, id: &str) -> Result<Stored, ApiError> {
-        let missing = || ApiError::UnknownAction(params::shown(id));
-        if !actions::is_id(id) {
-            return Err(missing());
-        }
-        let stored = self.register().get(id).await?.ok_or_else(missing)?;
-        let site = SiteId::parse(&stored.action.site).map_err(|_| ApiError::Internal)?;
-        if !who.may_read(&site) {
-            return Err(ApiError::Forbidden(site.to_string()));
-        }
-        Ok(stored)
-    }
-}
 
 fn body(input: Result<Json<ActionInput>, JsonRejection>) -> Result<ActionInput, ApiError> {
     input.map(|Json(a)| a).map_err(|e| {

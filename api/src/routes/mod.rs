@@ -11,7 +11,6 @@
 //! - [`actions`]: the actions register and effect estimates.
 //! - [`reading`]: engagement (time in view, scroll depth), content blocks, refusals.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Path, Query};
@@ -19,19 +18,16 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use axum::routing::get;
 use axum::Router;
-use chrono_tz::Tz;
-use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use luister_schema::SiteId;
-use luister_store::Store;
 
-use crate::auth::{HasTokens, Principal, Tokens};
+use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
-use crate::params::{self, Period};
+use crate::params::Period;
 
 mod actions;
 mod reach;
@@ -39,75 +35,12 @@ mod reading;
 mod searches;
 mod visits;
 
-pub use reach::{
-    reach_figures, theme_rows, ReachAnswer, ReachRow, SeriesAnswer, ThemeRow, ThemesAnswer,
-};
+pub use crate::app::App;
+pub use crate::params::Span;
+pub use crate::reach::{ReachAnswer, ReachRow, ThemeRow, ThemesAnswer};
+pub use reach::SeriesAnswer;
 pub use searches::{RisingAnswer, TermsAnswer};
 pub use visits::{ContactAnswer, FreshnessAnswer, MixAnswer};
-
-/// What every handler shares.
-pub struct App {
-    /// The sites this API answers for.
-    pub sites: HashSet<SiteId>,
-    /// ClickHouse.
-    pub store: Store,
-    /// ClickHouse for writing actions (see [`crate::config::ActionsConfig`]).
-    pub writer: clickhouse::Client,
-    /// The configured tokens.
-    pub tokens: Tokens,
-    /// Limits on what may be asked.
-    pub limits: crate::config::LimitsConfig,
-    /// Time zone of days, hours and weeks.
-    pub tz: Tz,
-    /// The k of search listening.
-    pub min_visitors_per_term: u32,
-    /// Themes of the report's early-contact section.
-    pub early_contact_themes: Vec<String>,
-    /// Cost and staff time of a contact per channel.
-    pub contact_costs: Vec<crate::savings::ContactCost>,
-}
-
-impl HasTokens for App {
-    fn tokens(&self) -> &Tokens {
-        &self.tokens
-    }
-}
-
-impl App {
-    /// Today in the reporting time zone.
-    pub fn today(&self) -> chrono::NaiveDate {
-        chrono::Utc::now().with_timezone(&self.tz).date_naive()
-    }
-
-    /// The first day whose page views and searches are counted from the raw events
-    /// (see [`luister_store::aggregates::event_counts::live_from`]).
-    pub fn live_from(&self) -> chrono::NaiveDate {
-        luister_store::aggregates::event_counts::live_from(self.today())
-    }
-
-    /// The site named in a path, if it exists (404) and the caller may read it (403).
-    pub fn site(&self, who: &Principal, raw: &str) -> Result<SiteId, ApiError> {
-        let site = SiteId::parse(raw)
-            .ok()
-            .filter(|s| self.sites.contains(s))
-            .ok_or_else(|| ApiError::UnknownSite(params::shown(raw)))?;
-        if !who.may_read(&site) {
-            if let Principal::Tenant { id, .. } = who {
-                tracing::info!(tenant = %id, site = %site, "refused: another tenant's site");
-            }
-            return Err(ApiError::Forbidden(site.to_string()));
-        }
-        Ok(site)
-    }
-
-    fn period(&self, from: &str, to: &str) -> Result<Period, ApiError> {
-        Period::parse(Some(from), Some(to), self.limits.max_period_days)
-    }
-
-    fn client(&self) -> &clickhouse::Client {
-        self.store.client()
-    }
-}
 
 /// A query string parsed into `T`, with a 400 naming what is wrong (an unknown or
 /// missing parameter) instead of axum's plain-text rejection.
@@ -261,34 +194,21 @@ fn truncated(path: &str) -> String {
     }
 }
 
-/// A period by its days.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Span {
-    /// First day.
-    pub from: String,
-    /// Last day (inclusive).
-    pub to: String,
-}
-
-impl From<Period> for Span {
-    fn from(p: Period) -> Self {
-        let (from, to) = p.bounds();
-        Self { from, to }
-    }
-}
-
 fn filename(site: &SiteId, what: &str, p: Period) -> String {
     format!("{site}-{what}-{}-{}", p.from, p.to)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
+    use luister_store::Store;
     use tower::ServiceExt;
 
     use super::*;
-    use crate::auth::token_hash;
+    use crate::auth::{token_hash, Tokens};
     use crate::config::{ApiConfig, AuthConfig, SiteConfig, TenantConfig};
 
     fn site(s: &str) -> SiteId {
