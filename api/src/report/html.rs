@@ -1,115 +1,38 @@
-//! The printable weekly report of a site, for the weekly review meeting: server-rendered
-//! HTML (maud, which escapes every value) with charts drawn as inline SVG, no script
-//! and no external resources, so it prints and archives as it is.
-//!
-//! Sections: reach (this week, last week, a year ago), themes and their change, the
-//! trend of the last eight weeks, top and zero-result searches, channel and device mix,
-//! early contact for the configured themes, the channel shift in euros and staff hours,
-//! how the most viewed pages were read and which content blocks were seen and clicked,
-//! and the actions that ran that week with their estimated effect. The text is Dutch: the readers are
-//! municipal communications and policy staff.
+//! The weekly report as HTML: server-rendered (maud, which escapes every value) with
+//! charts drawn as inline SVG, no script and no external resources, so it prints and
+//! archives as it is. A pure function of the [`WeeklyReport`]. The text is Dutch: the
+//! readers are municipal communications and policy staff.
 
-use chrono::Days;
-use futures_util::future::try_join_all;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-use luister_schema::SiteId;
-
-use crate::app::App;
-use crate::error::ApiError;
-use crate::params::{Dimension, Granularity, IsoWeek, Period};
-use crate::reach::{reach_figures, theme_rows};
-use crate::searches::{self, Term};
-use crate::series;
-use crate::visits::{self, Contact, Share};
+use super::WeeklyReport;
+use crate::searches::Term;
+use crate::visits::{Contact, Share};
 
 const BLUE: &str = "#1f5fbf";
 const GREY: &str = "#9aa5b1";
-const WEEKS: u64 = 8;
 
-/// Renders the report of `site` for `week`.
-pub async fn render(app: &App, site: &SiteId, week: IsoWeek) -> Result<String, ApiError> {
-    let c = app.store.client();
-    let p = Period::of_week(week);
-    let eight = Period {
-        from: p.from - Days::new(7 * (WEEKS - 1)),
-        to: p.to,
-    };
-    let k = app.min_visitors_per_term;
-    // Channel shift: this week against the four weeks before.
-    let four_before = Period {
-        from: p.from - Days::new(28),
-        to: p.from - Days::new(1),
-    };
-    let shift_periods = [p, four_before];
-    let early_contact = try_join_all(app.early_contact_themes.iter().map(|theme| async move {
-        Ok::<_, ApiError>((
-            theme.as_str(),
-            visits::early_contact(c, site.as_str(), eight, theme).await?,
-        ))
-    }));
-    // Actions running in the week, each with its estimated effect on visitors so far.
-    let today = chrono::Utc::now().with_timezone(&app.tz).date_naive();
-    let register = crate::actions::Register {
-        reader: c,
-        writer: &app.writer,
-    };
-    let actions = async {
-        let list = register.list(site.as_str(), Some(p)).await?;
-        try_join_all(list.into_iter().map(|a| async move {
-            let effect = crate::measure::effect(
-                c,
-                a.clone(),
-                crate::measure::Metric::Visitors,
-                (12, 6),
-                today,
-            )
-            .await?;
-            Ok::<_, ApiError>((a, effect.summary))
-        }))
-        .await
-    };
-    // Every section's queries are independent: ClickHouse answers them side by side
-    // (on a small server they still share its cores, so fewer reads is what counts).
-    let (
-        (reach, themes, trend, (top, zero)),
-        ((channels, _), (devices, _), contact, actions, shift, (reading, blocks)),
-    ) = tokio::try_join!(
-        async {
-            tokio::try_join!(
-                reach_figures(c, app.live_from(), site, p, None),
-                theme_rows(c, app.live_from(), site, p),
-                series::series(c, app.tz, site.as_str(), eight, None, Granularity::Week),
-                searches::top_and_zero(c, site.as_str(), p, k, 10),
-            )
-        },
-        async {
-            tokio::try_join!(
-                visits::mix(c, site.as_str(), p, None, Dimension::Channel, k),
-                visits::mix(c, site.as_str(), p, None, Dimension::Device, k),
-                early_contact,
-                actions,
-                crate::savings::periods(c, site.as_str(), &shift_periods, None),
-                async {
-                    tokio::try_join!(
-                        crate::engagement::reading(
-                            c,
-                            site.as_str(),
-                            p,
-                            crate::engagement::By::Page(None),
-                            10
-                        ),
-                        crate::engagement::content(c, site.as_str(), p, 10),
-                    )
-                },
-            )
-        },
-    )?;
-    let [this_week, before]: [crate::savings::ContactsIn; 2] =
-        shift.try_into().map_err(|_| ApiError::Internal)?;
-    let (shift_rows, shift) =
-        crate::savings::shift(&this_week, &before, &app.contact_costs, site.as_str(), k);
-
+/// The report's page.
+pub fn page(r: &WeeklyReport) -> String {
+    let WeeklyReport {
+        site,
+        week,
+        period: p,
+        min_visitors: k,
+        reach,
+        themes,
+        trend,
+        top,
+        zero,
+        channels,
+        devices,
+        early_contact: contact,
+        shift_rows,
+        shift,
+        actions,
+        reading,
+        blocks,
+    } = r;
     let top_level: Vec<_> = themes
         .themes
         .iter()
@@ -176,22 +99,22 @@ pub async fn render(app: &App, site: &SiteId, week: IsoWeek) -> Result<String, A
                     h2 { "Zoekopdrachten" }
                     p.note { "Alleen termen die minstens " (k) " verschillende bezoekers zochten." }
                     div.cols {
-                        div { h3 { "Meest gezocht" } (terms_table(&top, false)) }
-                        div { h3 { "Zonder resultaat" } (terms_table(&zero, true)) }
+                        div { h3 { "Meest gezocht" } (terms_table(top, false)) }
+                        div { h3 { "Zonder resultaat" } (terms_table(zero, true)) }
                     }
                 }
                 section #channels {
                     h2 { "Kanalen en apparaten" }
                     p.note { "Aandeel van alle bezoeken; kanalen en apparaten van minder dan " (k) " bezoekers worden niet getoond." }
                     div.cols {
-                        div { h3 { "Kanaal" } (share_bars(&channels)) }
-                        div { h3 { "Apparaat" } (share_bars(&devices)) }
+                        div { h3 { "Kanaal" } (share_bars(channels)) }
+                        div { h3 { "Apparaat" } (share_bars(devices)) }
                     }
                 }
                 section #early-contact {
                     h2 { "Vroeg contact" }
                     p.note { "Bezoeken die een thema raakten, hoeveel daarvan contact opnamen (conversie) en hoe snel. Laatste acht weken." }
-                    @for (theme, rows) in &contact {
+                    @for (theme, rows) in contact {
                         h3 { (theme) }
                         (contact_block(rows))
                     }
@@ -202,7 +125,7 @@ pub async fn render(app: &App, site: &SiteId, week: IsoWeek) -> Result<String, A
                     table {
                         thead { tr { th { "Kanaal" } th.n { "Deze week" } th.n { "Aandeel" } th.n { "4 weken ervoor" } th.n { "Aandeel" } th.n { "Kosten per contact" } th.n { "Minuten" } } }
                         tbody {
-                            @for r in &shift_rows {
+                            @for r in shift_rows {
                                 tr {
                                     td { (r.channel) }
                                     td.n { (count_or_dash(r.contacts)) }
@@ -229,7 +152,7 @@ pub async fn render(app: &App, site: &SiteId, week: IsoWeek) -> Result<String, A
                         table {
                             thead { tr { th { "Pagina" } th.n { "Paginaweergaven" } th.n { "Gemeten" } th.n { "Leestijd (mediaan)" } th.n { "Scrolldiepte (gem.)" } th.n { "Tot 75% gelezen" } } }
                             tbody {
-                                @for r in &reading {
+                                @for r in reading {
                                     tr {
                                         td { (r.key) }
                                         td.n { (r.pageviews) }
@@ -249,7 +172,7 @@ pub async fn render(app: &App, site: &SiteId, week: IsoWeek) -> Result<String, A
                         table {
                             thead { tr { th { "Blok" } th { "Inhoud" } th { "Pagina" } th.n { "Vertoond" } th.n { "Aangeklikt" } th.n { "Klikratio" } } }
                             tbody {
-                                @for b in &blocks {
+                                @for b in blocks {
                                     tr {
                                         td { (b.content) }
                                         td { (b.piece) }
@@ -272,7 +195,7 @@ pub async fn render(app: &App, site: &SiteId, week: IsoWeek) -> Result<String, A
                         table {
                             thead { tr { th { "Actie" } th { "Thema's" } th { "Kanalen" } th { "Periode" } th.n { "Kosten" } th { "Effect" } } }
                             tbody {
-                                @for (a, effect) in &actions {
+                                @for (a, effect) in actions {
                                     tr {
                                         td { (a.description) br; span.note { (a.owner) } }
                                         td { (a.themes.join(", ")) }
@@ -290,7 +213,7 @@ pub async fn render(app: &App, site: &SiteId, week: IsoWeek) -> Result<String, A
             }
         }
     };
-    Ok(page.into_string())
+    page.into_string()
 }
 
 const CSS: &str = "
@@ -466,6 +389,100 @@ fn duration(s: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A week with a page read, a banner, an action whose description holds markup,
+    /// and nothing else.
+    fn week() -> WeeklyReport {
+        use crate::params::{IsoWeek, Period};
+        let period = Period::of_week(IsoWeek {
+            year: 2026,
+            week: 47,
+        });
+        let span = |p: Period| crate::params::Span::from(p);
+        WeeklyReport {
+            site: luister_schema::SiteId::parse("demo").unwrap_or_else(|e| panic!("{e}")),
+            week: IsoWeek {
+                year: 2026,
+                week: 47,
+            },
+            period,
+            min_visitors: 5,
+            reach: crate::reach::ReachAnswer {
+                site: "demo".into(),
+                theme: None,
+                from: period.from.to_string(),
+                to: period.to.to_string(),
+                previous: span(period.previous()),
+                year_ago: span(period.year_ago()),
+                figures: vec![crate::reach::ReachRow {
+                    metric: "visitors".into(),
+                    current: 120,
+                    previous: 100,
+                    year_ago: 0,
+                    change_vs_previous_pct: Some(20.0),
+                    change_vs_year_ago_pct: None,
+                }],
+            },
+            themes: crate::reach::ThemesAnswer {
+                site: "demo".into(),
+                from: period.from.to_string(),
+                to: period.to.to_string(),
+                previous: span(period.previous()),
+                year_ago: span(period.year_ago()),
+                themes: Vec::new(),
+            },
+            trend: Vec::new(),
+            top: Vec::new(),
+            zero: Vec::new(),
+            channels: Vec::new(),
+            devices: Vec::new(),
+            early_contact: Vec::new(),
+            shift_rows: Vec::new(),
+            shift: None,
+            actions: vec![(
+                crate::actions::Action {
+                    id: "a".into(),
+                    site: "demo".into(),
+                    themes: vec!["schulden".into()],
+                    channels: vec!["letter".into()],
+                    start: "2026-11-16".into(),
+                    end: "2026-11-22".into(),
+                    description: "Brief <b>aan</b> huishoudens".into(),
+                    cost_eur: Some(1250.0),
+                    owner: "Team Schulden".into(),
+                    created_at: String::new(),
+                    updated_at: String::new(),
+                },
+                "+26% bezoekers".into(),
+            )],
+            reading: vec![crate::engagement::Reading {
+                key: "/schulden".into(),
+                pageviews: 40,
+                engagements: 30,
+                median_engaged_s: Some(41.3),
+                avg_scroll_depth_pct: Some(62.5),
+                read_to_75_pct: None,
+            }],
+            blocks: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_page_shows_each_section_in_dutch_and_escapes_what_users_typed() {
+        let html = page(&week());
+        for text in [
+            "<html lang=\"nl\">",
+            "Weekrapport demo — week 47 2026",
+            "<td>Bezoekers</td><td class=\"n\">120</td><td class=\"n\">100</td><td class=\"n\">+20,0%</td><td class=\"n\">0</td><td class=\"n\">–</td>",
+            "<td>/schulden</td><td class=\"n\">40</td><td class=\"n\">30</td><td class=\"n\">41 s</td><td class=\"n\">62,5%</td><td class=\"n\">–</td>",
+            "Geen blokken gemeten deze week",
+            "Brief &lt;b&gt;aan&lt;/b&gt; huishoudens",
+            "Geen contacten om te vergelijken.",
+        ] {
+            assert!(html.contains(text), "{text} in {html}");
+        }
+        assert!(!html.contains("<b>aan</b>"));
+    }
 
     #[test]
     fn charts_escape_their_labels_and_scale_to_the_largest_value() {
