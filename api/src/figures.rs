@@ -27,6 +27,7 @@ use luister_store::aggregates::event_counts::{Counts, Themes};
 
 use crate::error::ApiError;
 use crate::params::Period;
+use crate::sql::Periods;
 
 /// The reach figures of one site or theme in one period.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -56,97 +57,6 @@ impl Figures {
             ("zero_result_searches", self.zero_result_searches),
             ("contacts", self.contacts),
         ]
-    }
-}
-
-/// The newest rows of a site and period in one of the daily aggregates the
-/// sessionizer rewrites per (site, day) with a version: `visits_daily` (migration
-/// 0008: visits per day and theme, by channel, by device and in total (`'*'`)), its
-/// totals `visit_totals_daily` and `contact_channels_daily` (migration 0009). Bind with
-/// [`bind_newest`]; the caller continues the WHERE clause with ` AND …`. Distinct
-/// visitors of a period are the sum of its days': visitor keys rotate daily.
-pub(crate) fn newest(table: &str) -> String {
-    format!(
-        "{table} WHERE site = ? AND day >= toDate(?) AND day <= toDate(?) \
-         AND (day, version) IN (SELECT day, max(version) FROM {table} \
-         WHERE site = ? AND day >= toDate(?) AND day <= toDate(?) GROUP BY day)"
-    )
-}
-
-/// Binds site, from and to of [`newest`].
-pub(crate) fn bind_newest(
-    q: clickhouse::query::Query,
-    site: &str,
-    from: &str,
-    to: &str,
-) -> clickhouse::query::Query {
-    q.bind(site)
-        .bind(from)
-        .bind(to)
-        .bind(site)
-        .bind(from)
-        .bind(to)
-}
-
-/// The `sessions` rows of a site and period, newest version only, without deleted
-/// ones. `deleted` is filtered outside FINAL so that it applies after the merge.
-pub(crate) const SESSIONS: &str = "(SELECT * FROM sessions FINAL \
-     WHERE site = ? AND day >= toDate(?) AND day <= toDate(?)) WHERE deleted = 0";
-
-/// SQL that reads the rows of several periods in one query: `join` repeats each row
-/// once per period (`ARRAY JOIN … AS period`, 0-based), `ranges` selects the days of any
-/// of them (for the primary key), `within` keeps the rows whose day is in their
-/// period. Periods may overlap (a long period and the same one a year before). The
-/// days are validated dates, written as literals.
-pub(crate) struct Periods {
-    pub(crate) join: String,
-    pub(crate) ranges: String,
-    pub(crate) within: String,
-}
-
-impl Periods {
-    pub(crate) fn new(periods: &[Period]) -> Self {
-        let days = |f: fn(&Period) -> chrono::NaiveDate| {
-            let list: Vec<String> = periods
-                .iter()
-                .map(|p| format!("toDate('{}')", f(p).format("%Y-%m-%d")))
-                .collect();
-            format!("[{}]", list.join(", "))
-        };
-        let index: Vec<String> = (0..periods.len()).map(|i| i.to_string()).collect();
-        let ranges: Vec<String> = periods
-            .iter()
-            .map(|p| {
-                format!(
-                    "(day >= toDate('{}') AND day <= toDate('{}'))",
-                    p.from.format("%Y-%m-%d"),
-                    p.to.format("%Y-%m-%d")
-                )
-            })
-            .collect();
-        Self {
-            join: format!("ARRAY JOIN [{}] AS period", index.join(", ")),
-            ranges: format!("({})", ranges.join(" OR ")),
-            within: format!(
-                "day >= {}[period + 1] AND day <= {}[period + 1]",
-                days(|p| p.from),
-                days(|p| p.to)
-            ),
-        }
-    }
-
-    /// The newest rows of `table` (see [`newest`]) of a site (bind the site twice) in
-    /// any of the periods, each once per period it falls in; the caller continues the
-    /// WHERE clause with ` AND …`.
-    pub(crate) fn newest(&self, table: &str) -> String {
-        format!(
-            "{table} {join} WHERE site = ? AND {ranges} AND {within} \
-             AND (day, version) IN (SELECT day, max(version) FROM {table} \
-             WHERE site = ? AND {ranges} GROUP BY day)",
-            join = self.join,
-            ranges = self.ranges,
-            within = self.within
-        )
     }
 }
 
@@ -342,11 +252,3 @@ pub async fn themes(
     }
     Ok(out)
 }
-
-/// Sessions with one row per theme they touched: `theme`, `first_ts` (first touch) and
-/// `contact_ts` (first contact at or after it, 0 for none). Binds site, from, to; the
-/// caller continues the WHERE clause with ` AND …`.
-pub(crate) const SESSIONS_PER_THEME: &str = "(SELECT * FROM sessions FINAL \
-     WHERE site = ? AND day >= toDate(?) AND day <= toDate(?)) \
-     ARRAY JOIN themes AS theme, theme_first_ts AS first_ts, theme_contact_ts AS contact_ts \
-     WHERE deleted = 0";

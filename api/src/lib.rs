@@ -37,6 +37,7 @@ pub mod routes;
 pub mod savings;
 pub mod searches;
 pub mod series;
+pub mod sql;
 pub mod table;
 pub mod visits;
 

@@ -13,9 +13,9 @@ use luister_store::aggregates::event_counts::{Counts, Themes};
 use crate::actions::Action;
 use crate::effect::{self, Daily, Estimate, Week};
 use crate::error::ApiError;
-use crate::figures::SESSIONS_PER_THEME;
 use crate::params::Span;
 use crate::params::{shown, Period};
+use crate::sql::SESSIONS_PER_THEME;
 
 /// What is measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

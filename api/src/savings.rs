@@ -296,7 +296,7 @@ pub async fn periods(
     periods: &[Period],
     theme: Option<&str>,
 ) -> Result<Vec<ContactsIn>, ApiError> {
-    let sql = crate::figures::Periods::new(periods);
+    let sql = crate::sql::Periods::new(periods);
     let rows = c
         .query(&format!(
             "SELECT period, channel, sum(contacts) AS contacts, sum(visitors) AS visitors \

@@ -16,10 +16,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use luister_store::aggregates::event_counts::{self, Counts, Themes};
+use luister_store::aggregates::{days_between, newest_of_days, visits};
 
 use crate::error::ApiError;
-use crate::figures::{bind_newest, newest, SESSIONS, SESSIONS_PER_THEME};
 use crate::params::{Granularity, IsoWeek, Period};
+use crate::sql::{SESSIONS, SESSIONS_PER_THEME};
 use crate::table::{Cell, Tabular};
 
 /// One bucket of a time series.
@@ -155,7 +156,7 @@ pub async fn series(
         (false, _) => c.query(&format!(
             "SELECT {visit_bucket} AS bucket, sum(visits) AS visits, sum(visitors) AS visitors \
              FROM {} AND theme = ? GROUP BY bucket",
-            newest("visit_totals_daily")
+            newest_of_days(visits::TOTALS, &days_between(p.from, p.to))
         )),
     };
     if hourly {
@@ -164,7 +165,7 @@ pub async fn series(
             q = q.bind(t);
         }
     } else {
-        q = bind_newest(q, site, &from, &to).bind(theme.unwrap_or(""));
+        q = q.bind(site).bind(site).bind(theme.unwrap_or(""));
     }
     let (events, visits) = tokio::try_join!(events, async {
         Ok::<Vec<VisitBucket>, ApiError>(q.fetch_all().await?)

@@ -5,8 +5,9 @@ use clickhouse::Client;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use luister_store::aggregates::{self, days_between, newest_of_days};
+
 use crate::error::ApiError;
-use crate::figures::{bind_newest, newest};
 use crate::params::{Dimension, IsoWeek, Period};
 use crate::table::{round1, Cell, Tabular};
 
@@ -59,7 +60,6 @@ pub async fn mix(
     by: Dimension,
     k: u32,
 ) -> Result<(Vec<Share>, u32), ApiError> {
-    let (from, to) = p.bounds();
     let col = by.column();
     let other = match by {
         Dimension::Channel => Dimension::Device,
@@ -69,9 +69,9 @@ pub async fn mix(
     let q = c.query(&format!(
         "SELECT {col} AS value, sum(visits) AS visits, sum(visitors) AS visitors, sum(contacts) AS contacts \
          FROM {visits} AND theme = ? AND {col} != '*' AND {other} = '*' GROUP BY value ORDER BY visits DESC, value",
-        visits = newest("visits_daily")
+        visits = newest_of_days(aggregates::visits::TABLE, &days_between(p.from, p.to))
     ));
-    let q = bind_newest(q, site, &from, &to).bind(theme.unwrap_or(""));
+    let q = q.bind(site).bind(site).bind(theme.unwrap_or(""));
     let rows: Vec<ShareRow> = q.fetch_all().await?;
     let total: u64 = rows.iter().map(|r| r.visits).sum();
     let (shown, hidden): (Vec<ShareRow>, Vec<ShareRow>) =
@@ -153,7 +153,6 @@ pub async fn early_contact(
     p: Period,
     theme: &str,
 ) -> Result<Vec<Contact>, ApiError> {
-    let (from, to) = p.bounds();
     // One read of the rows: the weeks keep their time-to-contact state, which the
     // outer query both finalizes per week and merges into the period's.
     let q = c.query(&format!(
@@ -163,9 +162,11 @@ pub async fn early_contact(
          FROM (SELECT toUInt32(toMonday(day)) AS week, sum(visits) AS s, sum(contacts) AS k, \
          quantilesExactIfMergeState(0.5, 0.9)(time_to_contact) AS t \
          FROM {totals} AND theme = ? GROUP BY week)",
-        totals = newest("visit_totals_daily")
+        totals = newest_of_days(aggregates::visits::TOTALS, &days_between(p.from, p.to))
     ));
-    let w = bind_newest(q, site, &from, &to)
+    let w = q
+        .bind(site)
+        .bind(site)
         .bind(theme)
         .fetch_one::<ContactWeeks>()
         .await?;
