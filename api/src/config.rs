@@ -249,6 +249,18 @@ impl ApiConfig {
     }
 }
 
+impl luister_service::config::ServiceConfig for ApiConfig {
+    fn validate(&self) -> Result<(), String> {
+        ApiConfig::validate(self)
+    }
+    fn log(&self) -> &LogConfig {
+        &self.log
+    }
+    fn listen(&self) -> &str {
+        &self.http.listen
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

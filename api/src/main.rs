@@ -8,7 +8,7 @@ use std::io::Read;
 
 use anyhow::Context;
 use luister_api::config::ApiConfig;
-use luister_service::config::{load, Args};
+use luister_service::config::{load_checked, start, Args};
 
 const USAGE: &str = "usage: luister-api [--config FILE]                (serve the read API)
        luister-api [--config FILE] check-config   (check the configuration)
@@ -32,8 +32,7 @@ async fn main() -> anyhow::Result<()> {
             return Ok(());
         }
         Some("check-config") => {
-            let config: ApiConfig = load(args.config.as_deref())?;
-            config.validate().map_err(anyhow::Error::msg)?;
+            load_checked::<ApiConfig>(args.config.as_deref())?;
             println!("configuration is valid");
             return Ok(());
         }
@@ -49,12 +48,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Some(extra) => anyhow::bail!("unknown argument {extra:?}\n{USAGE}"),
     }
-    let config: ApiConfig = load(args.config.as_deref())?;
-    config.validate().map_err(anyhow::Error::msg)?;
-    luister_service::telemetry::init(&config.log);
-    let listener = tokio::net::TcpListener::bind(&config.http.listen)
-        .await
-        .with_context(|| format!("cannot listen on {} (http.listen)", config.http.listen))?;
-    tracing::info!(addr = %listener.local_addr()?, "luister-api listening");
+    let config: ApiConfig = load_checked(args.config.as_deref())?;
+    let listener = start("luister-api", &config).await?;
     luister_api::serve(config, listener, luister_service::shutdown_signal()).await
 }

@@ -319,6 +319,18 @@ impl IngestConfig {
     }
 }
 
+impl luister_service::config::ServiceConfig for IngestConfig {
+    fn validate(&self) -> Result<(), String> {
+        IngestConfig::validate(self)
+    }
+    fn log(&self) -> &LogConfig {
+        &self.log
+    }
+    fn listen(&self) -> &str {
+        &self.http.listen
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ use std::io::{BufRead, Write};
 
 use anyhow::Context;
 use luister_ingest::config::IngestConfig;
-use luister_service::config::{load, Args};
+use luister_service::config::{load_checked, start, Args};
 
 /// Many small allocations per event on both worker threads: glibc's allocator spent
 /// about a fifth of the collector's time in its locks and consolidation (perf, batch
@@ -35,20 +35,14 @@ async fn main() -> anyhow::Result<()> {
             return Ok(());
         }
         Some("check-config") => {
-            let config: IngestConfig = load(args.config.as_deref())?;
-            config.validate().map_err(anyhow::Error::msg)?;
+            load_checked::<IngestConfig>(args.config.as_deref())?;
             println!("configuration is valid");
             return Ok(());
         }
         Some(other) => anyhow::bail!("unknown argument {other:?}\n{USAGE}"),
     }
-    let config: IngestConfig = load(args.config.as_deref())?;
-    config.validate().map_err(anyhow::Error::msg)?;
-    luister_service::telemetry::init(&config.log);
-    let listener = tokio::net::TcpListener::bind(&config.http.listen)
-        .await
-        .with_context(|| format!("cannot listen on {} (http.listen)", config.http.listen))?;
-    tracing::info!(addr = %listener.local_addr()?, "luister-ingest listening");
+    let config: IngestConfig = load_checked(args.config.as_deref())?;
+    let listener = start("luister-ingest", &config).await?;
     luister_ingest::serve(config, listener, luister_service::shutdown_signal()).await
 }
 

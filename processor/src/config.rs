@@ -297,6 +297,18 @@ impl ProcessorConfig {
     }
 }
 
+impl luister_service::config::ServiceConfig for ProcessorConfig {
+    fn validate(&self) -> Result<(), String> {
+        ProcessorConfig::validate(self)
+    }
+    fn log(&self) -> &LogConfig {
+        &self.log
+    }
+    fn listen(&self) -> &str {
+        &self.http.listen
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

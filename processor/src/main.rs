@@ -13,7 +13,7 @@ use anyhow::Context;
 use luister_processor::attribution::{evaluate, Input, Matcher};
 use luister_processor::config::ProcessorConfig;
 use luister_processor::taxonomy::load_taxonomy;
-use luister_service::config::{load, Args};
+use luister_service::config::{load_checked, start, Args};
 
 /// Parsing, attribution and the sessionizer allocate many small values per event;
 /// perf put a third of the processor's samples in glibc's allocator. With mimalloc
@@ -37,14 +37,12 @@ async fn main() -> anyhow::Result<()> {
         None => {}
         Some("classify") => return classify(taxonomy.as_deref()),
         Some("check-config") => {
-            let config: ProcessorConfig = load(args.config.as_deref())?;
-            config.validate().map_err(anyhow::Error::msg)?;
+            load_checked::<ProcessorConfig>(args.config.as_deref())?;
             println!("configuration is valid");
             return Ok(());
         }
         Some("rebuild") => {
-            let config: ProcessorConfig = load(args.config.as_deref())?;
-            config.validate().map_err(anyhow::Error::msg)?;
+            let config: ProcessorConfig = load_checked(args.config.as_deref())?;
             return rebuild(&config, &args.rest[1..]).await;
         }
         Some("evaluate") => {
@@ -56,13 +54,8 @@ async fn main() -> anyhow::Result<()> {
     if taxonomy.is_some() {
         anyhow::bail!("--taxonomy goes with classify or evaluate; the service reads [taxonomy] file from its configuration");
     }
-    let config: ProcessorConfig = load(args.config.as_deref())?;
-    config.validate().map_err(anyhow::Error::msg)?;
-    luister_service::telemetry::init(&config.log);
-    let listener = tokio::net::TcpListener::bind(&config.http.listen)
-        .await
-        .with_context(|| format!("cannot listen on {} (http.listen)", config.http.listen))?;
-    tracing::info!(addr = %listener.local_addr()?, "luister-processor metrics listening");
+    let config: ProcessorConfig = load_checked(args.config.as_deref())?;
+    let listener = start("luister-processor metrics", &config).await?;
     luister_processor::serve(config, listener, luister_service::shutdown_signal()).await
 }
 

@@ -53,6 +53,43 @@ pub fn load<T: Serialize + DeserializeOwned + Default>(
     })
 }
 
+/// What a binary needs of its service's configuration to check it and start.
+pub trait ServiceConfig: Serialize + DeserializeOwned + Default {
+    /// Checks the whole configuration before any traffic arrives.
+    fn validate(&self) -> Result<(), String>;
+    /// The `[log]` section.
+    fn log(&self) -> &crate::telemetry::LogConfig;
+    /// The `http.listen` address.
+    fn listen(&self) -> &str;
+}
+
+/// Reads a service's configuration ([`load`]) and checks it: what `check-config`
+/// does, and the first step of a start.
+pub fn load_checked<T: ServiceConfig>(file: Option<&Path>) -> Result<T, ConfigError> {
+    let config: T = load(file)?;
+    config.validate().map_err(ConfigError::Invalid)?;
+    Ok(config)
+}
+
+/// Starts logging as `config.log` says and binds `http.listen`, logging the address:
+/// what every service does between reading its configuration and serving.
+pub async fn start<T: ServiceConfig>(
+    name: &str,
+    config: &T,
+) -> std::io::Result<tokio::net::TcpListener> {
+    crate::telemetry::init(config.log());
+    let listener = tokio::net::TcpListener::bind(config.listen())
+        .await
+        .map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot listen on {} (http.listen): {e}", config.listen()),
+            )
+        })?;
+    tracing::info!(addr = %listener.local_addr()?, "{name} listening");
+    Ok(listener)
+}
+
 /// The command line every service binary accepts: `[--config FILE] [SUBCOMMAND ...]`.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Args {

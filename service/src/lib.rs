@@ -1,7 +1,8 @@
 //! The parts every Luister service shares, so each `main.rs` stays a few lines:
 //!
 //! - [`config`]: read a service's TOML file with `LUISTER_<SECTION>__<KEY>` environment
-//!   overrides into its typed, `deny_unknown_fields` config struct.
+//!   overrides into its typed, `deny_unknown_fields` config struct, check it, and start
+//!   ([`config::load_checked`], [`config::start`]).
 //! - [`telemetry`]: `tracing` to stderr, readable text locally or JSON in production.
 //! - [`kafka`]: the `[kafka]` section and topic creation.
 //! - [`http`]: the HTTP server loop with its connection limits and timeouts.
