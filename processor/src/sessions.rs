@@ -192,7 +192,17 @@ pub struct SessionRow {
 
 /// A site's goals, compiled.
 pub struct Goals {
-    rules: Vec<(String, Vec<String>, Vec<Regex>)>,
+    rules: Vec<Goal>,
+}
+
+/// One `[[goals]]` entry, compiled.
+struct Goal {
+    /// Site id, or `*`.
+    site: String,
+    /// Action-name prefixes, lowercase.
+    actions: Vec<String>,
+    /// Patterns on the paths of confirmation pages.
+    url_patterns: Vec<Regex>,
 }
 
 impl Goals {
@@ -205,9 +215,12 @@ impl Goals {
                 .iter()
                 .map(|p| Regex::new(p))
                 .collect::<Result<_, _>>()?;
-            // Action names are stored lowercase: so are the prefixes they are matched on.
-            let actions = g.actions.iter().map(|a| a.to_lowercase()).collect();
-            rules.push((g.site.clone(), actions, patterns));
+            rules.push(Goal {
+                site: g.site.clone(),
+                // Action names are stored lowercase: so are the prefixes matched on them.
+                actions: g.actions.iter().map(|a| a.to_lowercase()).collect(),
+                url_patterns: patterns,
+            });
         }
         Ok(Self { rules })
     }
@@ -216,13 +229,13 @@ impl Goals {
     pub fn is_contact(&self, e: &SessionEvent) -> bool {
         self.rules
             .iter()
-            .filter(|(site, _, _)| site == "*" || *site == e.site)
-            .any(|(_, actions, patterns)| {
+            .filter(|g| g.site == "*" || g.site == e.site)
+            .any(|g| {
                 (e.kind == "action"
-                    && actions
+                    && g.actions
                         .iter()
                         .any(|a| e.action_name.starts_with(a.as_str())))
-                    || (e.kind == "pageview" && patterns.iter().any(|p| p.is_match(&e.path)))
+                    || (e.kind == "pageview" && g.url_patterns.iter().any(|p| p.is_match(&e.path)))
             })
     }
 }
