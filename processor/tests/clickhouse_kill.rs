@@ -24,8 +24,9 @@ use chrono::{Datelike, NaiveDate};
 use rand::{Rng, SeedableRng};
 
 use luister_processor::config::ProcessorConfig;
-use luister_schema::{Device, Event, EventData, SiteId, VisitorKey, SCHEMA_VERSION};
+use luister_schema::{Device, EventData};
 use luister_store::ClickHouseConfig;
+use luister_testkit::events::event;
 use luister_testkit::{clickhouse, clickhouse_url, produce_many, wait_for, Running, Scratch};
 
 /// Visitors, each with one visit of [`EVENTS_PER_VISIT`] events.
@@ -128,20 +129,13 @@ impl Ledger {
                 for t in themes {
                     *l.by_theme.entry(t).or_default() += 1;
                 }
-                visit.push(Event {
-                    v: SCHEMA_VERSION,
-                    site: SiteId::parse("demo").unwrap(),
-                    ts_ms: start + (k as i64) * 10_000,
-                    client_ts_ms: None,
-                    visitor: VisitorKey::from_u64(v + 1),
-                    url: format!("http://localhost{path}"),
-                    referrer: None,
-                    device: Device::Mobile,
-                    browser: "Firefox".into(),
-                    screen_width: None,
-                    language: None,
-                    data,
-                });
+                visit.push(
+                    event("demo", v + 1, start + (k as i64) * 10_000)
+                        .path(path)
+                        .device(Device::Mobile)
+                        .data(data)
+                        .build(),
+                );
             }
             l.visits += 1;
             l.visits_with_contact += u64::from(v % 3 != 2);

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use luister_testkit::events::event;
 use luister_testkit::{clickhouse, clickhouse_url, produce_many, wait_for, Scratch};
 
 const EVENTS: usize = 20_000;
@@ -80,13 +81,16 @@ async fn kill_9_mid_stream_then_restart_counts_every_event_once() {
         - 4 * 86_400_000;
     let messages: Vec<(String, String)> = (0..EVENTS)
         .map(|i| {
-            let path = if i % 4 == 0 { "/schulden/schuldhulpverlening" } else { "/afval/grofvuil" };
+            let path = if i % 4 == 0 {
+                "/schulden/schuldhulpverlening"
+            } else {
+                "/afval/grofvuil"
+            };
             (
                 format!("{:016x}", i % 97),
-                format!(
-                    r#"{{"v":1,"site":"demo","ts_ms":{now},"visitor":"{:016x}","url":"http://localhost{path}?n={i}","type":"pageview"}}"#,
-                    i % 97
-                ),
+                event("demo", (i % 97) as u64, now as i64)
+                    .path(&format!("{path}?n={i}"))
+                    .json(),
             )
         })
         .collect();

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use luister_processor::config::ProcessorConfig;
 use luister_store::ClickHouseConfig;
+use luister_testkit::events::event;
 use luister_testkit::{clickhouse, clickhouse_url, produce_many, wait_for, Running, Scratch};
 
 fn events(from: usize, to: usize) -> Vec<(String, String)> {
@@ -25,7 +26,9 @@ fn events(from: usize, to: usize) -> Vec<(String, String)> {
         .map(|i| {
             (
                 format!("{i:016x}"),
-                format!(r#"{{"v":1,"site":"demo","ts_ms":{now},"visitor":"{i:016x}","url":"http://localhost/schulden?n={i}","type":"pageview"}}"#),
+                event("demo", i as u64, now as i64)
+                    .path(&format!("/schulden?n={i}"))
+                    .json(),
             )
         })
         .collect()

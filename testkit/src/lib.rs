@@ -3,7 +3,7 @@
 //! Addresses come from `LUISTER_TEST_KAFKA_BROKERS` (default `127.0.0.1:9092`) and
 //! `LUISTER_TEST_CLICKHOUSE_URL` (default `http://127.0.0.1:8123`); `deploy/local/test.sh`
 //! starts both. Every test uses its own topic and database ([`unique`]) and removes
-//! them when done ([`Scratch`]).
+//! them when done ([`Scratch`]). Tests build events with [`events::event`].
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 
 use luister_service::kafka::KafkaConfig;
 
+pub mod events;
 pub mod http_probe;
 
 /// The broker the tests use.

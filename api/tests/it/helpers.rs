@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{Datelike, Days, NaiveDate, Utc};
 use luister_api::auth::token_hash;
 use luister_api::config::{ApiConfig, AuthConfig, SiteConfig, TenantConfig};
-use luister_schema::{Device, Event, EventData, SiteId, VisitorKey, SCHEMA_VERSION};
+use luister_schema::{Device, Event, EventData, SiteId};
 use luister_store::ClickHouseConfig;
 use luister_testkit::{clickhouse_url, produce_many, Running, Scratch};
 
@@ -221,20 +221,17 @@ impl Visit {
         } else {
             "zwolle.example"
         };
-        self.out.push(Event {
-            v: SCHEMA_VERSION,
-            site: site(self.site),
-            ts_ms: self.ts_ms + after_s * 1000,
-            client_ts_ms: None,
-            visitor: VisitorKey::from_u64(self.visitor),
-            url: format!("http://{host}{path}"),
-            referrer: referrer.map(str::to_string),
-            device: self.device,
-            browser: "Firefox".into(),
-            screen_width: None,
-            language: Some("nl".into()),
-            data,
-        });
+        let mut e =
+            luister_testkit::events::event(self.site, self.visitor, self.ts_ms + after_s * 1000)
+                .host(host)
+                .path(path)
+                .device(self.device)
+                .browser("Firefox", Some("nl"))
+                .data(data);
+        if let Some(r) = referrer {
+            e = e.referrer(r);
+        }
+        self.out.push(e.build());
         self
     }
     fn page(&mut self, after_s: i64, path: &str) -> &mut Self {

@@ -9,7 +9,8 @@ use std::time::Duration;
 use chrono::{Datelike, Days, Utc};
 use serde_json::{json, Value};
 
-use luister_schema::{Device, Event, EventData, SiteId, VisitorKey, SCHEMA_VERSION};
+use luister_schema::{Event, EventData};
+use luister_testkit::events::event;
 use luister_testkit::{wait_for, Scratch};
 
 use super::helpers::{load, Pipeline, ADMIN, DEMO};
@@ -22,20 +23,14 @@ fn at(visitor: u64, after_s: i64, path: &str, data: EventData) -> Event {
         .unwrap()
         .and_utc()
         .timestamp_millis();
-    Event {
-        v: SCHEMA_VERSION,
-        site: SiteId::parse("demo").unwrap(),
-        ts_ms: noon + (visitor as i64) * 600_000 + after_s * 1000,
-        client_ts_ms: None,
-        visitor: VisitorKey::from_u64(visitor),
-        url: format!("http://localhost{path}"),
-        referrer: None,
-        device: Device::Desktop,
-        browser: "Firefox".into(),
-        screen_width: None,
-        language: Some("nl".into()),
-        data,
-    }
+    event(
+        "demo",
+        visitor,
+        noon + (visitor as i64) * 600_000 + after_s * 1000,
+    )
+    .path(path)
+    .data(data)
+    .build()
 }
 
 fn pageview(v: u64, path: &str) -> Event {

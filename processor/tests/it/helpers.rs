@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use luister_processor::config::ProcessorConfig;
 use luister_store::ClickHouseConfig;
+use luister_testkit::events::{event, EventBuilder};
 use luister_testkit::{clickhouse, clickhouse_url, wait_for, Running, Scratch};
 
 /// The processor on the scratch topic and database, in consumer group `group`.
@@ -43,10 +44,7 @@ pub async fn start_processor_with(
 
 /// A page view event as the collector writes it, four days ago ([`settled_ms`]).
 pub fn pageview(visitor: u64, path: &str) -> String {
-    format!(
-        r#"{{"v":1,"site":"demo","ts_ms":{},"visitor":"{visitor:016x}","type":"pageview","url":"http://localhost{path}"}}"#,
-        settled_ms()
-    )
+    event("demo", visitor, settled_ms()).path(path).json()
 }
 
 /// Four days ago: a settled day, whose event counts the sessionizer keeps in
@@ -127,11 +125,15 @@ pub fn scripted_base(span_s: i64) -> i64 {
         .timestamp_millis()
 }
 
-/// An event JSON at a given time (ms).
-pub fn event_at(visitor: u64, ts_ms: i64, kind: &str, path: &str, extra: &str) -> String {
-    format!(
-        r#"{{"v":1,"site":"demo","ts_ms":{ts_ms},"visitor":"{visitor:016x}","type":"{kind}","url":"http://localhost{path}"{extra}}}"#
-    )
+/// The event JSON of `e` (a page view of `/` on `demo` at `ts_ms` by `visitor`,
+/// changed by `e`).
+pub fn event_at(
+    visitor: u64,
+    ts_ms: i64,
+    path: &str,
+    e: impl FnOnce(EventBuilder) -> EventBuilder,
+) -> String {
+    e(event("demo", visitor, ts_ms).path(path)).json()
 }
 
 /// SQL of the events counted in the newest version of each (site, day) of

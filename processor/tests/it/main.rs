@@ -281,10 +281,9 @@ async fn themes_are_attributed_and_land_in_the_theme_aggregates() {
     let scratch = Scratch::new("proc_themes");
     let processor = start_processor(&scratch, "g1").await;
     let search = |visitor: u64, q: &str| {
-        format!(
-            r#"{{"v":1,"site":"demo","ts_ms":{},"visitor":"{visitor:016x}","url":"http://localhost/zoeken","type":"search","query":"{q}","result_count":0}}"#,
-            helpers::settled_ms()
-        )
+        helpers::event_at(visitor, helpers::settled_ms(), "/zoeken", |e| {
+            e.search(q, 0)
+        })
     };
     for (key, payload) in [
         ("1", pageview(1, "/schulden/schuldhulpverlening")),
@@ -480,40 +479,27 @@ async fn sessions_and_early_contact_for_scripted_visits_including_a_late_event()
     let s = 1000;
     let visits = [
         // A: searches debt help, then fills in the contact form 4 minutes later.
-        ("a", helpers::event_at(0xa, base, "pageview", "/", "")),
+        ("a", helpers::event_at(0xa, base, "/", |e| e)),
         (
             "a",
-            helpers::event_at(
-                0xa,
-                base + 60 * s,
-                "search",
-                "/zoeken",
-                r#","query":"schuldhulp","result_count":4"#,
-            ),
+            helpers::event_at(0xa, base + 60 * s, "/zoeken", |e| e.search("schuldhulp", 4)),
         ),
         (
             "a",
-            helpers::event_at(
-                0xa,
-                base + 300 * s,
-                "action",
-                "/contact",
-                r#","name":"contact:form""#,
-            ),
+            helpers::event_at(0xa, base + 300 * s, "/contact", |e| {
+                e.action("contact:form")
+            }),
         ),
         // B: reads about debts, no contact (yet).
         (
             "b",
-            helpers::event_at(0xb, base, "pageview", "/schulden/schuldhulpverlening", ""),
+            helpers::event_at(0xb, base, "/schulden/schuldhulpverlening", |e| e),
         ),
         // C: two visits about waste, 50 minutes apart.
+        ("c", helpers::event_at(0xc, base, "/afval/grofvuil", |e| e)),
         (
             "c",
-            helpers::event_at(0xc, base, "pageview", "/afval/grofvuil", ""),
-        ),
-        (
-            "c",
-            helpers::event_at(0xc, base + 3000 * s, "pageview", "/afval/grofvuil", ""),
+            helpers::event_at(0xc, base + 3000 * s, "/afval/grofvuil", |e| e),
         ),
     ];
     for (k, v) in &visits {
@@ -577,13 +563,9 @@ async fn sessions_and_early_contact_for_scripted_visits_including_a_late_event()
     produce(
         &scratch.topic,
         "b",
-        helpers::event_at(
-            0xb,
-            base + 100 * s,
-            "action",
-            "/schulden",
-            r#","name":"contact:phone""#,
-        )
+        helpers::event_at(0xb, base + 100 * s, "/schulden", |e| {
+            e.action("contact:phone")
+        })
         .as_bytes(),
     )
     .await;
@@ -610,7 +592,7 @@ async fn sessions_and_early_contact_for_scripted_visits_including_a_late_event()
     produce(
         &scratch.topic,
         "c",
-        helpers::event_at(0xc, base + 1500 * s, "pageview", "/afval", "").as_bytes(),
+        helpers::event_at(0xc, base + 1500 * s, "/afval", |e| e).as_bytes(),
     )
     .await;
     assert_eq!(
@@ -770,13 +752,7 @@ async fn contacts_per_channel_and_visit_totals_follow_every_sessionizer_run() {
     let db = &scratch.database;
     let base = helpers::scripted_base(6);
     let action = |visitor: u64, i: i64, path: &str, name: &str| {
-        helpers::event_at(
-            visitor,
-            base + i * 1000,
-            "action",
-            path,
-            &format!(r#","name":"{name}""#),
-        )
+        helpers::event_at(visitor, base + i * 1000, path, |e| e.action(name))
     };
     // Every kind of contact on debt-help pages, one visitor each (visitor 1 twice by
     // telephone), a self-service completion, a download (no contact) and a page view.
@@ -788,7 +764,7 @@ async fn contacts_per_channel_and_visit_totals_follow_every_sessionizer_run() {
         action(4, 4, "/schulden", "contact:form"),
         action(5, 5, "/", "selfservice:aanvraag-kwijtschelding"),
         action(6, 6, "/schulden", "download"),
-        helpers::event_at(7, base, "pageview", "/schulden", ""),
+        helpers::event_at(7, base, "/schulden", |e| e),
     ];
     for e in &events {
         produce(&scratch.topic, "k", e.as_bytes()).await;
