@@ -218,15 +218,20 @@ async fn clickhouse_killed_during_inserts_loses_and_doubles_nothing_in_any_table
     let processor = Running::start(move |l, s| luister_processor::serve(config, l, s)).await;
     processor.wait_ready(Duration::from_secs(60)).await;
 
-    // A steady stream for the whole test: 200 events every 100 ms.
+    // A steady stream for the whole test: 200 events at a time, spread over about
+    // three seconds per kill (a kill, its restart and the next aim take about that), so
+    // the processor is writing whenever a kill is aimed — not only in the first
+    // seconds, after which only the sessionizer would write.
     let done = Arc::new(AtomicBool::new(false));
+    let chunks = ledger.messages.len().div_ceil(200).max(1) as u64;
+    let pause = Duration::from_millis((kills as u64 * 3000 / chunks).max(100));
     let producer = {
         let (topic, messages, done) =
             (scratch.topic.clone(), ledger.messages.clone(), done.clone());
         tokio::spawn(async move {
             for chunk in messages.chunks(200) {
                 produce_many(&topic, chunk).await;
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                tokio::time::sleep(pause).await;
             }
             done.store(true, Ordering::SeqCst);
         })
@@ -252,8 +257,9 @@ async fn clickhouse_killed_during_inserts_loses_and_doubles_nothing_in_any_table
     for _ in 0..kills {
         let wait = rng.random_range(200..900);
         tokio::time::sleep(Duration::from_millis(wait)).await;
-        // Aim at a running INSERT: look for one for up to half a second.
-        let deadline = Instant::now() + Duration::from_millis(500);
+        // Aim at a running INSERT: look for one for up to three seconds (the stream
+        // brings a write about every second).
+        let deadline = Instant::now() + Duration::from_millis(3000);
         let mut target = None;
         while target.is_none() && Instant::now() < deadline {
             target = running_insert().await;
