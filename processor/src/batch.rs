@@ -321,19 +321,13 @@ mod tests {
                 String::new()
             },
             action_target: String::new(),
-            action_label: String::new(),
-            content_name: String::new(),
-            content_piece: String::new(),
-            content_target: String::new(),
-            content_interaction: String::new(),
-            engaged_ms: 0,
-            scroll_depth: -1,
             themes: themes.iter().map(|t| (*t).to_owned()).collect(),
             channel: "search".into(),
             search_term: String::new(),
             kafka_topic: "events".into(),
             kafka_partition: partition,
             kafka_offset: offset,
+            ..EventRow::default()
         }
     }
 

@@ -265,13 +265,6 @@ mod tests {
             search_category: String::new(),
             action_name: String::new(),
             action_target: String::new(),
-            action_label: String::new(),
-            content_name: String::new(),
-            content_piece: String::new(),
-            content_target: String::new(),
-            content_interaction: String::new(),
-            engaged_ms: 0,
-            scroll_depth: -1,
             themes: vec![
                 "schulden/beslag".into(),
                 "schulden".into(),
@@ -282,6 +275,7 @@ mod tests {
             kafka_topic: String::new(),
             kafka_partition: 0,
             kafka_offset: 0,
+            ..EventRow::default()
         };
         let sites = vec!["demo".to_owned()];
         m.count_rows(&Batch::from_rows([&row], &sites));
