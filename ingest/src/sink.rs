@@ -145,9 +145,9 @@ impl ProducerContext<StickyPartitioner> for Acknowledgements {
     fn delivery(&self, result: &DeliveryResult<'_>, pending: Arc<Pending>) {
         match result {
             Ok(_) => {
-                self.metrics
-                    .delivery
-                    .observe(pending.start.elapsed().as_secs_f64());
+                if let Some(start) = pending.start {
+                    self.metrics.delivery.observe(start.elapsed().as_secs_f64());
+                }
                 pending.report(None);
             }
             Err((e, _)) => pending.report(Some(e.clone())),
@@ -223,7 +223,9 @@ impl Partitioner for StickyPartitioner {
 
 /// The messages of one request still waiting for their report.
 pub struct Pending {
-    start: Instant,
+    /// When the request's messages were queued; `None` for a refusal record, which
+    /// nobody waits for and the delivery histogram does not time.
+    start: Option<Instant>,
     state: Mutex<PendingState>,
 }
 
@@ -237,13 +239,24 @@ impl Pending {
     fn new(messages: usize) -> (Arc<Self>, oneshot::Receiver<Option<KafkaError>>) {
         let (waiter, settled) = oneshot::channel();
         let pending = Arc::new(Self {
-            start: Instant::now(),
+            start: Some(Instant::now()),
             state: Mutex::new(PendingState {
                 remaining: messages,
                 waiter: Some(waiter),
             }),
         });
         (pending, settled)
+    }
+
+    /// A diagnostic message nobody waits for (see [`EventSink::send_refusal`]).
+    fn unwatched() -> Arc<Self> {
+        Arc::new(Self {
+            start: None,
+            state: Mutex::new(PendingState {
+                remaining: 1,
+                waiter: None,
+            }),
+        })
     }
 
     /// One message's report: the first failure settles the request at once, otherwise
@@ -339,9 +352,7 @@ impl EventSink for KafkaSink {
     }
 
     fn send_refusal(&self, (key, payload): Message) {
-        // Nobody waits for its report (the receiver is dropped at once).
-        let (pending, _) = Pending::new(1);
-        let record = BaseRecord::with_opaque_to(&self.refusals_topic, pending)
+        let record = BaseRecord::with_opaque_to(&self.refusals_topic, Pending::unwatched())
             .key(&key)
             .payload(&payload);
         if let Err((e, _)) = self.producer.send(record) {
