@@ -127,14 +127,18 @@ impl ActionRules {
     /// The action a name becomes: the first matching rule's, or the name lowercased.
     pub fn action(&self, sent: Sent<'_>) -> String {
         let lower = sent.name.to_lowercase();
+        // A Matomo event's category and action, compared without case, once per event.
+        let event = sent
+            .matomo_event
+            .map(|(c, a)| (c.trim().to_lowercase(), a.map(|a| a.trim().to_lowercase())));
         for (m, action) in &self.rules {
             let hit = match m {
                 Match::Prefix(p) => lower.starts_with(p.as_str()),
                 Match::Pattern(re) => re.is_match(sent.name),
-                Match::Matomo { category, action } => sent.matomo_event.is_some_and(|(c, a)| {
-                    c.trim().to_lowercase() == *category
+                Match::Matomo { category, action } => event.as_ref().is_some_and(|(c, a)| {
+                    c == category
                         && action.as_ref().is_none_or(|want| {
-                            a.is_some_and(|a| a.trim().to_lowercase().starts_with(want.as_str()))
+                            a.as_ref().is_some_and(|a| a.starts_with(want.as_str()))
                         })
                 }),
                 Match::Goal(g) => sent.matomo_goal == Some(*g),
