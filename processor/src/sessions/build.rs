@@ -1,0 +1,410 @@
+//! One visitor's events of one day become session rows: the visits, their searches and
+//! what followed each, the themes touched and the first contact after each touch.
+
+use std::collections::HashMap;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use crate::config::GoalConfig;
+
+/// An event as [`build`] takes it.
+/// An event as [`build`] takes it.
+#[derive(Debug, Clone)]
+pub struct SessionEvent {
+    /// Site.
+    pub site: String,
+    /// Day (days since the epoch).
+    pub day: u16,
+    /// Visitor key.
+    pub visitor: String,
+    /// Time, seconds.
+    pub ts: u32,
+    /// Event type.
+    pub kind: String,
+    /// URL path.
+    pub path: String,
+    /// Themes with ancestors.
+    pub themes: Vec<String>,
+    /// Channel.
+    pub channel: String,
+    /// Device class.
+    pub device: String,
+    /// Action name.
+    pub action_name: String,
+    /// Normalised search term.
+    pub search_term: String,
+    /// Search result count, -1 when unknown.
+    pub search_results: i64,
+}
+
+/// One session summary row.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clickhouse::Row, Serialize, Deserialize)]
+pub struct SessionRow {
+    /// Site.
+    pub site: String,
+    /// Day.
+    pub day: u16,
+    /// Visitor key.
+    pub visitor: String,
+    /// `visitor-start_ts`.
+    pub session_id: String,
+    /// First event.
+    pub start_ts: u32,
+    /// Last event.
+    pub end_ts: u32,
+    /// end − start.
+    pub duration_s: u32,
+    /// Path of the first page.
+    pub entry_path: String,
+    /// First theme of the first event ('' if none).
+    pub entry_theme: String,
+    /// Channel of the first event.
+    pub channel: String,
+    /// Device of the first event.
+    pub device: String,
+    /// Page views.
+    pub pageviews: u32,
+    /// Site searches.
+    pub searches: u32,
+    /// Contacts (goal completions).
+    pub contacts: u32,
+    /// Time of the first contact, 0 when none.
+    pub first_contact_ts: u32,
+    /// Themes touched.
+    pub themes: Vec<String>,
+    /// First touch per theme.
+    pub theme_first_ts: Vec<u32>,
+    /// First contact at or after the first touch per theme, 0 when none.
+    pub theme_contact_ts: Vec<u32>,
+    /// 1 for a session that no longer exists (merged by a late event).
+    pub deleted: u8,
+    /// Newer wins.
+    pub version: u64,
+    /// Normalised term of each site search, in order.
+    pub search_terms: Vec<String>,
+    /// First top-level theme of each search ('' for none).
+    pub search_themes: Vec<String>,
+    /// Result count of each search (-1 unknown).
+    pub search_results: Vec<i64>,
+    /// What followed each search: `refined`, `clicked` or `left`.
+    pub search_next: Vec<String>,
+}
+
+/// A site's goals, compiled.
+pub struct Goals {
+    rules: Vec<Goal>,
+}
+
+/// One `[[goals]]` entry, compiled.
+struct Goal {
+    /// Site id, or `*`.
+    site: String,
+    /// Action-name prefixes, lowercase.
+    actions: Vec<String>,
+    /// Patterns on the paths of confirmation pages.
+    url_patterns: Vec<Regex>,
+}
+
+impl Goals {
+    /// Compiles the configured goals (checked by the configuration's validation).
+    pub fn new(goals: &[GoalConfig]) -> Result<Self, regex::Error> {
+        let mut rules = Vec::new();
+        for g in goals {
+            let patterns = g
+                .url_patterns
+                .iter()
+                .map(|p| Regex::new(p))
+                .collect::<Result<_, _>>()?;
+            rules.push(Goal {
+                site: g.site.clone(),
+                // Action names are stored lowercase: so are the prefixes matched on them.
+                actions: g.actions.iter().map(|a| a.to_lowercase()).collect(),
+                url_patterns: patterns,
+            });
+        }
+        Ok(Self { rules })
+    }
+
+    /// Whether `e` completes a goal of its site.
+    pub fn is_contact(&self, e: &SessionEvent) -> bool {
+        self.rules
+            .iter()
+            .filter(|g| g.site == "*" || g.site == e.site)
+            .any(|g| {
+                (e.kind == "action"
+                    && g.actions
+                        .iter()
+                        .any(|a| e.action_name.starts_with(a.as_str())))
+                    || (e.kind == "pageview" && g.url_patterns.iter().any(|p| p.is_match(&e.path)))
+            })
+    }
+}
+
+/// Splits one visitor's events of one day (sorted by time) into sessions.
+///
+/// Engagement reports and content impressions or clicks are not something the
+/// resident did on their own but what the tracker reports of a page view: they never
+/// start a visit (a page left open for hours reports its engagement when it is
+/// closed), never answer a search ("left" stays "left"), and only lengthen the visit
+/// they fall within.
+pub fn build(events: &[SessionEvent], gap_s: u32, goals: &Goals, version: u64) -> Vec<SessionRow> {
+    let mut out: Vec<SessionRow> = Vec::new();
+    let mut theme_index: HashMap<String, usize> = HashMap::new();
+    for e in events {
+        if matches!(e.kind.as_str(), "engagement" | "content") {
+            if let Some(s) = out.last_mut() {
+                if e.ts.saturating_sub(s.end_ts) <= gap_s {
+                    s.end_ts = s.end_ts.max(e.ts);
+                    s.duration_s = s.end_ts - s.start_ts;
+                }
+            }
+            continue;
+        }
+        let new_session = out
+            .last()
+            .is_none_or(|s| e.ts.saturating_sub(s.end_ts) > gap_s);
+        if new_session {
+            theme_index.clear();
+            out.push(SessionRow {
+                site: e.site.clone(),
+                day: e.day,
+                visitor: e.visitor.clone(),
+                session_id: format!("{}-{}", e.visitor, e.ts),
+                start_ts: e.ts,
+                end_ts: e.ts,
+                duration_s: 0,
+                entry_path: e.path.clone(),
+                entry_theme: e.themes.first().cloned().unwrap_or_default(),
+                channel: e.channel.clone(),
+                device: e.device.clone(),
+                pageviews: 0,
+                searches: 0,
+                contacts: 0,
+                first_contact_ts: 0,
+                themes: Vec::new(),
+                theme_first_ts: Vec::new(),
+                theme_contact_ts: Vec::new(),
+                deleted: 0,
+                version,
+                search_terms: Vec::new(),
+                search_themes: Vec::new(),
+                search_results: Vec::new(),
+                search_next: Vec::new(),
+            });
+        }
+        let Some(s) = out.last_mut() else { continue };
+        // The previous search of this visit learns what came after it.
+        if let Some(last) = s.search_next.last_mut() {
+            if last == "left" {
+                *last = if e.kind == "search" {
+                    "refined"
+                } else {
+                    "clicked"
+                }
+                .to_owned();
+            }
+        }
+        if e.kind == "search" {
+            s.search_terms.push(e.search_term.clone());
+            s.search_themes.push(
+                e.themes
+                    .iter()
+                    .find(|t| !t.contains('/'))
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+            s.search_results.push(e.search_results);
+            s.search_next.push("left".to_owned());
+        }
+        s.end_ts = s.end_ts.max(e.ts);
+        s.duration_s = s.end_ts - s.start_ts;
+        match e.kind.as_str() {
+            "pageview" => s.pageviews += 1,
+            "search" => s.searches += 1,
+            _ => {}
+        }
+        for t in &e.themes {
+            if !theme_index.contains_key(t) {
+                theme_index.insert(t.clone(), s.themes.len());
+                s.themes.push(t.clone());
+                s.theme_first_ts.push(e.ts);
+                s.theme_contact_ts.push(0);
+            }
+        }
+        if goals.is_contact(e) {
+            s.contacts += 1;
+            if s.first_contact_ts == 0 {
+                s.first_contact_ts = e.ts;
+            }
+            for c in s.theme_contact_ts.iter_mut() {
+                if *c == 0 {
+                    *c = e.ts;
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(ts: u32, kind: &str, path: &str, themes: &[&str], action: &str) -> SessionEvent {
+        SessionEvent {
+            site: "demo".into(),
+            day: 1,
+            visitor: "v".into(),
+            ts,
+            kind: kind.into(),
+            path: path.into(),
+            themes: themes.iter().map(|t| (*t).to_owned()).collect(),
+            channel: if ts == 0 {
+                "search".into()
+            } else {
+                "internal".into()
+            },
+            device: "mobile".into(),
+            action_name: action.into(),
+            search_term: if kind == "search" {
+                path.trim_start_matches('/').into()
+            } else {
+                String::new()
+            },
+            search_results: if kind == "search" { 0 } else { -1 },
+        }
+    }
+
+    fn goals() -> Goals {
+        Goals::new(&[GoalConfig {
+            site: "*".into(),
+            actions: vec!["contact:".into()],
+            url_patterns: vec!["^/contact/bedankt".into()],
+        }])
+        .unwrap()
+    }
+
+    #[test]
+    fn a_visit_with_a_contact_after_touching_debt_help() {
+        let events = [
+            ev(0, "pageview", "/", &[], ""),
+            ev(
+                60,
+                "search",
+                "/zoeken",
+                &["schulden/schuldhulpverlening", "schulden"],
+                "",
+            ),
+            ev(120, "pageview", "/schulden", &["schulden"], ""),
+            ev(300, "action", "/schulden", &["schulden"], "contact:phone"),
+            ev(400, "pageview", "/afval", &["afval"], ""),
+        ];
+        let s = build(&events, 1800, &goals(), 7);
+        assert_eq!(s.len(), 1);
+        let s = &s[0];
+        assert_eq!((s.start_ts, s.end_ts, s.duration_s), (0, 400, 400));
+        assert_eq!(
+            (s.pageviews, s.searches, s.contacts, s.first_contact_ts),
+            (3, 1, 1, 300)
+        );
+        assert_eq!(
+            (
+                s.entry_path.as_str(),
+                s.entry_theme.as_str(),
+                s.channel.as_str()
+            ),
+            ("/", "", "search")
+        );
+        assert_eq!(
+            s.themes,
+            vec!["schulden/schuldhulpverlening", "schulden", "afval"]
+        );
+        assert_eq!(s.theme_first_ts, vec![60, 60, 400]);
+        assert_eq!(
+            s.theme_contact_ts,
+            vec![300, 300, 0],
+            "afval was touched after the contact"
+        );
+    }
+
+    #[test]
+    fn what_follows_each_search_is_recorded() {
+        let events = [
+            ev(0, "search", "/bijstnd", &[], ""),
+            ev(
+                10,
+                "search",
+                "/bijstand",
+                &["inkomen/bijstand", "inkomen"],
+                "",
+            ),
+            ev(
+                20,
+                "pageview",
+                "/bijstand",
+                &["inkomen/bijstand", "inkomen"],
+                "",
+            ),
+            ev(
+                30,
+                "search",
+                "/kwijtschelding",
+                &["armoede/kwijtschelding", "armoede"],
+                "",
+            ),
+        ];
+        let s = &build(&events, 1800, &goals(), 1)[0];
+        assert_eq!(
+            s.search_terms,
+            vec!["bijstnd", "bijstand", "kwijtschelding"]
+        );
+        assert_eq!(s.search_themes, vec!["", "inkomen", "armoede"]);
+        assert_eq!(s.search_next, vec!["refined", "clicked", "left"]);
+    }
+
+    #[test]
+    fn engagement_and_content_reports_never_start_a_visit_or_answer_a_search() {
+        let events = [
+            ev(0, "search", "/bijstnd", &[], ""),
+            ev(5, "content", "/zoeken", &[], ""),
+            ev(40, "engagement", "/zoeken", &[], ""),
+            // The tab is closed hours later: its engagement report starts no visit.
+            ev(9000, "engagement", "/zoeken", &[], ""),
+        ];
+        let s = build(&events, 1800, &goals(), 1);
+        assert_eq!(s.len(), 1, "{s:?}");
+        assert_eq!(s[0].search_next, vec!["left"]);
+        assert_eq!((s[0].duration_s, s[0].pageviews), (40, 0));
+        let only = build(&[ev(7, "engagement", "/", &[], "")], 1800, &goals(), 1);
+        assert!(only.is_empty());
+    }
+
+    #[test]
+    fn inactivity_splits_sessions_and_confirmation_pages_count_as_contact() {
+        let events = [
+            ev(
+                0,
+                "pageview",
+                "/bijstand",
+                &["inkomen/bijstand", "inkomen"],
+                "",
+            ),
+            ev(1000, "pageview", "/contact/bedankt", &[], ""),
+            ev(
+                1000 + 1801,
+                "pageview",
+                "/bijstand",
+                &["inkomen/bijstand", "inkomen"],
+                "",
+            ),
+        ];
+        let s = build(&events, 1800, &goals(), 1);
+        assert_eq!(s.len(), 2);
+        assert_eq!(
+            (s[0].contacts, s[0].theme_contact_ts.clone()),
+            (1, vec![1000, 1000])
+        );
+        assert_eq!((s[1].contacts, s[1].session_id.as_str()), (0, "v-2801"));
+    }
+}
