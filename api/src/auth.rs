@@ -121,9 +121,9 @@ pub fn token_hash(token: &str) -> String {
 }
 
 /// A new random token (32 bytes from the operating system, hex) and its hash.
-pub fn new_token() -> Result<(String, String), String> {
+pub fn new_token() -> Result<(String, String), getrandom::Error> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| format!("no operating-system randomness: {e}"))?;
+    getrandom::fill(&mut bytes)?;
     let token = format!("lst_{}", hex::encode(bytes));
     let h = token_hash(&token);
     Ok((token, h))

@@ -5,10 +5,11 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use luister_schema::SiteId;
+use luister_service::config::{InvalidSetting, ServiceConfig};
 use luister_service::telemetry::LogConfig;
 use luister_store::ClickHouseConfig;
 
-use crate::savings::ContactCost;
+use crate::domain::savings::ContactCost;
 
 /// Everything `luister-api` reads at start.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,7 +49,7 @@ impl Default for ApiConfig {
             actions: ActionsConfig::default(),
             sites: Vec::new(),
             tenants: Vec::new(),
-            contact_costs: crate::savings::default_costs(),
+            contact_costs: crate::domain::savings::default_costs(),
             log: LogConfig::default(),
         }
     }
@@ -179,9 +180,17 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
     })
 }
 
-impl ApiConfig {
+impl ServiceConfig for ApiConfig {
+    fn log(&self) -> &LogConfig {
+        &self.log
+    }
+
+    fn listen(&self) -> &str {
+        &self.http.listen
+    }
+
     /// Checks the configuration before any traffic arrives.
-    pub fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), InvalidSetting> {
         self.clickhouse.validate().map_err(|e| e.to_string())?;
         self.http.connections.validate()?;
         let l = &self.limits;
@@ -194,9 +203,10 @@ impl ApiConfig {
             return Err(format!(
                 "reporting.timezone {:?} is not an IANA time zone such as Europe/Amsterdam",
                 self.reporting.timezone
-            ));
+            )
+            .into());
         }
-        crate::savings::validate(&self.contact_costs)?;
+        crate::domain::savings::validate(&self.contact_costs)?;
         if self.reporting.min_visitors_per_term == 0 {
             return Err("reporting.min_visitors_per_term must be at least 1".into());
         }
@@ -206,15 +216,16 @@ impl ApiConfig {
         }
         let sites: HashSet<&SiteId> = self.sites.iter().map(|s| &s.id).collect();
         let mut hashes = HashSet::new();
-        let mut check_hash = |owner: &str, h: &str| -> Result<(), String> {
+        let mut check_hash = |owner: &str, h: &str| -> Result<(), InvalidSetting> {
             if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(format!(
                     "{owner}: {h:?} is not a SHA-256 in hex (64 characters); \
                      `luister-api new-token` makes a token and its hash"
-                ));
+                )
+                .into());
             }
             if !hashes.insert(h.to_ascii_lowercase()) {
-                return Err(format!("{owner}: the token hash {h} is used twice"));
+                return Err(format!("{owner}: the token hash {h} is used twice").into());
             }
             Ok(())
         };
@@ -224,17 +235,16 @@ impl ApiConfig {
         let mut ids = HashSet::new();
         for t in &self.tenants {
             if t.id.is_empty() || !ids.insert(t.id.as_str()) {
-                return Err(format!("tenants: the id {:?} is empty or used twice", t.id));
+                return Err(format!("tenants: the id {:?} is empty or used twice", t.id).into());
             }
             for h in &t.token_sha256 {
                 check_hash(&format!("tenants {:?}", t.id), h)?;
             }
             for s in &t.sites {
                 if !sites.contains(s) {
-                    return Err(format!(
-                        "tenants {:?}: site \"{s}\" is not in [[sites]]",
-                        t.id
-                    ));
+                    return Err(
+                        format!("tenants {:?}: site \"{s}\" is not in [[sites]]", t.id).into(),
+                    );
                 }
             }
         }
@@ -246,18 +256,6 @@ impl ApiConfig {
             );
         }
         Ok(())
-    }
-}
-
-impl luister_service::config::ServiceConfig for ApiConfig {
-    fn validate(&self) -> Result<(), String> {
-        ApiConfig::validate(self)
-    }
-    fn log(&self) -> &LogConfig {
-        &self.log
-    }
-    fn listen(&self) -> &str {
-        &self.http.listen
     }
 }
 
@@ -345,7 +343,7 @@ mod tests {
             let mut c = config();
             change(&mut c);
             let e = c.validate().unwrap_err();
-            assert!(e.contains(msg), "{e} should contain {msg}");
+            assert!(e.0.contains(msg), "{e} should contain {msg}");
         }
     }
 }

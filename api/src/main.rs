@@ -6,9 +6,8 @@
 
 use std::io::Read;
 
-use anyhow::Context;
 use luister_api::config::ApiConfig;
-use luister_service::config::{load_checked, start, Args};
+use luister_service::config::{check_config, load_checked, start, Args};
 
 const USAGE: &str = "usage: luister-api [--config FILE]                (serve the read API)
        luister-api [--config FILE] check-config   (check the configuration)
@@ -18,24 +17,18 @@ const USAGE: &str = "usage: luister-api [--config FILE]                (serve th
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse(std::env::args().skip(1)).context(USAGE)?;
-    if args.help {
-        println!("{USAGE}");
+    let Some(args) = Args::parse_or_usage(std::env::args().skip(1), USAGE)? else {
         return Ok(());
-    }
+    };
     match args.rest.first().map(String::as_str) {
         None => {}
         Some("new-token") => {
-            let (token, hash) = luister_api::auth::new_token().map_err(anyhow::Error::msg)?;
+            let (token, hash) = luister_api::auth::new_token()?;
             println!("token:  {token}\nsha256: {hash}");
             println!("Give the token to its user; put only the sha256 in api.toml.");
             return Ok(());
         }
-        Some("check-config") => {
-            load_checked::<ApiConfig>(args.config.as_deref())?;
-            println!("configuration is valid");
-            return Ok(());
-        }
+        Some("check-config") => return Ok(check_config::<ApiConfig>(&args)?),
         Some("openapi") => {
             println!("{}", luister_api::routes::openapi_json());
             return Ok(());

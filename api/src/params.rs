@@ -152,8 +152,19 @@ impl std::fmt::Display for IsoWeek {
     }
 }
 
+/// A text that is not a theme id (shown cut, as [`shown`] does).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("theme={0:?} is not a theme id such as schulden or schulden/beslag")]
+pub struct NotATheme(String);
+
+impl From<NotATheme> for ApiError {
+    fn from(e: NotATheme) -> Self {
+        ApiError::BadRequest(e.to_string())
+    }
+}
+
 /// Checks a theme id: lowercase segments of `a-z`, `0-9` and `-`, joined by `/`.
-pub fn check_theme(theme: &str) -> Result<(), String> {
+pub fn check_theme(theme: &str) -> Result<(), NotATheme> {
     let ok = !theme.is_empty()
         && theme.len() <= 100
         && theme.split('/').all(|seg| {
@@ -165,10 +176,7 @@ pub fn check_theme(theme: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "theme={:?} is not a theme id such as schulden or schulden/beslag",
-            shown(theme)
-        ))
+        Err(NotATheme(shown(theme)))
     }
 }
 
@@ -176,9 +184,10 @@ pub fn check_theme(theme: &str) -> Result<(), String> {
 pub fn theme(value: Option<&str>) -> Result<Option<String>, ApiError> {
     match value {
         None => Ok(None),
-        Some(t) => check_theme(t)
-            .map(|()| Some(t.to_string()))
-            .map_err(ApiError::BadRequest),
+        Some(t) => {
+            check_theme(t)?;
+            Ok(Some(t.to_string()))
+        }
     }
 }
 

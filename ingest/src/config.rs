@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use luister_schema::SiteId;
+use luister_service::config::{InvalidSetting, ServiceConfig};
 use luister_service::http::ConnectionLimits;
 use luister_service::kafka::KafkaConfig;
 use luister_service::telemetry::LogConfig;
@@ -255,9 +256,17 @@ impl SiteConfig {
     }
 }
 
-impl IngestConfig {
+impl ServiceConfig for IngestConfig {
+    fn log(&self) -> &LogConfig {
+        &self.log
+    }
+
+    fn listen(&self) -> &str {
+        &self.http.listen
+    }
+
     /// Checks the configuration before any traffic arrives.
-    pub fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), InvalidSetting> {
         self.kafka.validate()?;
         self.http.connections.validate()?;
         if self.privacy.shared_salt && self.privacy.salt_key_file.is_empty() {
@@ -276,7 +285,8 @@ impl IngestConfig {
             return Err(format!(
                 "producer.compression {:?} is not one of lz4, gzip, snappy, none",
                 self.producer.compression
-            ));
+            )
+            .into());
         }
         if self.sites.is_empty() {
             return Err("no [[sites]] configured: the collector would reject every event".into());
@@ -289,45 +299,34 @@ impl IngestConfig {
         let mut plausible = std::collections::HashSet::new();
         for s in &self.sites {
             if !ids.insert(s.id.as_str()) {
-                return Err(format!("site {} is configured twice", s.id));
+                return Err(format!("site {} is configured twice", s.id).into());
             }
             if s.hostnames.is_empty() {
-                return Err(format!("site {} has no hostnames", s.id));
+                return Err(format!("site {} has no hostnames", s.id).into());
             }
             if let Some(m) = &s.matomo_idsite {
                 if !matomo.insert(m.as_str()) {
-                    return Err(format!("matomo_idsite {m:?} is used by two sites"));
+                    return Err(format!("matomo_idsite {m:?} is used by two sites").into());
                 }
             }
             if let Some(p) = &s.plausible_domain {
                 if !plausible.insert(p.to_ascii_lowercase()) {
-                    return Err(format!("plausible_domain {p:?} is used by two sites"));
+                    return Err(format!("plausible_domain {p:?} is used by two sites").into());
                 }
             }
             if s.timezone.parse::<chrono_tz::Tz>().is_err() {
                 return Err(format!(
                     "site {}: timezone {:?} is not an IANA time zone",
                     s.id, s.timezone
-                ));
+                )
+                .into());
             }
             if s.search_param.is_empty() {
-                return Err(format!("site {}: search_param is empty", s.id));
+                return Err(format!("site {}: search_param is empty", s.id).into());
             }
             ActionRules::compile(&s.action_rules).map_err(|e| format!("site {}: {e}", s.id))?;
         }
         Ok(())
-    }
-}
-
-impl luister_service::config::ServiceConfig for IngestConfig {
-    fn validate(&self) -> Result<(), String> {
-        IngestConfig::validate(self)
-    }
-    fn log(&self) -> &LogConfig {
-        &self.log
-    }
-    fn listen(&self) -> &str {
-        &self.http.listen
     }
 }
 

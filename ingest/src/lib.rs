@@ -15,6 +15,11 @@
 //! - [`error`]: every rejection and its HTTP status.
 //! - [`refusals`]: the rate-limited log of refusals, for site builders.
 //! - [`metrics`]: Prometheus metric names and handles.
+//!
+//! A new protocol or vendor parameter: a parser in [`protocol`] that makes raw events
+//! (no checking there: [`collect`] checks and scrubs every protocol's events once), a
+//! route in [`routes`], a row in `docs/protocols.md`, and an [`error`] variant for
+//! what it refuses.
 
 pub mod agent;
 pub mod collect;
@@ -41,6 +46,7 @@ use anyhow::Context;
 use axum::Router;
 use prometheus::Registry;
 
+use luister_service::config::ServiceConfig;
 use luister_service::ops::{HttpMetrics, ReadyCheck};
 
 use crate::collect::Collector;
@@ -120,7 +126,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    config.validate().map_err(anyhow::Error::msg)?;
+    config.validate()?;
     let registry = Registry::new();
     let http_metrics = HttpMetrics::new(&registry)?;
     let metrics = IngestMetrics::new(&registry)?;
@@ -133,10 +139,11 @@ pub async fn serve(
     let salts = if config.privacy.shared_salt {
         let key =
             salt::seal::SaltKey::from_file(std::path::Path::new(&config.privacy.salt_key_file))?;
-        Some(
-            salt::KafkaSalts::new(&config.kafka, key, metrics.salt_rejected.clone())
-                .map_err(anyhow::Error::msg)?,
-        )
+        Some(salt::KafkaSalts::new(
+            &config.kafka,
+            key,
+            metrics.salt_rejected.clone(),
+        )?)
     } else {
         None
     };
@@ -187,7 +194,7 @@ async fn maintain_salts(salts: salt::KafkaSalts, app: Arc<App>) {
     loop {
         let now = now_ms();
         let today = salt::day_of(now);
-        let result: Result<(), String> = async {
+        let result: Result<(), salt::SaltError> = async {
             if !topic_ready {
                 salts.ensure_topic().await?;
                 topic_ready = true;
@@ -233,10 +240,8 @@ async fn watch_broker(sink: Arc<KafkaSink>) {
 
 /// Drops rate-limit state of visitors who went quiet, every five seconds. A visitor's
 /// bucket is full again half a second after one event (at the default 120 a minute),
-/// so the state holds about the last five seconds' visitors. Once a minute, a busy
-/// collector (30,000 new visitors a second in benchmark 1) held 1.8 million of them,
-/// some 50 MB, and sweeping them stalled the requests waiting on that map for over
-/// 100 ms.
+/// so the state holds about the last five seconds' visitors; sweeping less often let
+/// the map grow until a sweep stalled requests (figures in `docs/benchmarks.md`).
 async fn forget_idle_visitors(app: Arc<App>) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     loop {

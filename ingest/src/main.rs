@@ -8,11 +8,10 @@ use std::io::{BufRead, Write};
 
 use anyhow::Context;
 use luister_ingest::config::IngestConfig;
-use luister_service::config::{load_checked, start, Args};
+use luister_service::config::{check_config, load_checked, start, Args};
 
-/// Many small allocations per event on both worker threads: glibc's allocator spent
-/// about a fifth of the collector's time in its locks and consolidation (perf, batch
-/// load of benchmark 2).
+/// Many small allocations per event on both worker threads, where glibc's allocator
+/// spent much of the collector's time in its locks (`docs/benchmarks.md`, profiling).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -20,25 +19,18 @@ const USAGE: &str = "usage: luister-ingest [--config FILE]   (run the collector)
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse(std::env::args().skip(1)).context(USAGE)?;
-    if args.help {
-        println!("{USAGE}");
+    let Some(args) = Args::parse_or_usage(std::env::args().skip(1), USAGE)? else {
         return Ok(());
-    }
+    };
     match args.rest.first().map(String::as_str) {
         None => {}
         Some("scrub") => return scrub_stdin(),
         Some("new-salt-key") => {
-            let key =
-                luister_ingest::salt::seal::SaltKey::generate_hex().map_err(anyhow::Error::msg)?;
+            let key = luister_ingest::salt::seal::SaltKey::generate_hex()?;
             println!("{key}");
             return Ok(());
         }
-        Some("check-config") => {
-            load_checked::<IngestConfig>(args.config.as_deref())?;
-            println!("configuration is valid");
-            return Ok(());
-        }
+        Some("check-config") => return Ok(check_config::<IngestConfig>(&args)?),
         Some(other) => anyhow::bail!("unknown argument {other:?}\n{USAGE}"),
     }
     let config: IngestConfig = load_checked(args.config.as_deref())?;

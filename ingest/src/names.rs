@@ -63,6 +63,16 @@ enum Match {
     Goal(u32),
 }
 
+/// Which of a site's action rules is wrong (counted from 1), and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("action rule {rule}: {problem}")]
+pub struct RuleError {
+    /// The rule's number in the site's list.
+    pub rule: usize,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
 /// A site's rules, compiled.
 #[derive(Debug, Clone, Default)]
 pub struct ActionRules {
@@ -71,10 +81,13 @@ pub struct ActionRules {
 
 impl ActionRules {
     /// Compiles the rules, or says which one is wrong and why.
-    pub fn compile(rules: &[ActionRule]) -> Result<Self, String> {
+    pub fn compile(rules: &[ActionRule]) -> Result<Self, RuleError> {
         let mut out = Vec::with_capacity(rules.len());
         for (i, r) in rules.iter().enumerate() {
-            let n = i + 1;
+            let bad = |problem: String| RuleError {
+                rule: i + 1,
+                problem,
+            };
             let chosen = [
                 r.prefix.is_some(),
                 r.pattern.is_some(),
@@ -85,40 +98,38 @@ impl ActionRules {
             .filter(|b| *b)
             .count();
             if chosen != 1 {
-                return Err(format!(
-                    "action rule {n}: set exactly one of prefix, pattern, matomo_category, matomo_goal"
+                return Err(bad(
+                    "set exactly one of prefix, pattern, matomo_category, matomo_goal".into(),
                 ));
             }
             if r.matomo_action.is_some() && r.matomo_category.is_none() {
-                return Err(format!(
-                    "action rule {n}: matomo_action needs matomo_category"
-                ));
+                return Err(bad("matomo_action needs matomo_category".into()));
             }
             let action = r.action.trim().to_lowercase();
             if action.is_empty()
                 || action.chars().count() > MAX_ACTION_NAME
                 || action.chars().any(char::is_control)
             {
-                return Err(format!(
-                    "action rule {n}: action {:?} must be 1-{} characters without control characters",
-                    r.action,
-                    MAX_ACTION_NAME
-                ));
+                return Err(bad(format!(
+                    "action {:?} must be 1-{MAX_ACTION_NAME} characters without control characters",
+                    r.action
+                )));
             }
-            let m = if let Some(p) = &r.prefix {
-                Match::Prefix(p.trim().to_lowercase())
-            } else if let Some(p) = &r.pattern {
-                Match::Pattern(Regex::new(p).map_err(|e| {
-                    format!("action rule {n}: pattern {p:?} is not a regular expression: {e}")
-                })?)
-            } else if let Some(c) = &r.matomo_category {
-                Match::Matomo {
-                    category: c.trim().to_lowercase(),
-                    action: r.matomo_action.as_deref().map(|a| a.trim().to_lowercase()),
-                }
-            } else {
-                Match::Goal(r.matomo_goal.unwrap_or_default())
-            };
+            let m =
+                if let Some(p) = &r.prefix {
+                    Match::Prefix(p.trim().to_lowercase())
+                } else if let Some(p) = &r.pattern {
+                    Match::Pattern(Regex::new(p).map_err(|e| {
+                        bad(format!("pattern {p:?} is not a regular expression: {e}"))
+                    })?)
+                } else if let Some(c) = &r.matomo_category {
+                    Match::Matomo {
+                        category: c.trim().to_lowercase(),
+                        action: r.matomo_action.as_deref().map(|a| a.trim().to_lowercase()),
+                    }
+                } else {
+                    Match::Goal(r.matomo_goal.unwrap_or_default())
+                };
             out.push((m, action));
         }
         Ok(Self { rules: out })
@@ -264,7 +275,8 @@ mod tests {
             (rule(&[("prefix", "a")], "  "), "action \"  \" must be"),
         ] {
             let e = ActionRules::compile(&[r]).unwrap_err();
-            assert!(e.contains(msg), "{e}");
+            assert_eq!(e.rule, 1);
+            assert!(e.to_string().contains(msg), "{e}");
         }
     }
 }

@@ -13,7 +13,7 @@ use std::hash::{Hash, Hasher};
 
 use bytes::Bytes;
 
-use crate::row::EventRow;
+use crate::row::{DecodeError, EventRow};
 
 /// What the metrics count a row under (`ProcessorMetrics::count_rows`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -276,7 +276,7 @@ impl Batch {
     }
 
     /// Its rows decoded again (for the dead-letter topic).
-    pub fn decode(&self) -> Result<Vec<EventRow>, String> {
+    pub fn decode(&self) -> Result<Vec<EventRow>, DecodeError> {
         self.rows
             .iter()
             .map(|r| {
@@ -285,7 +285,7 @@ impl Batch {
                 if bytes.is_empty() {
                     Ok(row)
                 } else {
-                    Err(format!("{} bytes left after a row", bytes.len()))
+                    Err(DecodeError::Trailing(bytes.len()))
                 }
             })
             .collect()

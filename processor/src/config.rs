@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use luister_service::config::{InvalidSetting, ServiceConfig};
 use luister_service::kafka::KafkaConfig;
 use luister_service::telemetry::LogConfig;
 use luister_store::ClickHouseConfig;
@@ -61,9 +62,8 @@ pub struct ConsumerConfig {
     pub group_id: String,
     /// Most events written in one ClickHouse insert. Default 100000: each insert makes
     /// parts in `events` and in every view's table that ClickHouse merges again later,
-    /// so larger inserts cost it less per event (benchmark 3: about a tenth less
-    /// ClickHouse CPU than 50000). A batch holds its rows encoded (about 450 bytes a
-    /// page view, see [`crate::batch`]).
+    /// so larger inserts cost it less per event (`docs/benchmarks.md`). A batch holds
+    /// its rows encoded (about 450 bytes a page view, see [`crate::batch`]).
     pub batch_max_rows: usize,
     /// Most message bytes in one batch. Default 40 MiB.
     pub batch_max_bytes: usize,
@@ -249,16 +249,25 @@ impl Default for TaxonomyConfig {
     }
 }
 
-impl ProcessorConfig {
+impl ServiceConfig for ProcessorConfig {
+    fn log(&self) -> &LogConfig {
+        &self.log
+    }
+
+    fn listen(&self) -> &str {
+        &self.http.listen
+    }
+
     /// Checks the configuration before any traffic arrives.
-    pub fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), InvalidSetting> {
         self.kafka.validate()?;
         self.clickhouse.validate().map_err(|e| e.to_string())?;
         if self.processing.timezone.parse::<chrono_tz::Tz>().is_err() {
             return Err(format!(
                 "processing.timezone {:?} is not an IANA time zone such as Europe/Amsterdam",
                 self.processing.timezone
-            ));
+            )
+            .into());
         }
         // One insert must stay one ClickHouse block (max_insert_block_size, 1048576
         // rows by default) so that it lands whole or not at all.
@@ -275,7 +284,8 @@ impl ProcessorConfig {
                     return Err(format!(
                         "goals (site {}): url pattern {p:?} is not a valid regular expression: {e}",
                         g.site
-                    ));
+                    )
+                    .into());
                 }
             }
         }
@@ -297,18 +307,6 @@ impl ProcessorConfig {
     }
 }
 
-impl luister_service::config::ServiceConfig for ProcessorConfig {
-    fn validate(&self) -> Result<(), String> {
-        ProcessorConfig::validate(self)
-    }
-    fn log(&self) -> &LogConfig {
-        &self.log
-    }
-    fn listen(&self) -> &str {
-        &self.http.listen
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,12 +321,14 @@ mod tests {
         assert!(c
             .validate()
             .unwrap_err()
+            .0
             .contains("consumer.batch_max_bytes"));
         c.consumer.batch_max_bytes = 40 << 20;
         c.consumer.batch_max_rows = 0;
         assert!(c
             .validate()
             .unwrap_err()
+            .0
             .contains("consumer.batch_max_rows"));
     }
 }

@@ -49,9 +49,8 @@ const FETCH_TUNING: [(&str, &str); 4] = [
     ("fetch.queue.backoff.ms", "20"),
     // The broker answers a fetch once 64 KB are there or after 100 ms, instead of as
     // soon as one byte is (librdkafka's default), which under live traffic was a fetch
-    // per collector produce request: at 11,000 page views/s the broker used 0.49 cores
-    // with the default, 0.31 with this. A batch waits up to a second anyway
-    // (consumer.batch_max_wait_ms).
+    // per collector produce request and cost the broker CPU (`docs/benchmarks.md`). A
+    // batch waits up to a second anyway (consumer.batch_max_wait_ms).
     ("fetch.min.bytes", "65536"),
     ("fetch.wait.max.ms", "100"),
 ];

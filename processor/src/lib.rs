@@ -20,6 +20,11 @@
 //! The service answers `/healthz` at once; `/readyz` turns ready when ClickHouse and
 //! the broker answer. While ClickHouse is down at start it waits and retries rather
 //! than exit.
+//!
+//! A theme rule is data, not code: the taxonomy file (`taxonomy/default.toml` or a
+//! municipality's own), matched as [`attribution`]'s module doc states; a new column
+//! of the events is a field of [`row::EventRow`]; a derived table is an owner module in
+//! `luister_store::aggregates`, rewritten by the sessionizer.
 
 pub mod attribution;
 pub mod batch;
@@ -46,6 +51,7 @@ use prometheus::Registry;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use tokio::sync::{watch, OnceCell};
 
+use luister_service::config::ServiceConfig;
 use luister_service::ops::ReadyCheck;
 use luister_store::Store;
 
@@ -64,7 +70,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    config.validate().map_err(anyhow::Error::msg)?;
+    config.validate()?;
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
@@ -75,8 +81,7 @@ pub async fn serve(
     let metrics = ProcessorMetrics::new(&registry)?;
     let taxonomy_file =
         (!config.taxonomy.file.is_empty()).then(|| std::path::PathBuf::from(&config.taxonomy.file));
-    let live =
-        taxonomy::LiveTaxonomy::load(taxonomy_file.as_deref()).map_err(anyhow::Error::msg)?;
+    let live = taxonomy::LiveTaxonomy::load(taxonomy_file.as_deref())?;
     if let Some(file) = taxonomy_file {
         let every = Duration::from_secs(config.taxonomy.reload_check_s.max(1));
         tokio::spawn(live.clone().watch(file, every, metrics.clone()));

@@ -13,12 +13,10 @@ use anyhow::Context;
 use luister_processor::attribution::{evaluate, Input, Matcher};
 use luister_processor::config::ProcessorConfig;
 use luister_processor::taxonomy::load_taxonomy;
-use luister_service::config::{load_checked, start, Args};
+use luister_service::config::{check_config, load_checked, start, Args};
 
-/// Parsing, attribution and the sessionizer allocate many small values per event;
-/// perf put a third of the processor's samples in glibc's allocator. With mimalloc
-/// the processor used about 5% less CPU for the same 1.2M events (three alternating
-/// runs each).
+/// Parsing, attribution and the sessionizer allocate many small values per event, and
+/// glibc's allocator took a large share of the processor's CPU (`docs/benchmarks.md`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -28,19 +26,13 @@ const USAGE: &str = "usage: luister-processor [--config FILE]\n       luister-pr
 async fn main() -> anyhow::Result<()> {
     let mut raw: Vec<String> = std::env::args().skip(1).collect();
     let taxonomy = take_option(&mut raw, "--taxonomy")?;
-    let args = Args::parse(raw).context(USAGE)?;
-    if args.help {
-        println!("{USAGE}");
+    let Some(args) = Args::parse_or_usage(raw, USAGE)? else {
         return Ok(());
-    }
+    };
     match args.rest.first().map(String::as_str) {
         None => {}
         Some("classify") => return classify(taxonomy.as_deref()),
-        Some("check-config") => {
-            load_checked::<ProcessorConfig>(args.config.as_deref())?;
-            println!("configuration is valid");
-            return Ok(());
-        }
+        Some("check-config") => return Ok(check_config::<ProcessorConfig>(&args)?),
         Some("rebuild") => {
             let config: ProcessorConfig = load_checked(args.config.as_deref())?;
             return rebuild(&config, &args.rest[1..]).await;
@@ -106,7 +98,7 @@ fn take_option(args: &mut Vec<String>, name: &str) -> anyhow::Result<Option<Stri
 }
 
 fn matcher(file: Option<&str>) -> anyhow::Result<Matcher> {
-    let taxonomy = load_taxonomy(file.map(std::path::Path::new)).map_err(anyhow::Error::msg)?;
+    let taxonomy = load_taxonomy(file.map(std::path::Path::new))?;
     Matcher::new(&taxonomy).context("compiling the taxonomy")
 }
 
@@ -146,7 +138,7 @@ fn evaluate_file(file: Option<&str>, labelled: &str) -> anyhow::Result<()> {
     let m = matcher(file)?;
     let text =
         std::fs::read_to_string(labelled).with_context(|| format!("cannot read {labelled}"))?;
-    let report = evaluate::evaluate(&m, &text).map_err(anyhow::Error::msg)?;
+    let report = evaluate::evaluate(&m, &text)?;
     print!("{}", report.table());
     for (input, want, got) in &report.misses {
         println!("miss: {input:?} expected {want}, got {got}");

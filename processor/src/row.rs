@@ -318,7 +318,7 @@ impl EventRow {
     }
 
     /// Reads a row [`EventRow::write_row_binary`] wrote, advancing `input` past it.
-    pub fn read_row_binary(input: &mut &[u8]) -> Result<Self, String> {
+    pub fn read_row_binary(input: &mut &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader(input);
         Ok(Self {
             site: r.string()?,
@@ -359,24 +359,41 @@ impl EventRow {
     }
 }
 
+/// Why bytes are not a row [`EventRow::write_row_binary`] wrote.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The bytes end inside a value.
+    #[error("a row ends {0} bytes early")]
+    Short(usize),
+    /// A length does not end within ten bytes.
+    #[error("a length longer than 64 bits")]
+    Length,
+    /// A string is not UTF-8.
+    #[error("a string that is not UTF-8: {0}")]
+    Utf8(#[from] std::string::FromUtf8Error),
+    /// Bytes are left after the last column.
+    #[error("{0} bytes left after a row")]
+    Trailing(usize),
+}
+
 /// Reads RowBinary values from the front of a slice.
 struct Reader<'a, 'b>(&'a mut &'b [u8]);
 
 impl Reader<'_, '_> {
-    fn take(&mut self, n: usize) -> Result<&[u8], String> {
+    fn take(&mut self, n: usize) -> Result<&[u8], DecodeError> {
         if self.0.len() < n {
-            return Err(format!("a row ends {} bytes early", n - self.0.len()));
+            return Err(DecodeError::Short(n - self.0.len()));
         }
         let (head, rest) = self.0.split_at(n);
         *self.0 = rest;
         Ok(head)
     }
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], String> {
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
         Ok(self.take(N)?.try_into().expect("N bytes"))
     }
 
-    fn len(&mut self) -> Result<usize, String> {
+    fn len(&mut self) -> Result<usize, DecodeError> {
         let mut n = 0usize;
         for shift in (0..64).step_by(7) {
             let [b] = self.array::<1>()?;
@@ -385,12 +402,12 @@ impl Reader<'_, '_> {
                 return Ok(n);
             }
         }
-        Err("a length longer than 64 bits".into())
+        Err(DecodeError::Length)
     }
 
-    fn string(&mut self) -> Result<String, String> {
+    fn string(&mut self) -> Result<String, DecodeError> {
         let n = self.len()?;
-        String::from_utf8(self.take(n)?.to_vec()).map_err(|e| e.to_string())
+        Ok(String::from_utf8(self.take(n)?.to_vec())?)
     }
 }
 

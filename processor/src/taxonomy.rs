@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
-use luister_schema::taxonomy::Taxonomy;
+use luister_schema::taxonomy::{Taxonomy, TaxonomyError};
 
 use crate::attribution::Matcher;
 use crate::metrics::ProcessorMetrics;
@@ -14,16 +14,63 @@ use crate::metrics::ProcessorMetrics;
 /// The default taxonomy shipped with Luister.
 pub const DEFAULT_TAXONOMY: &str = include_str!("../taxonomy/default.toml");
 
+/// Why a taxonomy could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read taxonomy {file}: {source}")]
+    Read {
+        /// The file.
+        file: String,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The file is not a taxonomy.
+    #[error("{file}: {source}")]
+    Parse {
+        /// The file, or `default taxonomy`.
+        file: String,
+        /// What is wrong in it.
+        source: TaxonomyError,
+    },
+    /// A pattern in it does not compile.
+    #[error("{file}: {source}")]
+    Pattern {
+        /// The file, or `default taxonomy`.
+        file: String,
+        /// The regular expression's error.
+        source: regex::Error,
+    },
+}
+
 /// Reads a taxonomy file, or the default when `file` is `None`.
-pub fn load_taxonomy(file: Option<&Path>) -> Result<Taxonomy, String> {
-    match file {
-        None => Taxonomy::parse(DEFAULT_TAXONOMY).map_err(|e| format!("default taxonomy: {e}")),
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read taxonomy {}: {e}", path.display()))?;
-            Taxonomy::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
-        }
-    }
+pub fn load_taxonomy(file: Option<&Path>) -> Result<Taxonomy, LoadError> {
+    let name = shown(file);
+    let text = match file {
+        None => DEFAULT_TAXONOMY.to_owned(),
+        Some(path) => std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+            file: name.clone(),
+            source,
+        })?,
+    };
+    Taxonomy::parse(&text).map_err(|source| LoadError::Parse { file: name, source })
+}
+
+/// A taxonomy file's name in messages.
+fn shown(file: Option<&Path>) -> String {
+    file.map_or_else(
+        || "default taxonomy".to_owned(),
+        |p| p.display().to_string(),
+    )
+}
+
+/// Reads a taxonomy ([`load_taxonomy`]) and compiles its matcher.
+fn load_matcher(file: Option<&Path>) -> Result<Matcher, LoadError> {
+    let taxonomy = load_taxonomy(file)?;
+    Matcher::new(&taxonomy).map_err(|source| LoadError::Pattern {
+        file: shown(file),
+        source,
+    })
 }
 
 /// The matcher in use, swapped as a whole when the file changes.
@@ -34,9 +81,8 @@ pub struct LiveTaxonomy {
 
 impl LiveTaxonomy {
     /// Loads the taxonomy once; a bad file here stops the start.
-    pub fn load(file: Option<&Path>) -> Result<Self, String> {
-        let taxonomy = load_taxonomy(file)?;
-        let matcher = Matcher::new(&taxonomy).map_err(|e| e.to_string())?;
+    pub fn load(file: Option<&Path>) -> Result<Self, LoadError> {
+        let matcher = load_matcher(file)?;
         Ok(Self {
             current: Arc::new(RwLock::new(Arc::new(matcher))),
         })
@@ -65,9 +111,7 @@ impl LiveTaxonomy {
                 continue;
             }
             seen = now;
-            match load_taxonomy(Some(&file))
-                .and_then(|t| Matcher::new(&t).map_err(|e| e.to_string()))
-            {
+            match load_matcher(Some(&file)) {
                 Ok(m) => {
                     self.replace(m);
                     metrics.taxonomy_reloads.with_label_values(&["ok"]).inc();

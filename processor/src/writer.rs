@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use luister_store::StoreError;
 
 use crate::batch::Batch;
@@ -216,9 +217,7 @@ impl<S: EventStore> Writer<S> {
                 }
             }
         }
-        let rows = batch
-            .decode()
-            .map_err(|e| anyhow::anyhow!("decoding a refused batch: {e}"))?;
+        let rows = batch.decode().context("decoding a refused batch")?;
         side.dead_letter(&rows, &format!("ClickHouse refused the batch: {refusal}"))
             .await?;
         // What this processor knows was dropped with the refusal; the next batch asks again.

@@ -10,6 +10,10 @@
 //! - [`taxonomy`]: the theme taxonomy file, parsed and checked.
 //! - [`Event`] / [`EventData`]: one event (page view, site search or action) with its
 //!   schema version [`SCHEMA_VERSION`]; [`Device`] is its device class.
+//!
+//! A new field a tracker sends goes into [`EventData`] (or [`Event`]) here, optional so
+//! that older messages still parse; the collector fills it and the processor's row
+//! stores it (`docs/architecture.md`, "A column of the raw events").
 
 pub mod taxonomy;
 
@@ -253,38 +257,49 @@ struct WireEvent {
     scroll_depth: Option<u8>,
 }
 
+/// Why an event's JSON is not an event: what serde reports beside the field's name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventShapeError {
+    /// A field the event's type needs is missing.
+    #[error("missing field `{field}` of {of}")]
+    Missing {
+        /// The field.
+        field: &'static str,
+        /// The kind of event, with its article ("a search").
+        of: &'static str,
+    },
+    /// `type` is none of the known kinds.
+    #[error("unknown variant `{0}`, expected one of `pageview`, `search`, `action`, `content`, `engagement`")]
+    UnknownType(String),
+}
+
 impl TryFrom<WireEvent> for Event {
-    type Error = String;
-    fn try_from(w: WireEvent) -> Result<Self, String> {
+    type Error = EventShapeError;
+    fn try_from(w: WireEvent) -> Result<Self, EventShapeError> {
+        let missing = |field, of| EventShapeError::Missing { field, of };
         let data = match w.kind.as_str() {
             "pageview" => EventData::Pageview { title: w.title },
             "search" => EventData::Search {
-                query: w.query.ok_or("missing field `query` of a search")?,
+                query: w.query.ok_or(missing("query", "a search"))?,
                 result_count: w.result_count,
                 category: w.category,
             },
             "action" => EventData::Action {
-                name: w.name.ok_or("missing field `name` of an action")?,
+                name: w.name.ok_or(missing("name", "an action"))?,
                 target: w.target,
                 label: w.label,
             },
             "content" => EventData::Content {
-                name: w.name.ok_or("missing field `name` of a content event")?,
+                name: w.name.ok_or(missing("name", "a content event"))?,
                 piece: w.piece,
                 target: w.target,
                 interaction: w.interaction,
             },
             "engagement" => EventData::Engagement {
-                engaged_ms: w
-                    .engaged_ms
-                    .ok_or("missing field `engaged_ms` of an engagement")?,
+                engaged_ms: w.engaged_ms.ok_or(missing("engaged_ms", "an engagement"))?,
                 scroll_depth: w.scroll_depth,
             },
-            other => {
-                return Err(format!(
-                    "unknown variant `{other}`, expected one of `pageview`, `search`, `action`, `content`, `engagement`"
-                ))
-            }
+            other => return Err(EventShapeError::UnknownType(other.to_owned())),
         };
         Ok(Event {
             v: w.v,

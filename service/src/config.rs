@@ -25,6 +25,24 @@ pub enum ConfigError {
     Usage(String),
 }
 
+/// A setting that cannot work, and what to change: what `check-config` prints and a
+/// service refuses to start with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidSetting(pub String);
+
+impl From<String> for InvalidSetting {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
+impl From<&str> for InvalidSetting {
+    fn from(message: &str) -> Self {
+        Self(message.to_owned())
+    }
+}
+
 /// Reads `T` from its defaults, the optional TOML file and `LUISTER_*__*` variables.
 pub fn load<T: Serialize + DeserializeOwned + Default>(
     file: Option<&Path>,
@@ -56,7 +74,7 @@ pub fn load<T: Serialize + DeserializeOwned + Default>(
 /// What a binary needs of its service's configuration to check it and start.
 pub trait ServiceConfig: Serialize + DeserializeOwned + Default {
     /// Checks the whole configuration before any traffic arrives.
-    fn validate(&self) -> Result<(), String>;
+    fn validate(&self) -> Result<(), InvalidSetting>;
     /// The `[log]` section.
     fn log(&self) -> &crate::telemetry::LogConfig;
     /// The `http.listen` address.
@@ -67,8 +85,15 @@ pub trait ServiceConfig: Serialize + DeserializeOwned + Default {
 /// does, and the first step of a start.
 pub fn load_checked<T: ServiceConfig>(file: Option<&Path>) -> Result<T, ConfigError> {
     let config: T = load(file)?;
-    config.validate().map_err(ConfigError::Invalid)?;
+    config.validate().map_err(|e| ConfigError::Invalid(e.0))?;
     Ok(config)
+}
+
+/// `check-config`: loads and checks the configuration, and says so when it is valid.
+pub fn check_config<T: ServiceConfig>(args: &Args) -> Result<(), ConfigError> {
+    load_checked::<T>(args.config.as_deref())?;
+    println!("configuration is valid");
+    Ok(())
 }
 
 /// Starts logging as `config.log` says and binds `http.listen`, logging the address:
@@ -102,6 +127,20 @@ pub struct Args {
 }
 
 impl Args {
+    /// Parses the process arguments as [`Args::parse`]; `None` when `--help` asked for
+    /// `usage`, which is then printed. A mistake's message ends with `usage`.
+    pub fn parse_or_usage(
+        args: impl IntoIterator<Item = String>,
+        usage: &str,
+    ) -> Result<Option<Self>, ConfigError> {
+        let args = Self::parse(args).map_err(|e| ConfigError::Usage(format!("{e}\n{usage}")))?;
+        if args.help {
+            println!("{usage}");
+            return Ok(None);
+        }
+        Ok(Some(args))
+    }
+
     /// Parses the process arguments (without the program name).
     pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Self, ConfigError> {
         let mut out = Args::default();

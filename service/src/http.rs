@@ -67,7 +67,7 @@ impl Default for ConnectionLimits {
 
 impl ConnectionLimits {
     /// Checks the settings before any traffic arrives.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), crate::config::InvalidSetting> {
         if self.max_connections == 0 {
             return Err("http.connections.max_connections must be at least 1".into());
         }
@@ -79,7 +79,8 @@ impl ConnectionLimits {
             if !(100..=3_600_000).contains(&ms) {
                 return Err(format!(
                     "http.connections.{name} is {ms}; use 100 to 3600000 (one hour)"
-                ));
+                )
+                .into());
             }
         }
         Ok(())
@@ -460,13 +461,13 @@ mod tests {
         }
         .validate()
         .unwrap_err();
-        assert!(e.contains("header_read_timeout_ms"), "{e}");
+        assert!(e.0.contains("header_read_timeout_ms"), "{e}");
         let e = ConnectionLimits {
             max_connections: 0,
             ..ConnectionLimits::default()
         }
         .validate()
         .unwrap_err();
-        assert!(e.contains("max_connections"), "{e}");
+        assert!(e.0.contains("max_connections"), "{e}");
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
+use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 use serde::{Deserialize, Serialize};
 
@@ -82,7 +83,7 @@ impl KafkaConfig {
     }
 
     /// Checks the settings before any traffic arrives.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), crate::config::InvalidSetting> {
         if self.brokers.trim().is_empty() {
             return Err("kafka.brokers is empty".into());
         }
@@ -97,7 +98,7 @@ impl KafkaConfig {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
             if !ok {
-                return Err(format!("{name} {topic:?} is not a valid Kafka topic name"));
+                return Err(format!("{name} {topic:?} is not a valid Kafka topic name").into());
             }
         }
         if self.partitions < 1 || self.replication_factor < 1 {
@@ -111,7 +112,7 @@ impl KafkaConfig {
             return Err(format!(
                 "kafka.security_protocol {:?} is not one of plaintext, sasl_plaintext, ssl, sasl_ssl",
                 self.security_protocol
-            ));
+            ).into());
         }
         if protocol.starts_with("sasl") {
             if !matches!(
@@ -121,18 +122,19 @@ impl KafkaConfig {
                 return Err(format!(
                     "kafka.sasl_mechanism {:?} is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512",
                     self.sasl_mechanism
-                ));
+                )
+                .into());
             }
             if self.sasl_username.is_empty() || self.sasl_password.is_empty() {
                 return Err(format!(
                     "kafka.security_protocol = {protocol:?} needs kafka.sasl_username and kafka.sasl_password \
                      (the password best from LUISTER_KAFKA__SASL_PASSWORD)"
-                ));
+                ).into());
             }
         } else if !self.sasl_username.is_empty() {
             return Err(format!(
                 "kafka.sasl_username is set but kafka.security_protocol is {protocol:?}: use sasl_plaintext or sasl_ssl"
-            ));
+            ).into());
         }
         Ok(())
     }
@@ -168,8 +170,34 @@ impl KafkaConfig {
     }
 }
 
+/// A Kafka call that failed, with what it was for ("cannot create the salt reader").
+#[derive(Debug, thiserror::Error)]
+#[error("{doing}: {source}")]
+pub struct KafkaStepError {
+    /// What the call was for.
+    pub doing: String,
+    /// What librdkafka or the broker said.
+    #[source]
+    pub source: KafkaError,
+}
+
+/// Names what a Kafka call was for when it fails: `.doing("creating topics")`.
+pub trait Doing<T> {
+    /// The result, its error wrapped in a [`KafkaStepError`] saying `what`.
+    fn doing(self, what: impl Into<String>) -> Result<T, KafkaStepError>;
+}
+
+impl<T> Doing<T> for Result<T, KafkaError> {
+    fn doing(self, what: impl Into<String>) -> Result<T, KafkaStepError> {
+        self.map_err(|source| KafkaStepError {
+            doing: what.into(),
+            source,
+        })
+    }
+}
+
 /// Creates the named topics when they do not exist yet, with `kafka.partitions`.
-pub async fn ensure_topics(config: &KafkaConfig, topics: &[&str]) -> Result<(), String> {
+pub async fn ensure_topics(config: &KafkaConfig, topics: &[&str]) -> Result<(), KafkaStepError> {
     let specs: Vec<TopicSpec<'_>> = topics
         .iter()
         .map(|t| TopicSpec {
@@ -196,11 +224,11 @@ pub struct TopicSpec<'a> {
 pub async fn ensure_topic_specs(
     config: &KafkaConfig,
     topics: &[TopicSpec<'_>],
-) -> Result<(), String> {
+) -> Result<(), KafkaStepError> {
     let admin: AdminClient<DefaultClientContext> = config
         .client_config()
         .create()
-        .map_err(|e| format!("cannot create Kafka admin client: {e}"))?;
+        .doing("cannot create Kafka admin client")?;
     let new: Vec<NewTopic<'_>> = topics
         .iter()
         .map(|t| {
@@ -219,14 +247,19 @@ pub async fn ensure_topic_specs(
     let results = admin
         .create_topics(&new, &opts)
         .await
-        .map_err(|e| format!("creating topics failed: {e}"))?;
+        .doing("creating topics failed")?;
     for r in results {
         match r {
             Ok(topic) => {
                 tracing::info!(topic, "created Kafka topic")
             }
             Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((topic, code)) => return Err(format!("creating topic {topic} failed: {code}")),
+            Err((topic, code)) => {
+                return Err(KafkaStepError {
+                    doing: format!("creating topic {topic} failed"),
+                    source: KafkaError::AdminOp(code),
+                })
+            }
         }
     }
     Ok(())
@@ -267,7 +300,7 @@ mod tests {
         let mut c = KafkaConfig::default();
         assert!(c.validate().is_ok());
         c.topic = "bad topic".into();
-        assert!(c.validate().unwrap_err().contains("kafka.topic"));
+        assert!(c.validate().unwrap_err().0.contains("kafka.topic"));
     }
 
     #[test]
@@ -276,7 +309,7 @@ mod tests {
             security_protocol: "sasl_plaintext".into(),
             ..KafkaConfig::default()
         };
-        assert!(c.validate().unwrap_err().contains("sasl_username"));
+        assert!(c.validate().unwrap_err().0.contains("sasl_username"));
         c.sasl_username = "collector".into();
         c.sasl_password = "secret".into();
         assert!(c.validate().is_ok());
@@ -285,12 +318,12 @@ mod tests {
         assert_eq!(rd.get("sasl.username"), Some("collector"));
         assert_eq!(rd.get("sasl.mechanism"), Some("PLAIN"));
         c.sasl_mechanism = "GSSAPI".into();
-        assert!(c.validate().unwrap_err().contains("sasl_mechanism"));
+        assert!(c.validate().unwrap_err().0.contains("sasl_mechanism"));
         let plain = KafkaConfig {
             sasl_username: "x".into(),
             ..KafkaConfig::default()
         };
-        assert!(plain.validate().unwrap_err().contains("sasl_plaintext"));
+        assert!(plain.validate().unwrap_err().0.contains("sasl_plaintext"));
         assert_eq!(
             KafkaConfig::default()
                 .client_config()

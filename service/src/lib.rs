@@ -8,6 +8,10 @@
 //! - [`http`]: the HTTP server loop with its connection limits and timeouts.
 //! - [`ops`]: the `/healthz`, `/readyz` and `/metrics` routes.
 //! - [`shutdown_signal`]: a future that resolves on SIGINT or SIGTERM.
+//!
+//! A setting every service shares (a Kafka option, an HTTP limit) goes here with its
+//! check in `validate`; one service's own setting goes into that service's
+//! `config.rs`.
 
 pub mod config;
 pub mod http;

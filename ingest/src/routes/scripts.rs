@@ -58,14 +58,28 @@ pub(crate) async fn plausible(Path(file): Path<String>) -> Response {
     }
 }
 
+/// Why a name under `/js/` is not a Plausible script (names cut to 80 characters).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotAScript {
+    /// It does not end in `.js`.
+    #[error("/js/{0} is not a script name")]
+    Name(String),
+    /// It is none of Plausible's names.
+    #[error("/js/{0} is not a Plausible script name (script.js, script.<variants>.js, pa-….js)")]
+    Plausible(String),
+    /// It names a variant Luister's tracker does not have.
+    #[error("script variant {0:?} is not supported; supported: {list}", list = VARIANTS.join(", "))]
+    Variant(String),
+}
+
 /// The variants a Plausible script name switches on, as `{"outbound_links": true, …}`
 /// (`init` for the newer `pa-….js`, which is configured by `plausible.init`), or why
 /// the name is not one of Plausible's.
-pub fn plausible_variants(file: &str) -> Result<Map<String, Value>, String> {
+pub fn plausible_variants(file: &str) -> Result<Map<String, Value>, NotAScript> {
     let shown: String = file.chars().take(80).collect();
     let stem = file
         .strip_suffix(".js")
-        .ok_or_else(|| format!("/js/{shown} is not a script name"))?;
+        .ok_or_else(|| NotAScript::Name(shown.clone()))?;
     let mut on = Map::new();
     if let Some(id) = stem.strip_prefix("pa-") {
         if id.is_empty()
@@ -73,7 +87,7 @@ pub fn plausible_variants(file: &str) -> Result<Map<String, Value>, String> {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
-            return Err(format!("/js/{shown} is not a Plausible script name"));
+            return Err(NotAScript::Plausible(shown));
         }
         on.insert("init".into(), Value::Bool(true));
         return Ok(on);
@@ -82,18 +96,12 @@ pub fn plausible_variants(file: &str) -> Result<Map<String, Value>, String> {
     match parts.next() {
         Some("script" | "plausible") => {}
         _ => {
-            return Err(format!(
-            "/js/{shown} is not a Plausible script name (script.js, script.<variants>.js, pa-….js)"
-        ))
+            return Err(NotAScript::Plausible(shown));
         }
     }
     for part in parts {
         if !VARIANTS.contains(&part) {
-            return Err(format!(
-                "script variant {:?} is not supported; supported: {}",
-                part.chars().take(40).collect::<String>(),
-                VARIANTS.join(", ")
-            ));
+            return Err(NotAScript::Variant(part.chars().take(40).collect()));
         }
         on.insert(part.replace('-', "_"), Value::Bool(true));
     }
@@ -142,7 +150,7 @@ mod tests {
             ("script", "not a script name"),
             ("pa-.js", "not a Plausible script name"),
         ] {
-            let e = plausible_variants(bad).unwrap_err();
+            let e = plausible_variants(bad).unwrap_err().to_string();
             assert!(e.contains(msg), "{bad}: {e}");
         }
     }

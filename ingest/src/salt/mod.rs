@@ -28,9 +28,32 @@ use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 
-use luister_service::kafka::{ensure_topic_specs, KafkaConfig, TopicSpec};
+use luister_service::kafka::{ensure_topic_specs, Doing, KafkaConfig, KafkaStepError, TopicSpec};
 
 use self::seal::SaltKey;
+
+/// Why a salt could not be read, written or destroyed.
+#[derive(Debug, thiserror::Error)]
+pub enum SaltError {
+    /// A Kafka call failed.
+    #[error(transparent)]
+    Kafka(#[from] KafkaStepError),
+    /// The operating system gave no random bytes.
+    #[error("no operating-system randomness: {0}")]
+    Randomness(getrandom::Error),
+    /// The salt could not be sealed with the key.
+    #[error("sealing the salt failed")]
+    Seal,
+    /// A salt was written but no sealed record of its day can be read.
+    #[error("the salt of day {0} was written but cannot be read back")]
+    Unreadable(i64),
+    /// The topic did not give its records within the time allowed.
+    #[error("timed out reading the salt topic {0}")]
+    TimedOut(String),
+    /// The blocking reader task did not finish.
+    #[error("salt reader failed: {0}")]
+    Reader(#[from] tokio::task::JoinError),
+}
 
 /// Milliseconds per day.
 pub const DAY_MS: i64 = 86_400_000;
@@ -64,14 +87,14 @@ impl KafkaSalts {
         config: &KafkaConfig,
         key: SaltKey,
         rejected: prometheus::IntCounter,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, SaltError> {
         let producer = config
             .client_config()
             .set("acks", "all")
             .set("enable.idempotence", "true")
             .set("message.timeout.ms", "10000")
             .create()
-            .map_err(|e| format!("cannot create the salt producer: {e}"))?;
+            .doing("cannot create the salt producer")?;
         Ok(Self {
             config: config.clone(),
             producer,
@@ -82,7 +105,7 @@ impl KafkaSalts {
     }
 
     /// Creates the salt topic when missing.
-    pub async fn ensure_topic(&self) -> Result<(), String> {
+    pub async fn ensure_topic(&self) -> Result<(), SaltError> {
         ensure_topic_specs(
             &self.config,
             &[TopicSpec {
@@ -98,16 +121,17 @@ impl KafkaSalts {
                 ],
             }],
         )
-        .await
+        .await?;
+        Ok(())
     }
 
     /// The salt of `day`: the first one in the topic, written now when there is none.
-    pub async fn salt_for(&self, day: i64) -> Result<[u8; 32], String> {
+    pub async fn salt_for(&self, day: i64) -> Result<[u8; 32], SaltError> {
         if let Some(found) = self.first_for(day).await? {
             return Ok(found.salt);
         }
         let mut fresh = [0u8; 32];
-        getrandom::fill(&mut fresh).map_err(|e| format!("no operating-system randomness: {e}"))?;
+        getrandom::fill(&mut fresh).map_err(SaltError::Randomness)?;
         let sealed = self.key.seal(&self.config.salt_topic, day, &fresh)?;
         let record_key = day.to_string();
         self.producer
@@ -118,16 +142,17 @@ impl KafkaSalts {
                 Duration::from_secs(10),
             )
             .await
-            .map_err(|(e, _)| format!("cannot write the salt of day {day}: {e}"))?;
+            .map_err(|(e, _)| e)
+            .doing(format!("cannot write the salt of day {day}"))?;
         // Another replica may have written first: everyone takes the first record.
         self.first_for(day)
             .await?
             .map(|f| f.salt)
-            .ok_or_else(|| format!("the salt of day {day} was written but cannot be read back"))
+            .ok_or(SaltError::Unreadable(day))
     }
 
     /// Deletes every record before the first salt of `day`.
-    pub async fn destroy_before(&self, day: i64) -> Result<(), String> {
+    pub async fn destroy_before(&self, day: i64) -> Result<(), SaltError> {
         let Some(found) = self.first_for(day).await? else {
             return Ok(());
         };
@@ -138,32 +163,29 @@ impl KafkaSalts {
             .config
             .client_config()
             .create()
-            .map_err(|e| format!("cannot create Kafka admin client: {e}"))?;
+            .doing("cannot create Kafka admin client")?;
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition_offset(&self.config.salt_topic, 0, Offset::Offset(found.offset))
-            .map_err(|e| e.to_string())?;
+            .doing("naming the salts to delete")?;
         let result = admin
             .delete_records(
                 &tpl,
                 &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
             )
             .await
-            .map_err(|e| format!("deleting old salts failed: {e}"))?;
+            .doing("deleting old salts failed")?;
         for el in result.elements() {
-            if let Err(e) = el.error() {
-                return Err(format!("deleting old salts failed: {e}"));
-            }
+            el.error().doing("deleting old salts failed")?;
         }
         Ok(())
     }
 
     /// The first record of `day` still in the topic that a collector sealed.
-    async fn first_for(&self, day: i64) -> Result<Option<Found>, String> {
+    async fn first_for(&self, day: i64) -> Result<Option<Found>, SaltError> {
         let config = self.config.clone();
         let key = self.key.clone();
-        let (found, rejected) = tokio::task::spawn_blocking(move || read_first(&config, &key, day))
-            .await
-            .map_err(|e| format!("salt reader failed: {e}"))??;
+        let (found, rejected) =
+            tokio::task::spawn_blocking(move || read_first(&config, &key, day)).await??;
         let mut seen = self.seen_rejected.lock().unwrap_or_else(|p| p.into_inner());
         for offset in rejected {
             if seen.insert(offset) {
@@ -186,36 +208,38 @@ fn read_first(
     config: &KafkaConfig,
     key: &SaltKey,
     day: i64,
-) -> Result<(Option<Found>, Vec<i64>), String> {
+) -> Result<(Option<Found>, Vec<i64>), SaltError> {
     let consumer: BaseConsumer = config
         .client_config()
         .set("group.id", "luister-ingest-salt-reader")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")
         .create()
-        .map_err(|e| format!("cannot create the salt reader: {e}"))?;
+        .doing("cannot create the salt reader")?;
     let topic = config.salt_topic.as_str();
     let (low, high) = consumer
         .fetch_watermarks(topic, 0, Duration::from_secs(5))
-        .map_err(|e| format!("cannot read the salt topic {topic}: {e}"))?;
+        .doing(format!("cannot read the salt topic {topic}"))?;
     if high <= low {
         return Ok((None, Vec::new()));
     }
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(topic, 0, Offset::Offset(low))
-        .map_err(|e| e.to_string())?;
-    consumer.assign(&tpl).map_err(|e| e.to_string())?;
+        .doing("naming the salt partition")?;
+    consumer
+        .assign(&tpl)
+        .doing(format!("cannot read the salt topic {topic}"))?;
     let want = day.to_string();
     let mut rejected = Vec::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         if std::time::Instant::now() > deadline {
-            return Err(format!("timed out reading the salt topic {topic}"));
+            return Err(SaltError::TimedOut(topic.to_owned()));
         }
         let Some(msg) = consumer.poll(Duration::from_millis(200)) else {
             continue;
         };
-        let msg = msg.map_err(|e| format!("reading the salt topic failed: {e}"))?;
+        let msg = msg.doing("reading the salt topic failed")?;
         if msg.key() == Some(want.as_bytes()) {
             match msg.payload().and_then(|p| key.open(topic, day, p)) {
                 Some(salt) => {

@@ -12,6 +12,8 @@ use std::path::Path;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 
+use super::SaltError;
+
 /// The first bytes of a sealed record (format version 1).
 const MAGIC: &[u8; 3] = b"LS1";
 const NONCE: usize = 12;
@@ -74,16 +76,16 @@ impl SaltKey {
     }
 
     /// A new random key as 64 hexadecimal digits (`luister-ingest new-salt-key`).
-    pub fn generate_hex() -> Result<String, String> {
+    pub fn generate_hex() -> Result<String, getrandom::Error> {
         let mut key = [0u8; 32];
-        getrandom::fill(&mut key).map_err(|e| format!("no operating-system randomness: {e}"))?;
+        getrandom::fill(&mut key)?;
         Ok(hex::encode(key))
     }
 
     /// The sealed record of `salt` for `day` in `topic`.
-    pub fn seal(&self, topic: &str, day: i64, salt: &[u8; 32]) -> Result<Vec<u8>, String> {
+    pub fn seal(&self, topic: &str, day: i64, salt: &[u8; 32]) -> Result<Vec<u8>, SaltError> {
         let mut nonce = [0u8; NONCE];
-        getrandom::fill(&mut nonce).map_err(|e| format!("no operating-system randomness: {e}"))?;
+        getrandom::fill(&mut nonce).map_err(SaltError::Randomness)?;
         let aad = associated(topic, day);
         let sealed = self
             .0
@@ -94,7 +96,7 @@ impl SaltKey {
                     aad: &aad,
                 },
             )
-            .map_err(|_| "sealing the salt failed".to_owned())?;
+            .map_err(|_| SaltError::Seal)?;
         let mut out = Vec::with_capacity(SEALED_LEN);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&nonce);

@@ -82,8 +82,18 @@ impl Report {
     }
 }
 
+/// A line of a labelled set that cannot be read, counted from 1.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {problem}")]
+pub struct LabelledLineError {
+    /// The line.
+    pub line: usize,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
 /// Evaluates `matcher` on the labelled set's text.
-pub fn evaluate(matcher: &Matcher, labelled: &str) -> Result<Report, String> {
+pub fn evaluate(matcher: &Matcher, labelled: &str) -> Result<Report, LabelledLineError> {
     let mut report = Report::default();
     for (n, line) in labelled.lines().enumerate() {
         if line.trim().is_empty() || line.starts_with('#') {
@@ -91,7 +101,10 @@ pub fn evaluate(matcher: &Matcher, labelled: &str) -> Result<Report, String> {
         }
         let cols: Vec<&str> = line.split('\t').collect();
         let [input, field, expected] = cols[..] else {
-            return Err(format!("line {}: expected 3 tab-separated columns", n + 1));
+            return Err(LabelledLineError {
+                line: n + 1,
+                problem: "expected 3 tab-separated columns".into(),
+            });
         };
         let mut inp = Input::default();
         match field {
@@ -99,10 +112,10 @@ pub fn evaluate(matcher: &Matcher, labelled: &str) -> Result<Report, String> {
             "title" => inp.title = Some(input),
             "path" => inp.path = Some(input),
             other => {
-                return Err(format!(
-                    "line {}: field {other:?} is not query, title or path",
-                    n + 1
-                ))
+                return Err(LabelledLineError {
+                    line: n + 1,
+                    problem: format!("field {other:?} is not query, title or path"),
+                })
             }
         }
         let want: BTreeSet<&str> = expected
