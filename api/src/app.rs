@@ -10,8 +10,8 @@ use chrono_tz::Tz;
 use luister_schema::SiteId;
 use luister_store::Store;
 
-use crate::actions::{self, Register, Stored};
 use crate::auth::{HasTokens, Principal, Tokens};
+use crate::domain::actions::{self, Register, Stored};
 use crate::error::ApiError;
 use crate::params::{self, Period};
 
@@ -34,7 +34,7 @@ pub struct App {
     /// Themes of the report's early-contact section.
     pub early_contact_themes: Vec<String>,
     /// Cost and staff time of a contact per channel.
-    pub contact_costs: Vec<crate::savings::ContactCost>,
+    pub contact_costs: Vec<crate::domain::savings::ContactCost>,
 }
 
 impl HasTokens for App {

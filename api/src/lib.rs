@@ -8,38 +8,29 @@
 //! 2. [`report`]: the printable weekly report (HTML with inline SVG), over the domain
 //!    answers.
 //! 3. [`app`]: the state every handler shares (sites, clients, tokens, limits).
-//! 4. The domain, queries and their typed answers, knowing nothing of HTTP:
-//!    [`reach`], [`figures`], [`series`], [`searches`], [`visits`], [`engagement`]
-//!    (how pages were read, content blocks seen), [`refusals`] (why a site's events
-//!    were refused), [`actions`], [`effect`] and [`measure`] (the actions register
-//!    and effect estimates), [`savings`] (euros and staff hours of a channel shift).
+//! 4. [`domain`]: the queries and their typed answers, knowing nothing of HTTP, one
+//!    module per question (reach, series, searches, visits, engagement, refusals,
+//!    actions and their effect, savings). A route module often has the name of the
+//!    domain module it serves: `routes::actions` is the HTTP face of
+//!    `domain::actions`.
 //! 5. Below them: [`config`] (`api.toml`), [`auth`] (tokens, stored as SHA-256, and
-//!    who may read which site), [`params`] (checked request parameters), [`table`]
-//!    (JSON or CSV for Dutch Excel), [`error`] (errors and their HTTP statuses).
+//!    who may read which site), [`params`] (checked request parameters), [`sql`] (read
+//!    fragments the domain modules share), [`table`] (JSON or CSV for Dutch Excel),
+//!    [`error`] (errors and their HTTP statuses).
 //!
-//! A new endpoint: its query and answer type in a domain module (or a new one), its
+//! A new endpoint: its query and answer type in a `domain` module (or a new one), its
 //! handler in the `routes` module of its tag, registered in `routes::endpoints`.
 
-pub mod actions;
 pub mod app;
 pub mod auth;
 pub mod config;
-pub mod effect;
-pub mod engagement;
+pub mod domain;
 pub mod error;
-pub mod figures;
-pub mod measure;
 pub mod params;
-pub mod reach;
-pub mod refusals;
 pub mod report;
 pub mod routes;
-pub mod savings;
-pub mod searches;
-pub mod series;
 pub mod sql;
 pub mod table;
-pub mod visits;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -47,6 +38,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use prometheus::Registry;
 
+use luister_service::config::ServiceConfig;
 use luister_service::ops::{HttpMetrics, ReadyCheck};
 use luister_store::Store;
 
@@ -59,7 +51,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    config.validate().map_err(anyhow::Error::msg)?;
+    config.validate()?;
     let store = Store::connect_retrying(&config.clickhouse)
         .await
         .context("ClickHouse set-up failed")?;

@@ -7,17 +7,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use luister_testkit::http_probe::{free_port, send};
+use luister_testkit::http_probe::{answered, closed_soon, free_port, send};
 use luister_testkit::{clickhouse_url, Scratch};
 
 const TOKEN: &str = "lst_connections_test_token";
 const LONG: Duration = Duration::from_secs(10);
-
-fn json_error(body: &str) -> String {
-    let v: serde_json::Value = serde_json::from_str(body)
-        .unwrap_or_else(|e| panic!("not a JSON error body ({e}): {body:?}"));
-    v["error"].as_str().unwrap_or_default().to_owned()
-}
 
 #[tokio::test]
 async fn held_open_connections_are_closed_and_every_error_says_why() {
@@ -68,45 +62,24 @@ level = "warn"
     .await;
     assert!(up.is_some(), "the API did not come up");
 
-    let silent = send(addr, b"", LONG).await;
-    assert_eq!(silent.status, 0, "{silent:?}");
-    assert!(
-        silent.took < Duration::from_millis(2500),
-        "closed after {:?}",
-        silent.took
-    );
-    let half = send(
+    closed_soon(addr, b"").await;
+    closed_soon(
         addr,
         b"GET /v1/sites/demo/reach HTTP/1.1\r\nHost: x\r\nAuthoriz",
-        LONG,
     )
     .await;
-    assert_eq!(half.status, 0, "{half:?}");
-    assert!(
-        half.took < Duration::from_millis(2500),
-        "closed after {:?}",
-        half.took
-    );
-    let unsent = send(
+    answered(
         addr,
+        "unsent body",
         format!(
             "POST /v1/sites/demo/actions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\
              Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{{\"themes\":"
         )
         .as_bytes(),
-        LONG,
+        408,
+        "did not arrive",
     )
     .await;
-    assert_eq!(unsent.status, 408, "{unsent:?}");
-    assert!(
-        json_error(&unsent.body).contains("did not arrive"),
-        "{unsent:?}"
-    );
-    assert!(
-        unsent.took < Duration::from_millis(2500),
-        "answered after {:?}",
-        unsent.took
-    );
 
     let long_uri = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000));
     for (what, request, status, says) in [
@@ -136,9 +109,7 @@ level = "warn"
             "token",
         ),
     ] {
-        let a = send(addr, request.as_bytes(), LONG).await;
-        assert_eq!(a.status, status, "{what}: {a:?}");
-        assert!(json_error(&a.body).contains(says), "{what}: {a:?}");
+        answered(addr, what, request.as_bytes(), status, says).await;
     }
     let _ = child.kill();
     let _ = child.wait();

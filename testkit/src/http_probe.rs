@@ -75,6 +75,42 @@ pub async fn send_on(stream: &mut TcpStream, bytes: &[u8], timeout: Duration) ->
     }
 }
 
+/// The `error` message of a JSON error body; panics when the body is not one.
+pub fn json_error(body: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(body)
+        .unwrap_or_else(|e| panic!("not a JSON error body ({e}): {body:?}"));
+    v["error"].as_str().unwrap_or_default().to_owned()
+}
+
+/// How long a server may take to close a connection its timeouts should close (the
+/// tests configure timeouts of about a second).
+pub const SOON: Duration = Duration::from_millis(2500);
+
+/// Sends `bytes` and checks that the server closes the connection without an answer
+/// within [`SOON`].
+pub async fn closed_soon(addr: SocketAddr, bytes: &[u8]) -> Answer {
+    let a = send(addr, bytes, Duration::from_secs(10)).await;
+    assert_eq!(a.status, 0, "answered instead of closed: {a:?}");
+    assert!(a.took < SOON, "closed after {:?}", a.took);
+    a
+}
+
+/// Sends `bytes` and checks the answer's status and that its JSON message contains
+/// `says`, within [`SOON`].
+pub async fn answered(
+    addr: SocketAddr,
+    what: &str,
+    bytes: &[u8],
+    status: u16,
+    says: &str,
+) -> Answer {
+    let a = send(addr, bytes, Duration::from_secs(10)).await;
+    assert_eq!(a.status, status, "{what}: {a:?}");
+    assert!(json_error(&a.body).contains(says), "{what}: {a:?}");
+    assert!(a.took < SOON, "{what}: answered after {:?}", a.took);
+    a
+}
+
 /// Whether `got` holds a whole answer (a head and as much body as it announced).
 fn complete(got: &[u8]) -> bool {
     let text = String::from_utf8_lossy(got);

@@ -235,6 +235,11 @@ pub async fn clickhouse(sql: &str) -> anyhow::Result<String> {
     Ok(text)
 }
 
+/// The number a `SELECT count() …` gives, or `None` when ClickHouse refuses it.
+pub async fn clickhouse_count(sql: &str) -> Option<u64> {
+    clickhouse(sql).await.ok()?.trim().parse().ok()
+}
+
 /// Produces one message and waits for the acknowledgement.
 pub async fn produce(topic: &str, key: &str, payload: &[u8]) {
     let producer: FutureProducer = client_config()
@@ -409,6 +414,14 @@ impl Running {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// Its `/metrics` page, or an empty page when it does not answer.
+    pub async fn metrics(&self) -> String {
+        match reqwest::get(self.url("/metrics")).await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
     /// Waits until `/readyz` answers 200.
     pub async fn wait_ready(&self, timeout: Duration) {
         let url = self.url("/readyz");
@@ -437,6 +450,18 @@ impl Running {
     pub fn abort(self) {
         self.handle.abort();
     }
+}
+
+/// The value of `sample` (a metric's name, with its labels as the page writes them) on
+/// a `/metrics` page; 0 when the page does not have it.
+pub fn metric_value(page: &str, sample: &str) -> f64 {
+    page.lines()
+        .find_map(|l| {
+            l.strip_prefix(sample)
+                .filter(|rest| rest.starts_with(' '))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
 }
 
 /// Runs Debian's Chromium (or `LUISTER_TEST_CHROMIUM`) headless on `url` with a fresh

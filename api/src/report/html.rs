@@ -6,8 +6,8 @@
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::WeeklyReport;
-use crate::searches::Term;
-use crate::visits::{Contact, Share};
+use crate::domain::searches::Term;
+use crate::domain::visits::{Contact, Share};
 
 const BLUE: &str = "#1f5fbf";
 const GREY: &str = "#9aa5b1";
@@ -141,7 +141,7 @@ pub fn page(r: &WeeklyReport) -> String {
                     p {
                         @if let Some(s) = &shift { (s.summary) "." } @else { "Geen contacten om te vergelijken." }
                     }
-                    ul.note { @for a in crate::savings::ASSUMPTIONS { li { (a) } } }
+                    ul.note { @for a in crate::domain::savings::ASSUMPTIONS { li { (a) } } }
                 }
                 section #reading {
                     h2 { "Gelezen" }
@@ -407,14 +407,14 @@ mod tests {
             },
             period,
             min_visitors: 5,
-            reach: crate::reach::ReachAnswer {
+            reach: crate::domain::reach::ReachAnswer {
                 site: "demo".into(),
                 theme: None,
                 from: period.from.to_string(),
                 to: period.to.to_string(),
                 previous: span(period.previous()),
                 year_ago: span(period.year_ago()),
-                figures: vec![crate::reach::ReachRow {
+                figures: vec![crate::domain::reach::ReachRow {
                     metric: "visitors".into(),
                     current: 120,
                     previous: 100,
@@ -423,7 +423,7 @@ mod tests {
                     change_vs_year_ago_pct: None,
                 }],
             },
-            themes: crate::reach::ThemesAnswer {
+            themes: crate::domain::reach::ThemesAnswer {
                 site: "demo".into(),
                 from: period.from.to_string(),
                 to: period.to.to_string(),
@@ -440,7 +440,7 @@ mod tests {
             shift_rows: Vec::new(),
             shift: None,
             actions: vec![(
-                crate::actions::Action {
+                crate::domain::actions::Action {
                     id: "a".into(),
                     site: "demo".into(),
                     themes: vec!["schulden".into()],
@@ -455,7 +455,7 @@ mod tests {
                 },
                 "+26% bezoekers".into(),
             )],
-            reading: vec![crate::engagement::Reading {
+            reading: vec![crate::domain::engagement::Reading {
                 key: "/schulden".into(),
                 pageviews: 40,
                 engagements: 30,

@@ -15,16 +15,16 @@ use futures_util::future::try_join_all;
 
 use luister_schema::SiteId;
 
-use crate::actions::Action;
 use crate::app::App;
-use crate::engagement::{ContentFigures, Reading};
+use crate::domain::actions::Action;
+use crate::domain::engagement::{ContentFigures, Reading};
+use crate::domain::reach::{reach_figures, theme_rows, ReachAnswer, ThemesAnswer};
+use crate::domain::savings::{ChannelRow, Shift};
+use crate::domain::searches::{self, Term};
+use crate::domain::series::{self, Point};
+use crate::domain::visits::{self, Contact, Share};
 use crate::error::ApiError;
 use crate::params::{Dimension, Granularity, IsoWeek, Period};
-use crate::reach::{reach_figures, theme_rows, ReachAnswer, ThemesAnswer};
-use crate::savings::{ChannelRow, Shift};
-use crate::searches::{self, Term};
-use crate::series::{self, Point};
-use crate::visits::{self, Contact, Share};
 
 /// Weeks of the trend and of early contact.
 const WEEKS: u64 = 8;
@@ -96,17 +96,17 @@ pub async fn fetch(app: &App, site: &SiteId, week: IsoWeek) -> Result<WeeklyRepo
     }));
     // Actions running in the week, each with its estimated effect on visitors so far.
     let today = chrono::Utc::now().with_timezone(&app.tz).date_naive();
-    let register = crate::actions::Register {
+    let register = crate::domain::actions::Register {
         reader: c,
         writer: &app.writer,
     };
     let actions = async {
         let list = register.list(site.as_str(), Some(p)).await?;
         try_join_all(list.into_iter().map(|a| async move {
-            let effect = crate::measure::effect(
+            let effect = crate::domain::measure::effect(
                 c,
                 a.clone(),
-                crate::measure::Metric::Visitors,
+                crate::domain::measure::Metric::Visitors,
                 (12, 6),
                 today,
             )
@@ -135,26 +135,26 @@ pub async fn fetch(app: &App, site: &SiteId, week: IsoWeek) -> Result<WeeklyRepo
                 visits::mix(c, site.as_str(), p, None, Dimension::Device, k),
                 early_contact,
                 actions,
-                crate::savings::periods(c, site.as_str(), &shift_periods, None),
+                crate::domain::savings::periods(c, site.as_str(), &shift_periods, None),
                 async {
                     tokio::try_join!(
-                        crate::engagement::reading(
+                        crate::domain::engagement::reading(
                             c,
                             site.as_str(),
                             p,
-                            crate::engagement::By::Page(None),
+                            crate::domain::engagement::By::Page(None),
                             10
                         ),
-                        crate::engagement::content(c, site.as_str(), p, 10),
+                        crate::domain::engagement::content(c, site.as_str(), p, 10),
                     )
                 },
             )
         },
     )?;
-    let [this_week, before]: [crate::savings::ContactsIn; 2] =
+    let [this_week, before]: [crate::domain::savings::ContactsIn; 2] =
         shift.try_into().map_err(|_| ApiError::Internal)?;
     let (shift_rows, shift) =
-        crate::savings::shift(&this_week, &before, &app.contact_costs, site.as_str(), k);
+        crate::domain::savings::shift(&this_week, &before, &app.contact_costs, site.as_str(), k);
 
     Ok(WeeklyReport {
         site: site.clone(),

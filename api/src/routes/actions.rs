@@ -15,10 +15,10 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::{App, Params, Site};
-use crate::actions::{Action, ActionInput};
 use crate::auth::Principal;
+use crate::domain::actions::{Action, ActionInput};
+use crate::domain::measure::{self, EffectAnswer, Metric};
 use crate::error::{AccessErrors, ApiError};
-use crate::measure::{self, EffectAnswer, Metric};
 use crate::params::{self, Format, Period};
 use crate::table::respond;
 
@@ -245,13 +245,13 @@ pub struct ShiftAnswer {
     /// The baseline period.
     pub baseline: super::Span,
     /// Contacts per channel, with the assumed cost and minutes.
-    pub channels: Vec<crate::savings::ChannelRow>,
+    pub channels: Vec<crate::domain::savings::ChannelRow>,
     /// `estimated`, or `insufficient_data` when either period had no contacts.
     pub status: String,
     /// One sentence: the shift and what it is worth, or why there is no figure.
     pub summary: String,
     /// The figures.
-    pub shift: Option<crate::savings::Shift>,
+    pub shift: Option<crate::domain::savings::Shift>,
     /// The assumptions behind them.
     pub assumptions: Vec<String>,
 }
@@ -279,12 +279,12 @@ pub(super) async fn channel_shift(
     let theme = params::theme(q.theme.as_deref())?;
     let format = Format::parse(q.format.as_deref())?;
     let c = app.store.client();
-    let [now, before]: [crate::savings::ContactsIn; 2] =
-        crate::savings::periods(c, site.as_str(), &[p, baseline], theme.as_deref())
+    let [now, before]: [crate::domain::savings::ContactsIn; 2] =
+        crate::domain::savings::periods(c, site.as_str(), &[p, baseline], theme.as_deref())
             .await?
             .try_into()
             .map_err(|_| ApiError::Internal)?;
-    let (channels, shift) = crate::savings::shift(
+    let (channels, shift) = crate::domain::savings::shift(
         &now,
         &before,
         &app.contact_costs,
@@ -312,7 +312,7 @@ pub(super) async fn channel_shift(
         ),
         shift,
         channels,
-        assumptions: crate::savings::ASSUMPTIONS
+        assumptions: crate::domain::savings::ASSUMPTIONS
             .iter()
             .map(|a| (*a).to_string())
             .collect(),

@@ -36,8 +36,8 @@ mod searches;
 mod visits;
 
 pub use crate::app::App;
+pub use crate::domain::reach::{ReachAnswer, ReachRow, ThemeRow, ThemesAnswer};
 pub use crate::params::Span;
-pub use crate::reach::{ReachAnswer, ReachRow, ThemeRow, ThemesAnswer};
 pub use reach::SeriesAnswer;
 pub use searches::{RisingAnswer, TermsAnswer};
 pub use visits::{ContactAnswer, FreshnessAnswer, MixAnswer};
@@ -242,7 +242,7 @@ mod tests {
             tz: chrono_tz::Europe::Amsterdam,
             min_visitors_per_term: 5,
             early_contact_themes: vec![],
-            contact_costs: crate::savings::default_costs(),
+            contact_costs: crate::domain::savings::default_costs(),
         })
     }
 

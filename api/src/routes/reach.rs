@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{filename, App, Params, Site};
+use crate::domain::reach::{reach_figures, theme_rows, ReachAnswer, ThemesAnswer};
+use crate::domain::series::{self, Point};
 use crate::error::{AccessErrors, ApiError};
 use crate::params::{self, Format, Granularity};
-use crate::reach::{reach_figures, theme_rows, ReachAnswer, ThemesAnswer};
-use crate::series::{self, Point};
 use crate::table::respond;
 
 // --- reach ---------------------------------------------------------------------

@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{filename, App, Params, Site};
-use crate::engagement::{self, By, ContentFigures, Reading};
+use crate::domain::engagement::{self, By, ContentFigures, Reading};
+use crate::domain::refusals::RefusalLine;
 use crate::error::{AccessErrors, ApiError};
 use crate::params::{self, Format};
-use crate::refusals::RefusalLine;
 use crate::table::respond;
 
 /// `from`, `to`, optional `theme`, `limit`, `format`.
@@ -160,7 +160,8 @@ pub(super) async fn refusals(
     let p = app.period(&q.from, &q.to)?;
     let limit = params::limit(q.limit.as_deref(), 100, app.limits.max_rows)?;
     let format = Format::parse(q.format.as_deref())?;
-    let refusals = crate::refusals::recent(app.client(), site.as_str(), p, app.tz, limit).await?;
+    let refusals =
+        crate::domain::refusals::recent(app.client(), site.as_str(), p, app.tz, limit).await?;
     let answer = RefusalsAnswer {
         site: site.to_string(),
         from: p.from.to_string(),

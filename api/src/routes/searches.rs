@@ -10,9 +10,9 @@ use utoipa::{IntoParams, ToSchema};
 use luister_schema::SiteId;
 
 use super::{filename, App, Params, Site, Span};
+use crate::domain::searches::{self, Order, Rising, Scope, Term};
 use crate::error::{AccessErrors, ApiError};
 use crate::params::{self, Format, Period};
-use crate::searches::{self, Order, Rising, Scope, Term};
 use crate::table::respond;
 
 // --- search listening ----------------------------------------------------------

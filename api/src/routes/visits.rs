@@ -13,10 +13,10 @@ use luister_schema::SiteId;
 
 use super::{filename, App, Params, Site};
 use crate::auth::Principal;
+use crate::domain::visits::{self, Contact, Freshness, Share};
 use crate::error::{AccessErrors, ApiError, ErrorBody};
 use crate::params::{self, Dimension, Format, IsoWeek};
 use crate::table::respond;
-use crate::visits::{self, Contact, Freshness, Share};
 
 // --- channels and devices -------------------------------------------------------
 
@@ -146,7 +146,7 @@ pub(super) async fn early_contact(
     Params(q): Params<ContactQuery>,
 ) -> Result<Response, ApiError> {
     let p = app.period(&q.from, &q.to)?;
-    params::check_theme(&q.theme).map_err(ApiError::BadRequest)?;
+    params::check_theme(&q.theme)?;
     let format = Format::parse(q.format.as_deref())?;
     let mut rows = visits::early_contact(app.client(), site.as_str(), p, &q.theme).await?;
     let answer = ContactAnswer {

@@ -152,6 +152,91 @@ fn check_rows(what: &str, got: &[Value], want: &Value) {
     }
 }
 
+/// The dashboard's variables: `vars`, and its constants (as in Grafana) where `vars`
+/// does not set them.
+fn variables(d: &Value, vars: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut all: Vec<(String, String)> = vars
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .collect();
+    for v in d["templating"]["list"].as_array().unwrap() {
+        let name = v["name"].as_str().unwrap();
+        if v["type"] == "constant" && !vars.iter().any(|(n, _)| *n == name) {
+            all.push((name.to_owned(), v["query"].as_str().unwrap().to_owned()));
+        }
+    }
+    all
+}
+
+/// Every SQL text of a dashboard: variable queries, annotations and panel targets.
+fn sql_texts(d: &Value) -> Vec<&str> {
+    let mut out = Vec::new();
+    for var in d["templating"]["list"].as_array().unwrap() {
+        out.extend(var["query"].as_str().filter(|_| var["type"] == "query"));
+    }
+    for a in d["annotations"]["list"].as_array().unwrap() {
+        out.extend(a["target"]["rawSql"].as_str());
+    }
+    for panel in d["panels"].as_array().unwrap() {
+        for t in panel["targets"].as_array().unwrap() {
+            out.extend(t["rawSql"].as_str());
+        }
+    }
+    out
+}
+
+/// The dashboards read the aggregates through the store's fragment
+/// (`luister_store::aggregates::newest_rows` with the site as `'${site}'`): each
+/// lookup of a day's newest version is part of exactly that fragment, on a table the
+/// store owns, so a change of how the aggregates are read fails here until the
+/// dashboards follow it.
+fn check_aggregate_reads(name: &str, d: &Value) {
+    const LOOKUP: &str = "(day, version) IN (SELECT day, max(version) FROM ";
+    const SITE: &str = "'${site}'";
+    for sql in sql_texts(d) {
+        let mut rest = sql;
+        while let Some(i) = rest.find(LOOKUP) {
+            let after = &rest[i + LOOKUP.len()..];
+            let table = &after[..after.find(' ').unwrap_or(after.len())];
+            assert!(
+                luister_store::aggregates::TABLES.contains(&table),
+                "{name}: {table} is not an aggregate the store owns"
+            );
+            let head = format!("{table} WHERE site = {SITE} AND (");
+            let open = after
+                .find(&head)
+                .map(|j| j + head.len() - 1)
+                .unwrap_or_else(|| panic!("{name}: the lookup on {table} is not the store's"));
+            let days = balanced(&after[open..])
+                .unwrap_or_else(|| panic!("{name}: unbalanced days on {table}"));
+            let fragment = luister_store::aggregates::newest_rows(table, SITE, days);
+            assert!(
+                sql.contains(&format!("FROM {fragment}")),
+                "{name}: a read of {table} is not the store's fragment:\n{fragment}\nin\n{sql}"
+            );
+            rest = after;
+        }
+    }
+}
+
+/// The text inside the parenthesis `s` starts with.
+fn balanced(s: &str) -> Option<&str> {
+    let mut depth = 0;
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(&s[1..i]);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Runs every ClickHouse target and variable query of one dashboard with `vars`.
 async fn check_dashboard(
     scratch: &Scratch,
@@ -161,25 +246,9 @@ async fn check_dashboard(
     expected: &Value,
 ) {
     let d = dashboard(name);
-    // Constants come from the dashboard itself, as in Grafana; `vars` sets the others.
-    let constants: Vec<(String, String)> = d["templating"]["list"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|v| v["type"] == "constant")
-        .map(|v| {
-            (
-                v["name"].as_str().unwrap().to_string(),
-                v["query"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    let mut all: Vec<(&str, &str)> = vars.to_vec();
-    for (n, v) in &constants {
-        if !vars.iter().any(|(name, _)| name == n) {
-            all.push((n, v));
-        }
-    }
+    check_aggregate_reads(name, &d);
+    let all = variables(&d, vars);
+    let all: Vec<(&str, &str)> = all.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
     let vars = all.as_slice();
     for var in d["templating"]["list"].as_array().unwrap() {
         if var["type"] == "query" {
@@ -399,4 +468,182 @@ fn macros_expand_as_the_plugin_does_and_unsupported_ones_are_refused() {
         ),
         "'demo' demo $sites 5"
     );
+}
+
+/// The rows of the first ClickHouse target of the panel titled `title`.
+async fn panel_rows(
+    database: &str,
+    d: &Value,
+    title: &str,
+    vars: &[(&str, &str)],
+    range: Range,
+) -> Vec<Value> {
+    let panel = d["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["title"] == title)
+        .unwrap_or_else(|| panic!("no panel {title}"));
+    let all = variables(d, vars);
+    let all: Vec<(&str, &str)> = all.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let sql = expand_macros(
+        &interpolate(panel["targets"][0]["rawSql"].as_str().unwrap(), &all),
+        range,
+    )
+    .unwrap();
+    run(database, &sql)
+        .await
+        .unwrap_or_else(|e| panic!("{title}: {e}\n{sql}"))
+}
+
+/// The weekly review's cost panels value the channel shift in SQL; the API's
+/// `savings::shift` is where that arithmetic is defined. On the same daily contact
+/// counts (above k, in both periods) the panels must give the API's figures, with the
+/// dashboard's cost constants equal to the API's default costs.
+#[tokio::test]
+async fn the_cost_panels_give_the_figures_of_the_apis_savings_arithmetic() {
+    use luister_api::domain::savings;
+    use luister_api::params::Period;
+
+    let scratch = Scratch::new("api_dashboard_savings");
+    let store = luister_store::Store::connect(&luister_store::ClickHouseConfig {
+        url: clickhouse_url(),
+        database: scratch.database.clone(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let monday = chrono::NaiveDate::from_ymd_opt(2026, 11, 2).unwrap();
+    let w = Weeks { monday };
+    let range = week_range(w);
+    let now = Period {
+        from: monday,
+        to: monday + Days::new(6),
+    };
+    let baseline = Period {
+        from: monday - Days::new(28),
+        to: monday - Days::new(1),
+    };
+    // (day, channel, contacts, visitors): a shift towards the web.
+    let counts = [
+        (now.from, "telephone", 20, 18),
+        (now.from + Days::new(2), "counter", 10, 9),
+        (now.to, "letter", 5, 5),
+        (now.from + Days::new(1), "web", 65, 60),
+        (baseline.from, "telephone", 30, 28),
+        (baseline.from + Days::new(9), "telephone", 10, 10),
+        (baseline.to, "counter", 15, 15),
+        (baseline.from + Days::new(3), "letter", 5, 5),
+        (baseline.from + Days::new(20), "web", 40, 38),
+    ];
+    let values: Vec<String> = counts
+        .iter()
+        .map(|(day, ch, c, v)| format!("('demo', '', toDate('{day}'), '{ch}', {c}, {v}, 1)"))
+        .collect();
+    store
+        .client()
+        .query(&format!(
+            "INSERT INTO {} (site, theme, day, channel, contacts, visitors, version) VALUES {}",
+            luister_store::aggregates::contact_channels::TABLE,
+            values.join(", ")
+        ))
+        .execute()
+        .await
+        .unwrap();
+
+    let d = dashboard("weekly-review");
+    let constant = |name: &str| -> f64 {
+        variables(&d, &[])
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or_else(|| panic!("no constant {name}"))
+    };
+    let costs = savings::default_costs();
+    for c in &costs {
+        assert_eq!(
+            constant(&format!("cost_{}", c.channel)),
+            c.cost_eur,
+            "{}",
+            c.channel
+        );
+        assert_eq!(
+            constant(&format!("minutes_{}", c.channel)),
+            c.minutes,
+            "{}",
+            c.channel
+        );
+    }
+    let k = constant("k") as u32;
+    let mixes = savings::periods(store.client(), "demo", &[now, baseline], None)
+        .await
+        .unwrap();
+    let (rows, shift) = savings::shift(&mixes[0], &mixes[1], &costs, "demo", k);
+    let shift = shift.expect("contacts in both periods");
+    assert!(shift.saved_eur > 0.0, "{shift:?}");
+
+    let vars = [("site", "demo"), ("theme", "schulden")];
+    let got = panel_rows(
+        &scratch.database,
+        &d,
+        "Besparing door verschuiving naar het web",
+        &vars,
+        range,
+    )
+    .await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    let g = &got[0];
+    let close = |field: &str, want: f64, within: f64| {
+        let v = g[field]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{field} in {g}"));
+        assert!((v - want).abs() <= within, "{field}: panel {v}, API {want}");
+    };
+    // The panel rounds euros and contacts to whole numbers, the API to one decimal.
+    close("bespaard_eur", shift.saved_eur, 0.55);
+    close("bespaard_uren", shift.saved_hours, 0.051);
+    close("verschoven_contacten", shift.shifted_contacts, 0.55);
+    close("web_aandeel_pct", shift.digital_share_pct, 0.001);
+    close(
+        "web_aandeel_ervoor_pct",
+        shift.baseline_digital_share_pct,
+        0.001,
+    );
+
+    let got = panel_rows(
+        &scratch.database,
+        &d,
+        "Contacten per kanaal: kosten en tijd",
+        &vars,
+        range,
+    )
+    .await;
+    assert_eq!(got.len(), rows.len(), "{got:?}");
+    for r in &rows {
+        let g = got
+            .iter()
+            .find(|g| g["kanaal"] == r.channel.as_str())
+            .unwrap_or_else(|| panic!("{} not in {got:?}", r.channel));
+        let contacts = r.contacts.expect("above k") as f64;
+        assert_eq!(g["deze_periode"].as_f64(), Some(contacts), "{}", r.channel);
+        assert_eq!(
+            g["vier_weken_ervoor"].as_f64(),
+            r.baseline_contacts.map(|c| c as f64),
+            "{}",
+            r.channel
+        );
+        let eur = g["kosten_eur"].as_f64().unwrap();
+        assert!(
+            (eur - contacts * r.cost_eur).abs() < 0.01,
+            "{}: {eur}",
+            r.channel
+        );
+        let hours = g["uren"].as_f64().unwrap();
+        assert!(
+            (hours - contacts * r.minutes / 60.0).abs() <= 0.051,
+            "{}: {hours}",
+            r.channel
+        );
+    }
+    scratch.cleanup().await;
 }

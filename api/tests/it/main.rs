@@ -124,12 +124,7 @@ async fn the_last_three_days_page_views_show_at_once_and_older_days_once_rewritt
     // The sessionizer runs once at the start, then not for an hour.
     let p = Pipeline::start_with(&scratch, |c| c.sessions.interval_s = 3600).await;
     let first_run = wait_for(Duration::from_secs(30), || async {
-        let text = reqwest::get(p.processor.url("/metrics"))
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
+        let text = p.processor.metrics().await;
         text.contains(r#"luister_processor_sessionizer_runs_total{outcome="ok"} 1"#)
             .then_some(())
     })
@@ -681,14 +676,7 @@ async fn one_tenant_cannot_read_another_tenants_data_through_any_endpoint() {
     assert_eq!(r.status(), 404);
 
     // Requests are counted by route template, never by the raw path.
-    let metrics = client
-        .get(p.api.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = p.api.metrics().await;
     assert!(
         metrics.contains(
             r#"luister_http_requests_total{route="/v1/sites/{site}/reach",status="403"}"#
@@ -862,7 +850,7 @@ fn local_stack_api_config(home: &std::path::Path, admin: Option<&str>) -> ApiCon
     assert!(cmd.status().unwrap().success());
     let config: ApiConfig =
         luister_service::config::load(Some(&home.join("config/api.toml"))).unwrap();
-    config.validate().unwrap();
+    luister_service::config::ServiceConfig::validate(&config).unwrap();
     config
 }
 
@@ -973,8 +961,8 @@ async fn the_api_reads_through_a_read_only_user_once_the_processor_has_migrated(
 
 #[tokio::test]
 async fn the_reports_search_lists_are_the_search_endpoints_lists() {
+    use luister_api::domain::searches::{self, Order, Scope};
     use luister_api::params::Period;
-    use luister_api::searches::{self, Order, Scope};
     let scratch = Scratch::new("api_terms");
     let (_p, w) = loaded(&scratch).await;
     let c = clickhouse::Client::default()

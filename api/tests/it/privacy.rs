@@ -529,13 +529,9 @@ async fn personal_data_in_any_notation_in_any_field_of_any_protocol_never_reache
     // have written everything.
     let db = &scratch.database;
     let landed = wait_for(Duration::from_secs(60), || async {
-        let n: usize = luister_testkit::clickhouse(&format!("SELECT count() FROM {db}.events"))
-            .await
-            .ok()?
-            .trim()
-            .parse()
-            .ok()?;
-        (n == expected).then_some(())
+        let n =
+            luister_testkit::clickhouse_count(&format!("SELECT count() FROM {db}.events")).await?;
+        (n == expected as u64).then_some(())
     })
     .await;
     assert!(landed.is_some(), "not every event reached ClickHouse");
@@ -560,12 +556,8 @@ async fn personal_data_in_any_notation_in_any_field_of_any_protocol_never_reache
     .await;
     assert!(sessions.is_some(), "the sessionizer did not run");
     let recorded = wait_for(Duration::from_secs(60), || async {
-        let n: usize = luister_testkit::clickhouse(&format!("SELECT count() FROM {db}.refusals"))
-            .await
-            .ok()?
-            .trim()
-            .parse()
-            .ok()?;
+        let n = luister_testkit::clickhouse_count(&format!("SELECT count() FROM {db}.refusals"))
+            .await?;
         (n > 0).then_some(())
     })
     .await;

@@ -173,7 +173,18 @@ pub struct Counts<'a> {
     pub themes: Themes<'a>,
 }
 
-impl Counts<'_> {
+impl<'a> Counts<'a> {
+    /// The counts of `days` (from `first` to `last`) when the last is before today:
+    /// every day of them from the aggregate.
+    pub fn settled(days: &'a str, first: NaiveDate, last: NaiveDate, themes: Themes<'a>) -> Self {
+        Self {
+            days,
+            span: (first, last),
+            live_from: last.succ_opt().unwrap_or(last),
+            themes,
+        }
+    }
+
     /// The subquery, in parentheses; bind it with [`Counts::bind`]. The newest version
     /// of each day is found among the rows of the themes asked for only (a rewrite
     /// writes every theme of a (site, day) as one version), which keeps that lookup to
@@ -209,10 +220,8 @@ impl Counts<'_> {
             ),
         };
         let stored = format!(
-            "SELECT theme, day, type, events FROM {TABLE} \
-             WHERE site = ? AND {stored_theme} AND {days} \
-             AND (day, version) IN (SELECT day, max(version) FROM {TABLE} \
-             WHERE site = ? AND {stored_theme} AND {days} GROUP BY day)"
+            "SELECT theme, day, type, events FROM {}",
+            super::newest_rows(TABLE, "?", &format!("{stored_theme} AND {days}"))
         );
         match (self.reads_stored(), self.reads_raw()) {
             (true, true) => format!("({stored} UNION ALL {raw})"),

@@ -152,12 +152,31 @@ impl Rewrite {
 /// only: the cells a later rewrite left out (a late event merged two visits) are not
 /// read. Binds the site twice; the caller continues the WHERE clause with ` AND …`.
 pub fn newest_of_days(table: &str, days: &str) -> String {
+    newest_rows(table, "?", days)
+}
+
+/// [`newest_of_days`] with the site as the SQL expression `site` (`?` for a bound
+/// value; the Grafana dashboards use `'${site}'`, and their test checks that every read
+/// of an aggregate there is this fragment). `days` may also hold other conditions on
+/// the table's key (a theme): a rewrite writes all of a day's rows with one version,
+/// and a newer version of a day has every key the older one had, so they may select
+/// the version too.
+pub fn newest_rows(table: &str, site: &str, days: &str) -> String {
     format!(
-        "{table} WHERE site = ? AND ({days}) \
+        "{table} WHERE site = {site} AND ({days}) \
          AND (day, version) IN (SELECT day, max(version) FROM {table} \
-         WHERE site = ? AND ({days}) GROUP BY day)"
+         WHERE site = {site} AND ({days}) GROUP BY day)"
     )
 }
+
+/// Every table the aggregates write, each with one owner module here.
+pub const TABLES: &[&str] = &[
+    event_counts::TABLE,
+    search_terms::TABLE,
+    visits::TABLE,
+    visits::TOTALS,
+    contact_channels::TABLE,
+];
 
 /// The themes an event is counted under in the per-theme aggregates: `'*'` (every
 /// event of the site, once), then `''` when no theme matched, else each theme with

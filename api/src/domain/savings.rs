@@ -6,11 +6,13 @@
 //! and values the difference with the municipality's own cost and handling time per
 //! channel (`[[contact_costs]]`), stating every assumption beside the figure.
 //!
-//! Which channel handles an action is decided where the contacts are counted per day
-//! (`contact_channels_daily`, migration 0009): `contact:phone`, `call`, `telephone` and
-//! `callback` are the telephone; `contact:appointment`, `counter`, `visit` and `balie`
-//! the counter; `contact:letter` and `post` a letter; every other `contact:*` kind and
-//! every `selfservice:*` action the web.
+//! Which channel handles an action is decided where the contacts are counted per day,
+//! in `contact_channels_daily`'s owner ([`luister_store::aggregates::contact_channels`]):
+//! `contact:phone`, `call`, `telephone` and `callback` are the telephone;
+//! `contact:appointment`, `counter`, `visit` and `balie` the counter; `contact:letter`
+//! and `post` a letter; every other `contact:*` kind and every `selfservice:*` action
+//! the web. [`shift`] is where the valuation is defined; the weekly-review dashboard
+//! repeats it in SQL, and its test holds the two to the same figures.
 
 use std::collections::HashMap;
 
@@ -64,14 +66,15 @@ pub fn default_costs() -> Vec<ContactCost> {
 }
 
 /// Checks the `[[contact_costs]]` entries.
-pub fn validate(costs: &[ContactCost]) -> Result<(), String> {
+pub fn validate(costs: &[ContactCost]) -> Result<(), luister_service::config::InvalidSetting> {
     for c in costs {
         if !CHANNELS.contains(&c.channel.as_str()) {
             return Err(format!(
                 "contact_costs: channel {:?} is not one of {}",
                 c.channel,
                 CHANNELS.join(", ")
-            ));
+            )
+            .into());
         }
         if !(c.cost_eur.is_finite()
             && c.cost_eur >= 0.0
@@ -81,14 +84,15 @@ pub fn validate(costs: &[ContactCost]) -> Result<(), String> {
             return Err(format!(
                 "contact_costs ({}, {}): cost_eur and minutes must be 0 or more",
                 c.site, c.channel
-            ));
+            )
+            .into());
         }
     }
     for ch in CHANNELS {
         if !costs.iter().any(|c| c.channel == ch && c.site == "*") {
-            return Err(format!(
-                "contact_costs: no entry with site = \"*\" for channel {ch}"
-            ));
+            return Err(
+                format!("contact_costs: no entry with site = \"*\" for channel {ch}").into(),
+            );
         }
     }
     Ok(())
@@ -366,9 +370,13 @@ mod tests {
         assert_eq!(costs_for(&costs, "zwolle")["telephone"].cost_eur, 6.0);
         assert_eq!(validate(&costs), Ok(()));
         costs[0].cost_eur = -1.0;
-        assert!(validate(&costs).unwrap_err().contains("must be 0 or more"));
+        assert!(validate(&costs)
+            .unwrap_err()
+            .0
+            .contains("must be 0 or more"));
         assert!(validate(&costs[1..])
             .unwrap_err()
+            .0
             .contains("no entry with site = \"*\" for channel telephone"));
     }
 

@@ -69,7 +69,7 @@ impl ActionInput {
             return Err(bad("themes must list 1 to 10 theme ids".into()));
         }
         for t in &self.themes {
-            check_theme(t).map_err(bad)?;
+            check_theme(t)?;
         }
         if self.channels.is_empty() || self.channels.len() > 10 {
             return Err(bad("channels must list 1 to 10 channels".into()));

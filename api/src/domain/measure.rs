@@ -1,5 +1,5 @@
 //! Measuring an action: choosing target and control themes, loading their daily
-//! series from ClickHouse and turning [`crate::effect`]'s estimate into an answer.
+//! series from ClickHouse and turning [`crate::domain::effect`]'s estimate into an answer.
 
 use std::collections::HashMap;
 
@@ -10,8 +10,8 @@ use utoipa::ToSchema;
 
 use luister_store::aggregates::event_counts::{Counts, Themes};
 
-use crate::actions::Action;
-use crate::effect::{self, Daily, Estimate, Week};
+use crate::domain::actions::Action;
+use crate::domain::effect::{self, Daily, Estimate, Week};
 use crate::error::ApiError;
 use crate::params::Span;
 use crate::params::{shown, Period};
@@ -175,12 +175,7 @@ async fn counts(
         // of it is read from the aggregate.
         _ => {
             let days = luister_store::aggregates::days_between(p.from, p.to);
-            let counts = Counts {
-                days: &days,
-                span: (p.from, p.to),
-                live_from: p.to.succ_opt().unwrap_or(p.to),
-                themes: Themes::Each,
-            };
+            let counts = Counts::settled(&days, p.from, p.to, Themes::Each);
             counts
                 .bind(
                     c.query(&format!(
@@ -252,13 +247,8 @@ pub async fn effect(
     let target = targets(&action.themes);
     let target_tops: Vec<&str> = target.iter().map(|t| top(t)).collect();
     let days = luister_store::aggregates::days_between(window.from, window.to);
-    let seen = Counts {
-        days: &days,
-        span: (window.from, window.to),
-        // The window ends before today: every day of it from the aggregate.
-        live_from: window.to.succ_opt().unwrap_or(window.to),
-        themes: Themes::Each,
-    };
+    // The window ends before today: every day of it from the aggregate.
+    let seen = Counts::settled(&days, window.from, window.to, Themes::Each);
     let control: Vec<String> = seen
         .bind(
             c.query(&format!(

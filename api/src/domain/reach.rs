@@ -11,8 +11,8 @@ use utoipa::ToSchema;
 
 use luister_schema::SiteId;
 
+use crate::domain::figures::{self, Figures};
 use crate::error::ApiError;
-use crate::figures::{self, Figures};
 use crate::params::{Period, Span};
 use crate::table::{change_pct, Cell, Tabular};
 

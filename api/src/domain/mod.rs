@@ -1,0 +1,25 @@
+//! The API's domain: what each question reads from ClickHouse and the typed answer it
+//! gives, without HTTP (the routes extract, call these and respond; the weekly report
+//! gathers its data from them).
+//!
+//! - [`reach`] and [`figures`]: a site's or theme's reach against earlier periods, and
+//!   every theme's reach; [`series`]: time series by hour, day or week.
+//! - [`searches`]: search listening (top, rising, zero-result, unmatched terms).
+//! - [`visits`]: channel and device mix, early contact, pipeline freshness.
+//! - [`engagement`]: how pages were read and which content blocks were seen.
+//! - [`refusals`]: why a site's events were refused.
+//! - [`actions`], [`measure`] and [`effect`]: the actions register and the estimate of
+//!   an action's effect.
+//! - [`savings`]: euros and staff hours of a shift of contacts to the web.
+
+pub mod actions;
+pub mod effect;
+pub mod engagement;
+pub mod figures;
+pub mod measure;
+pub mod reach;
+pub mod refusals;
+pub mod savings;
+pub mod searches;
+pub mod series;
+pub mod visits;
