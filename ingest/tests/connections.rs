@@ -8,7 +8,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use luister_testkit::http_probe::{free_port, send, send_on};
+use luister_testkit::http_probe::{
+    answered, closed_soon, free_port, json_error, send, send_on, SOON,
+};
 use luister_testkit::Scratch;
 
 /// The collector binary with one-second timeouts and at most four connections.
@@ -80,12 +82,6 @@ impl Drop for Collector {
     }
 }
 
-fn json_error(body: &str) -> String {
-    let v: serde_json::Value = serde_json::from_str(body)
-        .unwrap_or_else(|e| panic!("not a JSON error body ({e}): {body:?}"));
-    v["error"].as_str().unwrap_or_default().to_owned()
-}
-
 const LONG: Duration = Duration::from_secs(10);
 
 #[tokio::test]
@@ -94,41 +90,20 @@ async fn held_open_connections_are_closed_and_bounded_and_every_error_says_why()
     let c = Collector::start(&scratch).await;
 
     // Nothing sent, half a header, a body announced and never sent.
-    let silent = send(c.addr, b"", LONG).await;
-    assert_eq!(silent.status, 0, "{silent:?}");
-    assert!(
-        silent.took < Duration::from_millis(2500),
-        "closed after {:?}",
-        silent.took
-    );
-    let half = send(
+    let silent = closed_soon(c.addr, b"").await;
+    let half = closed_soon(
         c.addr,
         b"POST /v1/events HTTP/1.1\r\nHost: localhost\r\nContent-Ty",
-        LONG,
     )
     .await;
-    assert_eq!(half.status, 0, "{half:?}");
-    assert!(
-        half.took < Duration::from_millis(2500),
-        "closed after {:?}",
-        half.took
-    );
-    let unsent = send(
+    let unsent = answered(
         c.addr,
+        "unsent body",
         b"POST /v1/events HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{\"site\":",
-        LONG,
+        408,
+        "did not arrive",
     )
     .await;
-    assert_eq!(unsent.status, 408, "{unsent:?}");
-    assert!(
-        json_error(&unsent.body).contains("did not arrive"),
-        "{unsent:?}"
-    );
-    assert!(
-        unsent.took < Duration::from_millis(2500),
-        "answered after {:?}",
-        unsent.took
-    );
 
     // A gigabyte announced with Expect: 100-continue: refused at once, never invited.
     let huge = send(
@@ -152,11 +127,7 @@ async fn held_open_connections_are_closed_and_bounded_and_every_error_says_why()
     assert_eq!(first.status, 200, "{first:?}");
     let idle = send_on(&mut kept, b"", LONG).await;
     assert_eq!(idle.status, 0, "{idle:?}");
-    assert!(
-        idle.took < Duration::from_millis(2500),
-        "closed after {:?}",
-        idle.took
-    );
+    assert!(idle.took < SOON, "closed after {:?}", idle.took);
 
     // Errors the routes never see, and those they do, all with a message.
     let long_uri = format!(
@@ -203,9 +174,7 @@ async fn held_open_connections_are_closed_and_bounded_and_every_error_says_why()
             "not a valid event",
         ),
     ] {
-        let a = send(c.addr, request.as_bytes(), LONG).await;
-        assert_eq!(a.status, status, "{what}: {a:?}");
-        assert!(json_error(&a.body).contains(says), "{what}: {a:?}");
+        answered(c.addr, what, request.as_bytes(), status, says).await;
     }
 
     // Four connections held open: a fifth is served only once one of them is closed.

@@ -363,7 +363,7 @@ impl Model {
                 ts += rng.random_range(5_000..30_000);
             }
         }
-        if rng.random_bool(theme.contact_rate) {
+        let action = if rng.random_bool(theme.contact_rate) {
             let name = *pick(
                 rng,
                 &[
@@ -374,25 +374,15 @@ impl Model {
                 ],
                 |(_, w)| *w,
             );
-            let last = hits.last().map(|h| h.path.clone()).unwrap_or_default();
-            hits.push(hit(
-                ts,
-                last,
-                None,
-                Kind::Action {
-                    name: name.0.into(),
-                },
-            ));
+            Some(name.0)
         } else if rng.random_bool(theme.contact_rate / 2.0) {
+            Some("selfservice:aanvraag")
+        } else {
+            None
+        };
+        if let Some(name) = action {
             let last = hits.last().map(|h| h.path.clone()).unwrap_or_default();
-            hits.push(hit(
-                ts,
-                last,
-                None,
-                Kind::Action {
-                    name: "selfservice:aanvraag".into(),
-                },
-            ));
+            hits.push(hit(ts, last, None, Kind::Action { name: name.into() }));
         }
         hits
     }

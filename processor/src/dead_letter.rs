@@ -25,6 +25,19 @@ pub struct Reject {
     pub reason: &'static str,
 }
 
+/// One record for the dead-letter topic: the original key and bytes, with what was
+/// wrong and where the message came from as headers.
+struct Letter<'a> {
+    key: Option<&'a [u8]>,
+    payload: &'a [u8],
+    /// `luister-error`.
+    error: &'a str,
+    /// `luister-origin`: topic/partition/offset.
+    origin: String,
+    /// The `reason` label of the dead-letter metric.
+    reason: &'static str,
+}
+
 /// The dead-letter producer.
 pub struct DeadLetters {
     producer: FutureProducer,
@@ -66,19 +79,14 @@ impl DeadLetters {
                 error,
                 "dead-lettering a message"
             );
-            let origin = format!("{}/{}/{}", m.topic(), m.partition(), m.offset());
-            self.send(
-                m.key(),
-                m.payload().unwrap_or_default(),
+            let letter = Letter {
+                key: m.key(),
+                payload: m.payload().unwrap_or_default(),
                 error,
-                &origin,
-                shutdown,
-            )
-            .await?;
-            self.metrics
-                .dead_letters
-                .with_label_values(&[*reason])
-                .inc();
+                origin: format!("{}/{}/{}", m.topic(), m.partition(), m.offset()),
+                reason,
+            };
+            self.send(letter, shutdown).await?;
         }
         Ok(())
     }
@@ -92,31 +100,32 @@ impl DeadLetters {
     ) -> anyhow::Result<()> {
         for r in rows {
             let payload = serde_json::to_vec(r)?;
-            let origin = format!("{}/{}/{}", r.kafka_topic, r.kafka_partition, r.kafka_offset);
-            self.send(
-                Some(r.visitor.as_bytes()),
-                &payload,
+            let letter = Letter {
+                key: Some(r.visitor.as_bytes()),
+                payload: &payload,
                 error,
-                &origin,
-                shutdown,
-            )
-            .await?;
-            self.metrics
-                .dead_letters
-                .with_label_values(&["clickhouse_refused"])
-                .inc();
+                origin: format!("{}/{}/{}", r.kafka_topic, r.kafka_partition, r.kafka_offset),
+                reason: "clickhouse_refused",
+            };
+            self.send(letter, shutdown).await?;
         }
         Ok(())
     }
 
+    /// Sends one letter, retrying until the broker has it, and counts it by reason.
     async fn send(
         &self,
-        key: Option<&[u8]>,
-        payload: &[u8],
-        error: &str,
-        origin: &str,
+        letter: Letter<'_>,
         shutdown: &mut watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
+        let Letter {
+            key,
+            payload,
+            error,
+            origin,
+            reason,
+        } = letter;
+        let origin = origin.as_str();
         loop {
             let headers = OwnedHeaders::new()
                 .insert(Header {
@@ -134,7 +143,10 @@ impl DeadLetters {
                 record = record.key(k);
             }
             match self.producer.send(record, Duration::from_secs(5)).await {
-                Ok(_) => return Ok(()),
+                Ok(_) => {
+                    self.metrics.dead_letters.with_label_values(&[reason]).inc();
+                    return Ok(());
+                }
                 Err((e, _)) => {
                     tracing::warn!(error = %e, topic = %self.topic, "dead letter not delivered; retrying");
                     tokio::select! {

@@ -238,15 +238,9 @@ async fn clickhouse_killed_during_inserts_loses_and_doubles_nothing_in_any_table
     };
 
     let retries = || async {
-        let text = reqwest::get(processor.url("/metrics"))
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
-        text.lines()
-            .find_map(|l| l.strip_prefix("luister_processor_insert_retries_total "))
-            .and_then(|v| v.trim().parse::<f64>().ok())
+        let page = processor.metrics().await;
+        (!page.is_empty())
+            .then(|| luister_testkit::metric_value(&page, "luister_processor_insert_retries_total"))
     };
     let started = Instant::now();
     let mut interrupted = 0;
@@ -392,21 +386,8 @@ async fn clickhouse_killed_during_inserts_loses_and_doubles_nothing_in_any_table
     let dead = luister_testkit::consume(&scratch.dlq, 1, Duration::from_secs(2)).await;
     assert!(dead.is_empty(), "dead letters: {:?}", dead.first());
 
-    let metrics = reqwest::get(processor.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let metric = |name: &str| {
-        metrics
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix(name)
-                    .and_then(|v| v.trim().parse::<f64>().ok())
-            })
-            .unwrap_or(0.0)
-    };
+    let metrics = processor.metrics().await;
+    let metric = |name: &str| luister_testkit::metric_value(&metrics, name.trim_end());
     println!(
         "{kills} kills of ClickHouse in {killing:.1?}, aimed at {aimed:?}, {interrupted} of them \
          during a write of the processor; {total} events, {} write retries, {} messages found \

@@ -80,12 +80,7 @@ async fn counted(db: &str, expected: u64) -> Option<u64> {
 }
 
 async fn count(db: &str) -> Option<u64> {
-    clickhouse(&format!("SELECT count() FROM {db}.events"))
-        .await
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
+    luister_testkit::clickhouse_count(&format!("SELECT count() FROM {db}.events")).await
 }
 
 #[tokio::test]
@@ -105,17 +100,8 @@ async fn clickhouse_outage_is_waited_out_and_nothing_is_lost_or_doubled() {
     luister_testkit::local_stack("stop_pid clickhouse");
     produce_many(&scratch.topic, &events(100, 300)).await;
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let metrics = reqwest::get(processor.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let retries: f64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("luister_processor_insert_retries_total "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0);
+    let metrics = processor.metrics().await;
+    let retries = luister_testkit::metric_value(&metrics, "luister_processor_insert_retries_total");
     assert!(
         retries >= 1.0,
         "no retries counted while ClickHouse was down:\n{metrics}"

@@ -10,6 +10,10 @@
 //! - [`aggregates`]: the tables derived from the raw events, one owner module each.
 //! - [`Store`]: a connected client bound to the configured database.
 //! - [`StoreError`]: what can go wrong, classified as retryable or not.
+//!
+//! A new derived table is a module in [`aggregates`] (its columns, rewrite and read
+//! fragment) and a migration with its DDL; a new column of the raw events is a
+//! migration here and a field of the processor's row.
 
 pub mod aggregates;
 pub mod migrations;

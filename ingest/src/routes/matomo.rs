@@ -191,7 +191,7 @@ mod tests {
     use luister_schema::{Event, EventData};
 
     use super::GIF;
-    use crate::routes::test_support::{app, call, FIREFOX};
+    use crate::routes::test_support::{app, browser_get, browser_post, call, FIREFOX};
 
     #[tokio::test]
     async fn get_is_answered_with_the_gif_or_204() {
@@ -199,26 +199,12 @@ mod tests {
         let q = "idsite=1&rec=1&url=http%3A%2F%2Flocalhost%2Fbijstand&action_name=Bijstand&_id=0123456789abcdef";
         // Also under a folder, where hosting parties install Matomo.
         for path in ["/matomo.php", "/piwik.php", "/stats/matomo.php"] {
-            let a = call(
-                &app,
-                Request::get(format!("{path}?{q}"))
-                    .header("user-agent", FIREFOX)
-                    .body("".into())
-                    .unwrap(),
-            )
-            .await;
+            let a = call(&app, browser_get(format!("{path}?{q}"))).await;
             assert_eq!(a.status, StatusCode::OK, "{}", a.text());
             assert_eq!(a.headers["content-type"], "image/gif");
             assert_eq!(a.body, GIF);
         }
-        let a = call(
-            &app,
-            Request::get(format!("/matomo.php?{q}&send_image=0"))
-                .header("user-agent", FIREFOX)
-                .body("".into())
-                .unwrap(),
-        )
-        .await;
+        let a = call(&app, browser_get(format!("/matomo.php?{q}&send_image=0"))).await;
         assert_eq!(a.status, StatusCode::NO_CONTENT);
         let sent = sink.sent.lock().unwrap();
         assert_eq!(sent.len(), 4);
@@ -245,14 +231,7 @@ mod tests {
             .unwrap();
         assert_eq!(call(&app, form).await.status, StatusCode::NO_CONTENT);
         let bulk = r#"{"requests":["?idsite=1&rec=1&url=http%3A%2F%2Flocalhost%2Fa","?idsite=9&rec=1&url=http%3A%2F%2Flocalhost%2Fb","?idsite=1&rec=1&url=http%3A%2F%2Flocalhost%2Fc&e_c=contact&e_a=form"]}"#;
-        let a = call(
-            &app,
-            Request::post("/matomo.php")
-                .header("user-agent", FIREFOX)
-                .body(bulk.into())
-                .unwrap(),
-        )
-        .await;
+        let a = call(&app, browser_post("/matomo.php", bulk)).await;
         assert_eq!(a.status, StatusCode::OK);
         let json: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
         assert_eq!(json["tracked"], 2);
@@ -275,14 +254,7 @@ mod tests {
     async fn a_bulk_request_that_cannot_be_stored_now_is_answered_503_and_nothing_is_sent() {
         let (app, sink) = crate::routes::test_support::app_with(|c| c.privacy.shared_salt = true);
         let bulk = r#"{"requests":["?idsite=9&rec=1&url=http%3A%2F%2Flocalhost%2Fa","?idsite=1&rec=1&url=http%3A%2F%2Flocalhost%2Fb","?idsite=1&rec=1&url=http%3A%2F%2Flocalhost%2Fc"]}"#;
-        let a = call(
-            &app,
-            Request::post("/matomo.php")
-                .header("user-agent", FIREFOX)
-                .body(bulk.into())
-                .unwrap(),
-        )
-        .await;
+        let a = call(&app, browser_post("/matomo.php", bulk)).await;
         assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE, "{}", a.text());
         assert_eq!(a.headers["retry-after"], "5");
         assert!(a.text().contains("retry"), "{}", a.text());
@@ -291,14 +263,7 @@ mod tests {
         app.collector
             .salter()
             .install(crate::salt::day_of(crate::now_ms()), [7; 32]);
-        let a = call(
-            &app,
-            Request::post("/matomo.php")
-                .header("user-agent", FIREFOX)
-                .body(bulk.into())
-                .unwrap(),
-        )
-        .await;
+        let a = call(&app, browser_post("/matomo.php", bulk)).await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.text());
         let json: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
         assert_eq!(
@@ -326,12 +291,7 @@ mod tests {
                 .body(body.into())
                 .unwrap()
         };
-        let get = |q: &str| {
-            Request::get(format!("/matomo.php?{q}"))
-                .header("user-agent", FIREFOX)
-                .body("".into())
-                .unwrap()
-        };
+        let get = |q: &str| browser_get(format!("/matomo.php?{q}"));
         let a = call(&app, post(q.to_owned())).await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.text());
         let again = call(&app, get(q)).await;
@@ -367,12 +327,7 @@ mod tests {
     async fn the_repeat_of_a_request_that_was_refused_for_now_is_stored() {
         let (app, sink) = crate::routes::test_support::app_with(|c| c.privacy.shared_salt = true);
         let q = "/matomo.php?idsite=1&rec=1&r=555111&url=http%3A%2F%2Flocalhost%2Fa";
-        let get = || {
-            Request::get(q)
-                .header("user-agent", FIREFOX)
-                .body("".into())
-                .unwrap()
-        };
+        let get = || browser_get(q);
         assert_eq!(
             call(&app, get()).await.status,
             StatusCode::SERVICE_UNAVAILABLE
@@ -404,14 +359,7 @@ mod tests {
                 "search_count",
             ),
         ] {
-            let a = call(
-                &app,
-                Request::get(format!("/matomo.php?{q}"))
-                    .header("user-agent", FIREFOX)
-                    .body("".into())
-                    .unwrap(),
-            )
-            .await;
+            let a = call(&app, browser_get(format!("/matomo.php?{q}"))).await;
             assert_eq!(a.status, StatusCode::BAD_REQUEST, "{q}: {}", a.text());
             assert!(a.text().contains(msg), "{q}: {}", a.text());
         }

@@ -133,9 +133,9 @@ const REMEMBERED_ORIGIN_BYTES: usize = 253;
 
 /// The host of an `Origin` header, lowercase, or `None` for `null` and for what is not
 /// an origin. Browsers send the same few origins (the sites' pages) again and again, and
-/// both the CORS check and [`visit_of`] need the host: parsing it with `url` twice took
-/// about 4,600 of the 96,400 instructions callgrind counted per single-event request, so
-/// each worker thread remembers the hosts of the origins it saw last.
+/// both the CORS check and [`visit_of`] need the host, so each worker thread remembers
+/// the hosts of the origins it saw last instead of parsing them with `url` per request
+/// (what that saved is in `docs/benchmarks.md`).
 pub(crate) fn origin_host(origin: &str) -> Option<String> {
     thread_local! {
         static SEEN: RefCell<HashMap<String, Option<String>>> = RefCell::new(HashMap::new());
@@ -361,6 +361,22 @@ pub(crate) mod test_support {
 
     pub fn app() -> (Arc<App>, Arc<MemorySink>) {
         app_with(|_| {})
+    }
+
+    /// A browser's POST of `body` to `uri`, without a content type.
+    pub fn browser_post(uri: impl AsRef<str>, body: impl Into<Body>) -> Request<Body> {
+        Request::post(uri.as_ref())
+            .header("user-agent", FIREFOX)
+            .body(body.into())
+            .unwrap()
+    }
+
+    /// A browser's GET of `uri`, without a body.
+    pub fn browser_get(uri: impl AsRef<str>) -> Request<Body> {
+        Request::get(uri.as_ref())
+            .header("user-agent", FIREFOX)
+            .body(Body::empty())
+            .unwrap()
     }
 
     /// [`app`] with `adjust` applied to its configuration.

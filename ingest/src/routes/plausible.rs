@@ -34,7 +34,7 @@ mod tests {
 
     use luister_schema::{Event, EventData};
 
-    use crate::routes::test_support::{app, call, FIREFOX};
+    use crate::routes::test_support::{app, browser_post, call, FIREFOX};
 
     #[tokio::test]
     async fn plausible_pageview_is_answered_202_and_produced() {
@@ -55,10 +55,10 @@ mod tests {
     #[tokio::test]
     async fn unknown_domain_is_refused_with_its_name() {
         let (app, _) = app();
-        let req = Request::post("/api/event")
-            .header("user-agent", FIREFOX)
-            .body(r#"{"n":"pageview","u":"http://localhost/","d":"nergens.nl"}"#.into())
-            .unwrap();
+        let req = browser_post(
+            "/api/event",
+            r#"{"n":"pageview","u":"http://localhost/","d":"nergens.nl"}"#,
+        );
         let a = call(&app, req).await;
         assert_eq!(a.status, StatusCode::NOT_FOUND);
         assert!(
@@ -74,13 +74,10 @@ mod tests {
         // A page of the site whose URL host the site does not have: the page's site
         // is known from the domain it names.
         let wrong = || {
-            Request::post("/api/event")
-                .header("user-agent", FIREFOX)
-                .body(
-                    r#"{"n":"pageview","u":"http://elders.example/?mail=jan@example.nl","d":"localhost"}"#
-                        .into(),
-                )
-                .unwrap()
+            browser_post(
+                "/api/event",
+                r#"{"n":"pageview","u":"http://elders.example/?mail=jan@example.nl","d":"localhost"}"#,
+            )
         };
         for _ in 0..3 {
             assert_eq!(call(&app, wrong()).await.status, StatusCode::FORBIDDEN);

@@ -6,6 +6,16 @@ use luister_service::kafka::KafkaConfig;
 use luister_testkit::Running;
 
 /// The collector with site `demo` on `localhost`, trusting `x-forwarded-for`.
+/// Checks that the collector took a request (2xx), with its answer in the message.
+pub async fn assert_taken(r: reqwest::Response, what: &str) {
+    let status = r.status().as_u16();
+    assert!(
+        (200..300).contains(&status),
+        "{what}: {status} {}",
+        r.text().await.unwrap()
+    );
+}
+
 pub async fn start_ingest(kafka: KafkaConfig) -> Running {
     start_ingest_with(kafka, |_| {}).await
 }

@@ -180,12 +180,7 @@ async fn the_salt_in_kafka_is_sealed_and_a_salt_planted_before_the_collector_is_
         key_under(forged_salt, ip, ua),
         "the salt sealed with another key was used"
     );
-    let metrics = reqwest::get(ingest.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = ingest.metrics().await;
     assert!(
         metrics.contains("luister_ingest_salt_records_rejected_total 2"),
         "both planted records were counted as rejected:\n{metrics}"

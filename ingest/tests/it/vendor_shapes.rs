@@ -11,7 +11,7 @@ use luister_ingest::names::ActionRule;
 use luister_schema::{Event, EventData};
 use luister_testkit::{consume, Scratch};
 
-use super::helpers::start_ingest_with;
+use super::helpers::{assert_taken, start_ingest_with};
 
 fn rule(
     category: Option<&str>,
@@ -80,12 +80,7 @@ async fn names_goals_content_and_engagement_arrive_as_their_own_kinds() {
             .send()
             .await
             .unwrap();
-        let status = r.status().as_u16();
-        assert!(
-            (200..300).contains(&status),
-            "{path}: {status} {}",
-            r.text().await.unwrap()
-        );
+        assert_taken(r, &path).await;
     }
     let got = consume(&scratch.topic, 8, Duration::from_secs(12)).await;
     let mut data: Vec<EventData> = got

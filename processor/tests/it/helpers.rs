@@ -85,18 +85,7 @@ pub async fn wait_count(sql: &str, expected: u64, timeout: Duration) -> u64 {
 
 /// The value of an un-labelled counter on a `/metrics` page.
 pub async fn metric(running: &Running, name: &str) -> u64 {
-    let text = reqwest::get(running.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix(name)
-                .and_then(|v| v.trim().parse::<f64>().ok())
-        })
-        .unwrap_or(0.0) as u64
+    luister_testkit::metric_value(&running.metrics().await, name.trim_end()) as u64
 }
 
 /// The start (ms) of scripted visits that span `span_s` seconds: two hours ago, or just
