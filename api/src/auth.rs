@@ -120,10 +120,15 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(hash(token))
 }
 
+/// The operating system gave no random bytes for a token.
+#[derive(Debug, thiserror::Error)]
+#[error("no operating-system randomness: {0}")]
+pub struct NoRandomness(getrandom::Error);
+
 /// A new random token (32 bytes from the operating system, hex) and its hash.
-pub fn new_token() -> Result<(String, String), getrandom::Error> {
+pub fn new_token() -> Result<(String, String), NoRandomness> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes)?;
+    getrandom::fill(&mut bytes).map_err(NoRandomness)?;
     let token = format!("lst_{}", hex::encode(bytes));
     let h = token_hash(&token);
     Ok((token, h))

@@ -14,32 +14,32 @@ use crate::metrics::ProcessorMetrics;
 /// The default taxonomy shipped with Luister.
 pub const DEFAULT_TAXONOMY: &str = include_str!("../taxonomy/default.toml");
 
-/// Why a taxonomy could not be used.
+/// Why a taxonomy could not be used; each message holds the cause's.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// The file could not be read.
-    #[error("cannot read taxonomy {file}: {source}")]
+    #[error("cannot read taxonomy {file}: {error}")]
     Read {
         /// The file.
         file: String,
         /// What the system said.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not a taxonomy.
-    #[error("{file}: {source}")]
+    #[error("{file}: {error}")]
     Parse {
         /// The file, or `default taxonomy`.
         file: String,
         /// What is wrong in it.
-        source: TaxonomyError,
+        error: TaxonomyError,
     },
     /// A pattern in it does not compile.
-    #[error("{file}: {source}")]
+    #[error("{file}: {error}")]
     Pattern {
         /// The file, or `default taxonomy`.
         file: String,
         /// The regular expression's error.
-        source: regex::Error,
+        error: regex::Error,
     },
 }
 
@@ -48,12 +48,12 @@ pub fn load_taxonomy(file: Option<&Path>) -> Result<Taxonomy, LoadError> {
     let name = shown(file);
     let text = match file {
         None => DEFAULT_TAXONOMY.to_owned(),
-        Some(path) => std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        Some(path) => std::fs::read_to_string(path).map_err(|error| LoadError::Read {
             file: name.clone(),
-            source,
+            error,
         })?,
     };
-    Taxonomy::parse(&text).map_err(|source| LoadError::Parse { file: name, source })
+    Taxonomy::parse(&text).map_err(|error| LoadError::Parse { file: name, error })
 }
 
 /// A taxonomy file's name in messages.
@@ -67,9 +67,9 @@ fn shown(file: Option<&Path>) -> String {
 /// Reads a taxonomy ([`load_taxonomy`]) and compiles its matcher.
 fn load_matcher(file: Option<&Path>) -> Result<Matcher, LoadError> {
     let taxonomy = load_taxonomy(file)?;
-    Matcher::new(&taxonomy).map_err(|source| LoadError::Pattern {
+    Matcher::new(&taxonomy).map_err(|error| LoadError::Pattern {
         file: shown(file),
-        source,
+        error,
     })
 }
 

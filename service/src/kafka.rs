@@ -171,14 +171,14 @@ impl KafkaConfig {
 }
 
 /// A Kafka call that failed, with what it was for ("cannot create the salt reader").
+/// Its message holds librdkafka's (so it is not repeated as a source).
 #[derive(Debug, thiserror::Error)]
-#[error("{doing}: {source}")]
+#[error("{doing}: {error}")]
 pub struct KafkaStepError {
     /// What the call was for.
     pub doing: String,
     /// What librdkafka or the broker said.
-    #[source]
-    pub source: KafkaError,
+    pub error: KafkaError,
 }
 
 /// Names what a Kafka call was for when it fails: `.doing("creating topics")`.
@@ -189,9 +189,9 @@ pub trait Doing<T> {
 
 impl<T> Doing<T> for Result<T, KafkaError> {
     fn doing(self, what: impl Into<String>) -> Result<T, KafkaStepError> {
-        self.map_err(|source| KafkaStepError {
+        self.map_err(|error| KafkaStepError {
             doing: what.into(),
-            source,
+            error,
         })
     }
 }
@@ -257,7 +257,7 @@ pub async fn ensure_topic_specs(
             Err((topic, code)) => {
                 return Err(KafkaStepError {
                     doing: format!("creating topic {topic} failed"),
-                    source: KafkaError::AdminOp(code),
+                    error: KafkaError::AdminOp(code),
                 })
             }
         }

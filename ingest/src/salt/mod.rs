@@ -52,7 +52,7 @@ pub enum SaltError {
     TimedOut(String),
     /// The blocking reader task did not finish.
     #[error("salt reader failed: {0}")]
-    Reader(#[from] tokio::task::JoinError),
+    Reader(String),
 }
 
 /// Milliseconds per day.
@@ -184,8 +184,9 @@ impl KafkaSalts {
     async fn first_for(&self, day: i64) -> Result<Option<Found>, SaltError> {
         let config = self.config.clone();
         let key = self.key.clone();
-        let (found, rejected) =
-            tokio::task::spawn_blocking(move || read_first(&config, &key, day)).await??;
+        let (found, rejected) = tokio::task::spawn_blocking(move || read_first(&config, &key, day))
+            .await
+            .map_err(|e| SaltError::Reader(e.to_string()))??;
         let mut seen = self.seen_rejected.lock().unwrap_or_else(|p| p.into_inner());
         for offset in rejected {
             if seen.insert(offset) {

@@ -76,9 +76,9 @@ impl SaltKey {
     }
 
     /// A new random key as 64 hexadecimal digits (`luister-ingest new-salt-key`).
-    pub fn generate_hex() -> Result<String, getrandom::Error> {
+    pub fn generate_hex() -> Result<String, SaltError> {
         let mut key = [0u8; 32];
-        getrandom::fill(&mut key)?;
+        getrandom::fill(&mut key).map_err(SaltError::Randomness)?;
         Ok(hex::encode(key))
     }
 
