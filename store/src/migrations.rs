@@ -182,6 +182,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0016_refusals.sql"),
         backfill: None,
     },
+    Migration {
+        version: 17,
+        name: "0017_session_pages.sql",
+        sql: include_str!("../migrations/0017_session_pages.sql"),
+        backfill: None,
+    },
 ];
 
 const LOCK_TABLE: &str = "schema_migrations_lock";

@@ -1,7 +1,7 @@
 //! One visitor's events of one day become session rows: the visits, their searches and
 //! what followed each, the themes touched and the first contact after each touch.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -89,6 +89,14 @@ pub struct SessionRow {
     pub search_results: Vec<i64>,
     /// What followed each search: `refined`, `clicked` or `left`.
     pub search_next: Vec<String>,
+    /// Each distinct path viewed, in the order of its first view.
+    pub page_paths: Vec<String>,
+    /// The first view of each of `page_paths`.
+    pub page_first_ts: Vec<u32>,
+    /// Path of the last page view ('' when none).
+    pub exit_path: String,
+    /// Time of the last contact, 0 when none.
+    pub last_contact_ts: u32,
 }
 
 /// A site's goals, compiled.
@@ -151,6 +159,7 @@ impl Goals {
 pub fn build(events: &[SessionEvent], gap_s: u32, goals: &Goals, version: u64) -> Vec<SessionRow> {
     let mut out: Vec<SessionRow> = Vec::new();
     let mut theme_index: HashMap<String, usize> = HashMap::new();
+    let mut pages_seen: HashSet<String> = HashSet::new();
     for e in events {
         if matches!(e.kind.as_str(), "engagement" | "content") {
             if let Some(s) = out.last_mut() {
@@ -191,7 +200,12 @@ pub fn build(events: &[SessionEvent], gap_s: u32, goals: &Goals, version: u64) -
                 search_themes: Vec::new(),
                 search_results: Vec::new(),
                 search_next: Vec::new(),
+                page_paths: Vec::new(),
+                page_first_ts: Vec::new(),
+                exit_path: String::new(),
+                last_contact_ts: 0,
             });
+            pages_seen.clear();
         }
         let Some(s) = out.last_mut() else { continue };
         // The previous search of this visit learns what came after it.
@@ -219,6 +233,13 @@ pub fn build(events: &[SessionEvent], gap_s: u32, goals: &Goals, version: u64) -
         }
         s.end_ts = s.end_ts.max(e.ts);
         s.duration_s = s.end_ts - s.start_ts;
+        if e.kind == "pageview" {
+            if pages_seen.insert(e.path.clone()) {
+                s.page_paths.push(e.path.clone());
+                s.page_first_ts.push(e.ts);
+            }
+            s.exit_path.clone_from(&e.path);
+        }
         match e.kind.as_str() {
             "pageview" => s.pageviews += 1,
             "search" => s.searches += 1,
@@ -234,6 +255,7 @@ pub fn build(events: &[SessionEvent], gap_s: u32, goals: &Goals, version: u64) -
         }
         if goals.is_contact(e) {
             s.contacts += 1;
+            s.last_contact_ts = e.ts;
             if s.first_contact_ts == 0 {
                 s.first_contact_ts = e.ts;
             }
@@ -406,5 +428,34 @@ mod tests {
             (1, vec![1000, 1000])
         );
         assert_eq!((s[1].contacts, s[1].session_id.as_str()), (0, "v-2801"));
+    }
+
+    #[test]
+    fn a_visit_keeps_its_pages_in_first_view_order_its_exit_and_its_last_contact() {
+        let events = [
+            ev(0, "pageview", "/", &[], ""),
+            ev(30, "pageview", "/schulden", &["schulden"], ""),
+            ev(60, "pageview", "/", &[], ""),
+            ev(90, "action", "/", &[], "contact:phone"),
+            ev(120, "pageview", "/schulden", &["schulden"], ""),
+            ev(150, "action", "/schulden", &["schulden"], "contact:form"),
+            ev(180, "pageview", "/afval", &["afval"], ""),
+        ];
+        let rows = build(&events, 1800, &goals(), 1);
+        assert_eq!(rows.len(), 1);
+        let s = &rows[0];
+        assert_eq!(s.page_paths, ["/", "/schulden", "/afval"]);
+        assert_eq!(s.page_first_ts, [0, 30, 180]);
+        assert_eq!(s.exit_path, "/afval");
+        assert_eq!((s.first_contact_ts, s.last_contact_ts), (90, 150));
+        // A visit without page views has no pages and no exit.
+        let only_action = build(
+            &[ev(5, "action", "/", &[], "contact:phone")],
+            1800,
+            &goals(),
+            1,
+        );
+        assert!(only_action[0].page_paths.is_empty());
+        assert_eq!(only_action[0].exit_path, "");
     }
 }
