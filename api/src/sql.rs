@@ -68,6 +68,14 @@ impl Periods {
     }
 }
 
+/// Sessions with one row per page they viewed: `path` and `first_ts` (its first view in
+/// the visit), beside the session's columns. Binds site, from, to; the caller
+/// continues the WHERE clause with ` AND …`.
+pub(crate) const SESSION_PAGES: &str = "(SELECT * FROM sessions FINAL \
+     WHERE site = ? AND day >= toDate(?) AND day <= toDate(?)) \
+     ARRAY JOIN page_paths AS path, page_first_ts AS first_ts \
+     WHERE deleted = 0";
+
 /// Sessions with one row per theme they touched: `theme`, `first_ts` (first touch) and
 /// `contact_ts` (first contact at or after it, 0 for none). Binds site, from, to; the
 /// caller continues the WHERE clause with ` AND …`.

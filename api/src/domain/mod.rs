@@ -6,6 +6,7 @@
 //!   every theme's reach; [`series`]: time series by hour, day or week.
 //! - [`searches`]: search listening (top, rising, zero-result, unmatched terms).
 //! - [`visits`]: channel and device mix, early contact, pipeline freshness.
+//! - [`pages`]: top, entry and exit pages, with visits and contacts after them.
 //! - [`engagement`]: how pages were read and which content blocks were seen.
 //! - [`refusals`]: why a site's events were refused.
 //! - [`actions`], [`measure`] and [`effect`]: the actions register and the estimate of
@@ -17,6 +18,7 @@ pub mod effect;
 pub mod engagement;
 pub mod figures;
 pub mod measure;
+pub mod pages;
 pub mod reach;
 pub mod refusals;
 pub mod savings;

@@ -10,6 +10,7 @@
 //! - [`visits`]: channel mix, early contact, freshness, the weekly report.
 //! - [`actions`]: the actions register and effect estimates.
 //! - [`reading`]: engagement (time in view, scroll depth), content blocks, refusals.
+//! - [`pages`]: top, entry and exit pages.
 
 use std::sync::Arc;
 
@@ -30,6 +31,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::params::Period;
 
 mod actions;
+mod pages;
 mod reach;
 mod reading;
 mod searches;
@@ -132,6 +134,7 @@ fn endpoints() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(reading::engagement_themes))
         .routes(routes!(reading::content))
         .routes(routes!(reading::refusals))
+        .routes(routes!(pages::pages))
         .routes(routes!(actions::create_action, actions::list_actions))
         .routes(routes!(
             actions::get_action,
@@ -263,7 +266,7 @@ mod tests {
     }
 
     const ID: &str = "0123456789abcdef0123456789abcdef";
-    const PATHS: [&str; 20] = [
+    const PATHS: [&str; 21] = [
         "/v1/sites/demo/reach",
         "/v1/sites/demo/themes",
         "/v1/sites/demo/timeseries",
@@ -280,6 +283,7 @@ mod tests {
         "/v1/sites/demo/engagement/themes",
         "/v1/sites/demo/content",
         "/v1/sites/demo/refusals",
+        "/v1/sites/demo/pages",
         "/v1/sites/demo/actions",
         "/v1/sites/demo/channel-shift",
         "/v1/actions/0123456789abcdef0123456789abcdef",

@@ -7,6 +7,7 @@
 mod actions;
 mod dashboards;
 mod helpers;
+mod pages;
 mod privacy;
 mod reading;
 

@@ -1,0 +1,110 @@
+//! Pages: top, entry and exit pages of a site, optionally of one theme.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{filename, App, Params, Site};
+use crate::domain::pages::{self, List, PageFigures};
+use crate::error::{AccessErrors, ApiError};
+use crate::params::{self, Format};
+use crate::table::respond;
+
+/// `from`, `to`, optional `list`, `theme`, `limit`, `format`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PagesQuery {
+    /// First day, `YYYY-MM-DD`.
+    from: String,
+    /// Last day (inclusive), `YYYY-MM-DD`.
+    to: String,
+    /// `top` (default: most page views first), `entry` (pages visits started on) or
+    /// `exit` (pages visits ended on).
+    list: Option<String>,
+    /// Only pages attributed to this theme.
+    theme: Option<String>,
+    /// Pages listed, 1 to `limits.max_rows` (default 50).
+    limit: Option<String>,
+    /// `json` (default) or `csv` (the `other` row last).
+    format: Option<String>,
+}
+
+/// A site's pages in a period.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PagesAnswer {
+    /// Site id.
+    pub site: String,
+    /// `top`, `entry` or `exit`.
+    pub list: String,
+    /// The theme asked, if any.
+    pub theme: Option<String>,
+    /// First day.
+    pub from: String,
+    /// Last day (inclusive).
+    pub to: String,
+    /// Pages seen by fewer distinct visitors than this are folded into `other`.
+    pub min_visitors: u32,
+    /// The pages, in the list's order.
+    pub pages: Vec<PageFigures>,
+    /// The pages below `min_visitors`, added up (absent when none).
+    pub other: Option<PageFigures>,
+}
+
+/// Top, entry or exit pages: page views, visits, visitors, entries, exits and the
+/// share of visits that reached a contact after the page, with the page's title and
+/// its page views in the previous period and a year earlier. Pages of fewer than k
+/// visitors are folded into `other`.
+#[utoipa::path(get, path = "/v1/sites/{site}/pages", tag = "pages",
+    params(("site" = String, Path, description = "Site id"), PagesQuery),
+    responses(
+        (status = 200, description = "The pages", content((PagesAnswer = "application/json"), (String = "text/csv"))),
+        AccessErrors,
+    ))]
+pub(super) async fn pages(
+    State(app): State<Arc<App>>,
+    Site(site): Site,
+    Params(q): Params<PagesQuery>,
+) -> Result<Response, ApiError> {
+    let p = app.period(&q.from, &q.to)?;
+    let list = List::parse(q.list.as_deref())?;
+    let theme = params::theme(q.theme.as_deref())?;
+    let limit = params::limit(q.limit.as_deref(), 50, app.limits.max_rows)?;
+    let format = Format::parse(q.format.as_deref())?;
+    let k = app.min_visitors_per_term;
+    let found = pages::pages(
+        app.client(),
+        site.as_str(),
+        p,
+        theme.as_deref(),
+        list,
+        k,
+        limit,
+    )
+    .await?;
+    let answer = PagesAnswer {
+        site: site.to_string(),
+        list: list.name().into(),
+        theme,
+        from: p.from.to_string(),
+        to: p.to.to_string(),
+        min_visitors: k,
+        pages: found.pages,
+        other: found.other,
+    };
+    let rows: Vec<PageFigures> = answer
+        .pages
+        .iter()
+        .chain(answer.other.iter())
+        .cloned()
+        .collect();
+    respond(
+        format,
+        &answer,
+        &rows,
+        &filename(&site, &format!("pages-{}", list.name()), p),
+    )
+}

@@ -1,0 +1,182 @@
+//! Top, entry and exit pages through the real pipeline: scripted visits whose pages,
+//! entries, exits and contacts are known go through Kafka, the processor and its
+//! sessionizer into ClickHouse, and `/v1/sites/{site}/pages` answers their exact
+//! figures, with the pages below k folded into `other` so that the totals add up.
+
+use std::time::Duration;
+
+use chrono::{Days, Utc};
+use serde_json::{json, Value};
+
+use luister_schema::{Event, EventData};
+use luister_testkit::events::event;
+use luister_testkit::{wait_for, Scratch};
+
+use super::helpers::{load, Pipeline, DEMO};
+
+const DEBT_PAGE: &str = "/schulden/schuldhulpverlening";
+
+/// An event of `visitor`, `after_s` seconds into its visit at noon `days_ago` days ago.
+fn on(days_ago: u64, visitor: u64, after_s: i64, path: &str, data: EventData) -> Event {
+    let noon = (Utc::now().date_naive() - Days::new(days_ago))
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp_millis();
+    event(
+        "demo",
+        visitor,
+        noon + (visitor as i64) * 600_000 + after_s * 1000,
+    )
+    .path(path)
+    .data(data)
+    .build()
+}
+
+fn view(visitor: u64, after_s: i64, path: &str, title: Option<&str>) -> Event {
+    on(
+        1,
+        visitor,
+        after_s,
+        path,
+        EventData::Pageview {
+            title: title.map(str::to_owned),
+        },
+    )
+}
+
+fn contact(visitor: u64, after_s: i64, path: &str) -> Event {
+    on(
+        1,
+        visitor,
+        after_s,
+        path,
+        EventData::Action {
+            name: "contact:phone".into(),
+            target: None,
+            label: None,
+        },
+    )
+}
+
+fn page(pages: &Value, path: &str) -> Value {
+    pages["pages"]
+        .as_array()
+        .and_then(|p| p.iter().find(|r| r["path"] == path).cloned())
+        .unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn top_entry_and_exit_pages_have_their_exact_figures_and_fold_below_k() {
+    let scratch = Scratch::new("api_pages");
+    let p = Pipeline::start(&scratch).await;
+    let mut events = Vec::new();
+    // Six visits start on the home page and go on to the debt-help page; three of them
+    // call after reading it; one goes on to the waste page and leaves there.
+    for v in 1..=6 {
+        events.push(view(v, 0, "/", Some("Home")));
+        events.push(view(v, 30, DEBT_PAGE, Some("Schuldhulp")));
+    }
+    for v in 1..=3 {
+        events.push(contact(v, 60, DEBT_PAGE));
+    }
+    events.push(view(6, 90, "/afval", Some("Afval")));
+    // Two visits of the waste page alone, one of a page nobody else saw: below k = 5.
+    events.push(view(7, 0, "/afval", Some("Afval")));
+    events.push(view(8, 0, "/afval", Some("Afval")));
+    events.push(view(9, 0, "/geheim", None));
+    // The day before and a year (52 weeks) before.
+    events.push(on(2, 20, 0, "/", EventData::Pageview { title: None }));
+    events.push(on(
+        365,
+        21,
+        0,
+        DEBT_PAGE,
+        EventData::Pageview { title: None },
+    ));
+    load(&scratch.topic, &events).await;
+
+    let day = (Utc::now().date_naive() - Days::new(1)).to_string();
+    let q = format!("from={day}&to={day}");
+    let top = wait_for(Duration::from_secs(60), || async {
+        let v = p.json(DEMO, &format!("/v1/sites/demo/pages?{q}")).await;
+        (page(&v, "/")["visits"] == 6 && page(&v, DEBT_PAGE)["exits"] == 5).then_some(v)
+    })
+    .await
+    .expect("the visits' pages did not reach the API within 60 s");
+    assert_eq!(top["list"], "top");
+    assert_eq!(top["min_visitors"], 5);
+    assert_eq!(
+        top["pages"],
+        json!([
+            {"path": "/", "title": "Home", "pageviews": 6, "visits": 6, "visitors": 6,
+             "entries": 6, "exits": 0, "contact_visits": 3, "contact_share_pct": 50.0,
+             "previous_pageviews": 1, "year_earlier_pageviews": 0, "pages_folded": 0},
+            {"path": DEBT_PAGE, "title": "Schuldhulp", "pageviews": 6, "visits": 6, "visitors": 6,
+             "entries": 0, "exits": 5, "contact_visits": 3, "contact_share_pct": 50.0,
+             "previous_pageviews": 0, "year_earlier_pageviews": 1, "pages_folded": 0},
+        ])
+    );
+    // /afval (3 visitors) and /geheim (1) are folded, their figures added up.
+    assert_eq!(
+        top["other"],
+        json!({"path": "other", "title": "", "pageviews": 4, "visits": 4, "visitors": 4,
+               "entries": 3, "exits": 4, "contact_visits": 0, "contact_share_pct": 0.0,
+               "previous_pageviews": 0, "year_earlier_pageviews": 0, "pages_folded": 2})
+    );
+
+    let entry = p
+        .json(DEMO, &format!("/v1/sites/demo/pages?{q}&list=entry"))
+        .await;
+    let paths: Vec<&str> = entry["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["path"].as_str())
+        .collect();
+    assert_eq!(paths, ["/"], "the debt page started no visit");
+    assert_eq!(entry["other"]["entries"], 3);
+    let exit = p
+        .json(DEMO, &format!("/v1/sites/demo/pages?{q}&list=exit"))
+        .await;
+    assert_eq!(exit["pages"][0]["path"], DEBT_PAGE);
+    assert_eq!(exit["pages"].as_array().map(Vec::len), Some(1));
+    assert_eq!(exit["other"]["exits"], 4);
+
+    // One theme: only the pages attributed to it.
+    let debt = p
+        .json(DEMO, &format!("/v1/sites/demo/pages?{q}&theme=schulden"))
+        .await;
+    let paths: Vec<&str> = debt["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["path"].as_str())
+        .collect();
+    assert_eq!(paths, [DEBT_PAGE]);
+    assert!(debt["other"].is_null(), "{debt}");
+
+    // CSV: the listed pages, then `other`.
+    let csv = p
+        .get(DEMO, &format!("/v1/sites/demo/pages?{q}&format=csv"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
+    assert_eq!(lines.len(), 4, "{csv}");
+    assert!(
+        lines[0].starts_with("path;title;pageviews;visits;visitors;entries;exits"),
+        "{csv}"
+    );
+    assert!(lines[3].starts_with("other;;4;4;4;3;4;0;0;0;0;2"), "{csv}");
+
+    // Bad parameters are named.
+    let r = p
+        .get(DEMO, &format!("/v1/sites/demo/pages?{q}&list=exits"))
+        .await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("list=\\\"exits\\\""));
+    p.stop().await;
+    scratch.cleanup().await;
+}
