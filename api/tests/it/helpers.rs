@@ -331,6 +331,24 @@ pub fn pageview_at(site: &'static str, visitor: u64, ts_ms: i64, path: &str) -> 
     v.out.remove(0)
 }
 
+/// An event of `visitor` on site demo, `after_s` seconds into its visit at noon
+/// `days_ago` days ago (each visitor's visit ten minutes after the one before).
+pub fn at_noon(days_ago: u64, visitor: u64, after_s: i64, path: &str, data: EventData) -> Event {
+    let noon = (Utc::now().date_naive() - Days::new(days_ago))
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp_millis();
+    luister_testkit::events::event(
+        "demo",
+        visitor,
+        noon + (visitor as i64) * 600_000 + after_s * 1000,
+    )
+    .path(path)
+    .data(data)
+    .build()
+}
+
 /// Produces events to the pipeline's topic, as the collector would.
 pub async fn load(topic: &str, events: &[Event]) {
     let messages: Vec<(String, String)> = events

@@ -9,28 +9,14 @@ use chrono::{Days, Utc};
 use serde_json::{json, Value};
 
 use luister_schema::{Event, EventData};
-use luister_testkit::events::event;
 use luister_testkit::{wait_for, Scratch};
 
-use super::helpers::{load, Pipeline, DEMO};
+use super::helpers::{at_noon, load, Pipeline, DEMO};
 
 const DEBT_PAGE: &str = "/schulden/schuldhulpverlening";
 
-/// An event of `visitor`, `after_s` seconds into its visit at noon `days_ago` days ago.
 fn on(days_ago: u64, visitor: u64, after_s: i64, path: &str, data: EventData) -> Event {
-    let noon = (Utc::now().date_naive() - Days::new(days_ago))
-        .and_hms_opt(12, 0, 0)
-        .unwrap()
-        .and_utc()
-        .timestamp_millis();
-    event(
-        "demo",
-        visitor,
-        noon + (visitor as i64) * 600_000 + after_s * 1000,
-    )
-    .path(path)
-    .data(data)
-    .build()
+    at_noon(days_ago, visitor, after_s, path, data)
 }
 
 fn view(visitor: u64, after_s: i64, path: &str, title: Option<&str>) -> Event {

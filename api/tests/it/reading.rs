@@ -10,27 +10,14 @@ use chrono::{Datelike, Days, Utc};
 use serde_json::{json, Value};
 
 use luister_schema::{Event, EventData};
-use luister_testkit::events::event;
 use luister_testkit::{wait_for, Scratch};
 
-use super::helpers::{load, Pipeline, ADMIN, DEMO};
+use super::helpers::{at_noon, load, Pipeline, ADMIN, DEMO};
 
 const DEBT_PAGE: &str = "/schulden/schuldhulpverlening";
 
 fn at(visitor: u64, after_s: i64, path: &str, data: EventData) -> Event {
-    let noon = (Utc::now().date_naive() - Days::new(1))
-        .and_hms_opt(12, 0, 0)
-        .unwrap()
-        .and_utc()
-        .timestamp_millis();
-    event(
-        "demo",
-        visitor,
-        noon + (visitor as i64) * 600_000 + after_s * 1000,
-    )
-    .path(path)
-    .data(data)
-    .build()
+    at_noon(1, visitor, after_s, path, data)
 }
 
 fn pageview(v: u64, path: &str) -> Event {
