@@ -141,6 +141,9 @@ pub struct PageList {
     /// The pages, in the list's order (ties by path).
     pub pages: Vec<PageFigures>,
     /// The pages seen by fewer than k visitors, added up; absent when there are none.
+    /// Page views, entries and exits add up to the site's; visits, visitors and
+    /// contacts are the sums over those pages (a visit that saw two of them counts
+    /// twice there).
     pub other: Option<PageFigures>,
 }
 

@@ -30,6 +30,7 @@ pub fn page(r: &WeeklyReport) -> String {
         shift_rows,
         shift,
         actions,
+        pages,
         reading,
         blocks,
     } = r;
@@ -142,6 +143,46 @@ pub fn page(r: &WeeklyReport) -> String {
                         @if let Some(s) = &shift { (s.summary) "." } @else { "Geen contacten om te vergelijken." }
                     }
                     ul.note { @for a in crate::domain::savings::ASSUMPTIONS { li { (a) } } }
+                }
+                section #pages {
+                    h2 { "Pagina's" }
+                    p.note { "De meest bekeken pagina's van de site en van elk thema van vroeg contact: bezoeken die de pagina zagen, hoeveel er op de pagina binnenkwamen (instap) en weggingen (uitstap), en welk deel daarna contact opnam. Pagina's met minder dan " (k) " bezoekers staan samen onder 'Overige pagina's'." }
+                    @for (theme, list) in pages {
+                        h3 { @if let Some(t) = theme { "Thema " (t) } @else { "Hele site" } }
+                        @if list.pages.is_empty() && list.other.is_none() {
+                            p.note { "Geen paginaweergaven deze week." }
+                        } @else {
+                            table {
+                                thead { tr { th { "Pagina" } th.n { "Paginaweergaven" } th.n { "Bezoeken" } th.n { "Instap" } th.n { "Uitstap" } th.n { "Daarna contact" } th.n { "Vorige week" } th.n { "Jaar eerder" } } }
+                                tbody {
+                                    @for pg in &list.pages {
+                                        tr {
+                                            td { (pg.path) @if !pg.title.is_empty() { br; span.note { (pg.title) } } }
+                                            td.n { (pg.pageviews) }
+                                            td.n { (pg.visits) }
+                                            td.n { (pg.entries) }
+                                            td.n { (pg.exits) }
+                                            td.n { (pg.contact_share_pct.map_or("–".into(), pct_plain)) }
+                                            td.n { (pg.previous_pageviews) }
+                                            td.n { (pg.year_earlier_pageviews) }
+                                        }
+                                    }
+                                    @if let Some(o) = &list.other {
+                                        tr {
+                                            td { "Overige pagina's (" (o.pages_folded) ")" }
+                                            td.n { (o.pageviews) }
+                                            td.n { (o.visits) }
+                                            td.n { (o.entries) }
+                                            td.n { (o.exits) }
+                                            td.n { (o.contact_share_pct.map_or("–".into(), pct_plain)) }
+                                            td.n { (o.previous_pageviews) }
+                                            td.n { (o.year_earlier_pageviews) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
                 section #reading {
                     h2 { "Gelezen" }
@@ -463,6 +504,43 @@ mod tests {
                 avg_scroll_depth_pct: Some(62.5),
                 read_to_75_pct: None,
             }],
+            pages: vec![
+                (
+                    None,
+                    crate::domain::pages::PageList {
+                        pages: vec![crate::domain::pages::PageFigures {
+                            path: "/schulden".into(),
+                            title: "Schulden <en> geldzorgen".into(),
+                            pageviews: 40,
+                            visits: 35,
+                            visitors: 30,
+                            entries: 12,
+                            exits: 9,
+                            contact_visits: 7,
+                            contact_share_pct: Some(20.0),
+                            previous_pageviews: 31,
+                            year_earlier_pageviews: 0,
+                            pages_folded: 0,
+                        }],
+                        other: Some(crate::domain::pages::PageFigures {
+                            path: "other".into(),
+                            pageviews: 6,
+                            visits: 5,
+                            entries: 4,
+                            exits: 5,
+                            pages_folded: 3,
+                            ..Default::default()
+                        }),
+                    },
+                ),
+                (
+                    Some("afval".into()),
+                    crate::domain::pages::PageList {
+                        pages: Vec::new(),
+                        other: None,
+                    },
+                ),
+            ],
             blocks: Vec::new(),
         }
     }
@@ -476,6 +554,9 @@ mod tests {
             "<td>Bezoekers</td><td class=\"n\">120</td><td class=\"n\">100</td><td class=\"n\">+20,0%</td><td class=\"n\">0</td><td class=\"n\">–</td>",
             "<td>/schulden</td><td class=\"n\">40</td><td class=\"n\">30</td><td class=\"n\">41 s</td><td class=\"n\">62,5%</td><td class=\"n\">–</td>",
             "Geen blokken gemeten deze week",
+            "<td>/schulden<br><span class=\"note\">Schulden &lt;en&gt; geldzorgen</span></td><td class=\"n\">40</td><td class=\"n\">35</td><td class=\"n\">12</td><td class=\"n\">9</td><td class=\"n\">20,0%</td><td class=\"n\">31</td><td class=\"n\">0</td>",
+            "<td>Overige pagina's (3)</td><td class=\"n\">6</td>",
+            "<h3>Thema afval</h3><p class=\"note\">Geen paginaweergaven deze week.</p>",
             "Brief &lt;b&gt;aan&lt;/b&gt; huishoudens",
             "Geen contacten om te vergelijken.",
         ] {

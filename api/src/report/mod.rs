@@ -5,8 +5,9 @@
 //! Sections: reach (this week, last week, a year ago), themes and their change, the
 //! trend of the last eight weeks, top and zero-result searches, channel and device mix,
 //! early contact for the configured themes, the channel shift in euros and staff hours,
-//! how the most viewed pages were read and which content blocks were seen and clicked,
-//! and the actions that ran that week with their estimated effect.
+//! the most viewed pages of the site and of each early-contact theme, how the most
+//! viewed pages were read and which content blocks were seen and clicked, and the
+//! actions that ran that week with their estimated effect.
 
 pub mod html;
 
@@ -18,6 +19,7 @@ use luister_schema::SiteId;
 use crate::app::App;
 use crate::domain::actions::Action;
 use crate::domain::engagement::{ContentFigures, Reading};
+use crate::domain::pages::{self, PageList};
 use crate::domain::reach::{reach_figures, theme_rows, ReachAnswer, ThemesAnswer};
 use crate::domain::savings::{ChannelRow, Shift};
 use crate::domain::searches::{self, Term};
@@ -62,6 +64,8 @@ pub struct WeeklyReport {
     pub shift: Option<Shift>,
     /// Actions that ran in the week, each with the summary of its estimated effect.
     pub actions: Vec<(Action, String)>,
+    /// The most viewed pages of the site (`None`) and of each early-contact theme.
+    pub pages: Vec<(Option<String>, PageList)>,
     /// How the most viewed pages were read.
     pub reading: Vec<Reading>,
     /// Content blocks seen and clicked.
@@ -115,11 +119,30 @@ pub async fn fetch(app: &App, site: &SiteId, week: IsoWeek) -> Result<WeeklyRepo
         }))
         .await
     };
+    // The most viewed pages of the site, then of each early-contact theme.
+    let page_lists = try_join_all(
+        std::iter::once(None)
+            .chain(app.early_contact_themes.iter().map(Some))
+            .map(|theme| async move {
+                let n = if theme.is_some() { 5 } else { 10 };
+                let list = pages::pages(
+                    c,
+                    site.as_str(),
+                    p,
+                    theme.map(String::as_str),
+                    pages::List::Top,
+                    k,
+                    n,
+                )
+                .await?;
+                Ok::<_, ApiError>((theme.cloned(), list))
+            }),
+    );
     // Every section's queries are independent: ClickHouse answers them side by side
     // (on a small server they still share its cores, so fewer reads is what counts).
     let (
         (reach, themes, trend, (top, zero)),
-        ((channels, _), (devices, _), contact, actions, shift, (reading, blocks)),
+        ((channels, _), (devices, _), contact, actions, shift, (page_lists, reading, blocks)),
     ) = tokio::try_join!(
         async {
             tokio::try_join!(
@@ -138,6 +161,7 @@ pub async fn fetch(app: &App, site: &SiteId, week: IsoWeek) -> Result<WeeklyRepo
                 crate::domain::savings::periods(c, site.as_str(), &shift_periods, None),
                 async {
                     tokio::try_join!(
+                        page_lists,
                         crate::domain::engagement::reading(
                             c,
                             site.as_str(),
@@ -172,6 +196,7 @@ pub async fn fetch(app: &App, site: &SiteId, week: IsoWeek) -> Result<WeeklyRepo
         shift_rows,
         shift,
         actions,
+        pages: page_lists,
         reading,
         blocks,
     })

@@ -787,6 +787,8 @@ async fn the_weekly_report_renders_its_sections_and_charts_in_headless_chromium(
         "channels",
         "early-contact",
         "channel-shift",
+        "pages",
+        "reading",
         "actions",
     ] {
         assert!(

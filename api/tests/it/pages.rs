@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use chrono::{Days, Utc};
+use chrono::{Datelike, Days, Utc};
 use serde_json::{json, Value};
 
 use luister_schema::{Event, EventData};
@@ -156,6 +156,34 @@ async fn top_entry_and_exit_pages_have_their_exact_figures_and_fold_below_k() {
         "{csv}"
     );
     assert!(lines[3].starts_with("other;;4;4;4;3;4;0;0;0;0;2"), "{csv}");
+
+    // The weekly report of the week lists the same figures for the whole site.
+    let yesterday = Utc::now().date_naive() - Days::new(1);
+    let week = format!(
+        "{}-W{:02}",
+        yesterday.iso_week().year(),
+        yesterday.iso_week().week()
+    );
+    let html = p
+        .get(DEMO, &format!("/v1/sites/demo/report?week={week}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let section = html
+        .split("<section id=\"pages\">")
+        .nth(1)
+        .and_then(|s| s.split("</section>").next())
+        .unwrap_or_else(|| panic!("no pages section: {html}"));
+    let debt_row = format!(
+        "<td>{DEBT_PAGE}<br><span class=\"note\">Schuldhulp</span></td><td class=\"n\">6</td>\
+         <td class=\"n\">6</td><td class=\"n\">0</td><td class=\"n\">5</td><td class=\"n\">50,0%</td>"
+    );
+    assert!(section.contains(&debt_row), "{section}");
+    assert!(
+        section.contains("<td>Overige pagina's (2)</td>"),
+        "{section}"
+    );
 
     // Bad parameters are named.
     let r = p
