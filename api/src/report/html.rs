@@ -158,25 +158,13 @@ pub fn page(r: &WeeklyReport) -> String {
                                     @for pg in &list.pages {
                                         tr {
                                             td { (pg.path) @if !pg.title.is_empty() { br; span.note { (pg.title) } } }
-                                            td.n { (pg.pageviews) }
-                                            td.n { (pg.visits) }
-                                            td.n { (pg.entries) }
-                                            td.n { (pg.exits) }
-                                            td.n { (pg.contact_share_pct.map_or("–".into(), pct_plain)) }
-                                            td.n { (pg.previous_pageviews) }
-                                            td.n { (pg.year_earlier_pageviews) }
+                                            (page_figures(pg))
                                         }
                                     }
                                     @if let Some(o) = &list.other {
                                         tr {
                                             td { "Overige pagina's (" (o.pages_folded) ")" }
-                                            td.n { (o.pageviews) }
-                                            td.n { (o.visits) }
-                                            td.n { (o.entries) }
-                                            td.n { (o.exits) }
-                                            td.n { (o.contact_share_pct.map_or("–".into(), pct_plain)) }
-                                            td.n { (o.previous_pageviews) }
-                                            td.n { (o.year_earlier_pageviews) }
+                                            (page_figures(o))
                                         }
                                     }
                                 }
@@ -335,6 +323,19 @@ fn share_bars(rows: &[Share]) -> Markup {
 /// A count, or a dash where fewer than k visitors produced it.
 fn count_or_dash(v: Option<u64>) -> String {
     v.map_or("–".into(), |n| n.to_string())
+}
+
+/// A page row's figures, in the order of the pages table's columns.
+fn page_figures(f: &crate::domain::pages::PageFigures) -> Markup {
+    html! {
+        td.n { (f.pageviews) }
+        td.n { (f.visits) }
+        td.n { (f.entries) }
+        td.n { (f.exits) }
+        td.n { (f.contact_share_pct.map_or("–".into(), pct_plain)) }
+        td.n { (f.previous_pageviews) }
+        td.n { (f.year_earlier_pageviews) }
+    }
 }
 
 fn pct_plain(v: f64) -> String {
