@@ -188,12 +188,30 @@ fn sql_texts(d: &Value) -> Vec<&str> {
 /// The dashboards read the aggregates through the store's fragment
 /// (`luister_store::aggregates::newest_rows` with the site as `'${site}'`): each
 /// lookup of a day's newest version is part of exactly that fragment, on a table the
-/// store owns, so a change of how the aggregates are read fails here until the
+/// store owns, and no aggregate is read without it (every version of a day would be
+/// added up), so a change of how the aggregates are read fails here until the
 /// dashboards follow it.
 fn check_aggregate_reads(name: &str, d: &Value) {
     const LOOKUP: &str = "(day, version) IN (SELECT day, max(version) FROM ";
     const SITE: &str = "'${site}'";
     for sql in sql_texts(d) {
+        // A list of keys (the site variable's `SELECT DISTINCT site`) adds nothing up,
+        // so it may read every version.
+        let keys_only =
+            sql.starts_with("SELECT DISTINCT ") && !sql.contains("sum(") && !sql.contains("count(");
+        // Each fragment names its table twice: the rows and the version lookup.
+        for table in luister_store::aggregates::TABLES
+            .iter()
+            .filter(|_| !keys_only)
+        {
+            let reads = sql.matches(&format!("FROM {table} ")).count();
+            let lookups = sql.matches(&format!("{LOOKUP}{table} ")).count();
+            assert_eq!(
+                reads,
+                2 * lookups,
+                "{name}: {table} is read without the newest-version lookup:\n{sql}"
+            );
+        }
         let mut rest = sql;
         while let Some(i) = rest.find(LOOKUP) {
             let after = &rest[i + LOOKUP.len()..];
