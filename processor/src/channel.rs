@@ -66,7 +66,8 @@ const WEBMAIL: &[&str] = &[
 ];
 
 /// Whether `host` is `domain` or one of its subdomains.
-fn is_within(host: &str, domain: &str) -> bool {
+/// Whether `host` is `domain` or one of its subdomains.
+pub(crate) fn is_within(host: &str, domain: &str) -> bool {
     host.strip_suffix(domain)
         .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
 }
@@ -181,6 +182,59 @@ pub fn channel_of(page: Option<&Url>, referrer: Option<&str>, partners: &[String
     }
 }
 
+/// The longest campaign value kept, in characters.
+pub const MAX_CAMPAIGN_CHARS: usize = 100;
+
+/// The UTM values of a page URL: the first of each parameter, trimmed, lowercased (so
+/// that `Nieuwsbrief` and `nieuwsbrief` are one campaign, as Matomo does by default)
+/// and cut to [`MAX_CAMPAIGN_CHARS`]. The URL was scrubbed by the collector, so a value
+/// with personal data in it arrives as `[phone]` or `[email]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Campaign {
+    /// `utm_source`.
+    pub source: String,
+    /// `utm_medium`.
+    pub medium: String,
+    /// `utm_campaign`.
+    pub campaign: String,
+    /// `utm_content`.
+    pub content: String,
+    /// `utm_term`.
+    pub term: String,
+}
+
+impl Campaign {
+    /// The UTM values of `page_url` (all empty when it has none or is not a URL).
+    pub fn of(page_url: &str) -> Self {
+        let mut c = Self::default();
+        if !page_url.contains("utm_") {
+            return c;
+        }
+        let Ok(url) = Url::parse(page_url) else {
+            return c;
+        };
+        for (k, v) in url.query_pairs() {
+            let slot = match k.as_ref() {
+                "utm_source" => &mut c.source,
+                "utm_medium" => &mut c.medium,
+                "utm_campaign" => &mut c.campaign,
+                "utm_content" => &mut c.content,
+                "utm_term" => &mut c.term,
+                _ => continue,
+            };
+            if slot.is_empty() {
+                *slot = v
+                    .trim()
+                    .to_lowercase()
+                    .chars()
+                    .take(MAX_CAMPAIGN_CHARS)
+                    .collect();
+            }
+        }
+        c
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,5 +343,30 @@ mod tests {
             );
             assert!(CHANNELS.contains(want));
         }
+    }
+
+    #[test]
+    fn campaign_values_are_the_first_of_each_trimmed_lowercased_and_bounded() {
+        let c = Campaign::of(
+            "https://www.gemeente.nl/schulden?utm_source=Brief&utm_medium=print&utm_campaign=%20Geldzorgen%20Najaar\
+             &utm_source=tweede&utm_content=qr&utm_term=huur",
+        );
+        assert_eq!(
+            c,
+            Campaign {
+                source: "brief".into(),
+                medium: "print".into(),
+                campaign: "geldzorgen najaar".into(),
+                content: "qr".into(),
+                term: "huur".into(),
+            }
+        );
+        let long = format!("https://x.nl/?utm_campaign={}", "a".repeat(300));
+        assert_eq!(
+            Campaign::of(&long).campaign.chars().count(),
+            MAX_CAMPAIGN_CHARS
+        );
+        assert_eq!(Campaign::of("https://x.nl/schulden"), Campaign::default());
+        assert_eq!(Campaign::of("not a url utm_source"), Campaign::default());
     }
 }

@@ -173,6 +173,11 @@ pub struct GoalConfig {
     /// (e.g. `^/contact/bedankt`). Default none.
     #[serde(default)]
     pub url_patterns: Vec<String>,
+    /// Hosts of partner organisations (e.g. `geldfit.nl`; its subdomains count too)
+    /// whose outlinks and downloads are contacts: a referral to debt help is an early
+    /// contact as much as a call. Default none.
+    #[serde(default)]
+    pub outlink_hosts: Vec<String>,
 }
 
 fn default_goal_actions() -> Vec<String> {
@@ -185,6 +190,7 @@ impl Default for GoalConfig {
             site: "*".into(),
             actions: default_goal_actions(),
             url_patterns: Vec::new(),
+            outlink_hosts: Vec::new(),
         }
     }
 }
@@ -288,6 +294,21 @@ impl ServiceConfig for ProcessorConfig {
                     .into());
                 }
             }
+            for h in &g.outlink_hosts {
+                let bare = h.trim().trim_end_matches('.');
+                let is_host = !bare.is_empty()
+                    && bare
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+                if !is_host {
+                    return Err(format!(
+                        "goals (site {}): outlink host {h:?} is not a host name such as geldfit.nl \
+                         (no scheme, path or port)",
+                        g.site
+                    )
+                    .into());
+                }
+            }
         }
         if self.sessions.inactivity_gap_s == 0 {
             return Err("sessions.inactivity_gap_s must be at least 1".into());
@@ -330,5 +351,24 @@ mod tests {
             .unwrap_err()
             .0
             .contains("consumer.batch_max_rows"));
+    }
+
+    #[test]
+    fn a_goal_s_bad_pattern_or_outlink_host_is_refused_with_what_is_wrong() {
+        let mut c = ProcessorConfig::default();
+        c.kafka.brokers = "127.0.0.1:9092".into();
+        c.clickhouse.url = "http://127.0.0.1:8123".into();
+        c.goals[0].outlink_hosts = vec!["geldfit.nl".into(), "www.nibud.nl.".into()];
+        assert_eq!(c.validate(), Ok(()));
+        c.goals[0].outlink_hosts = vec!["https://geldfit.nl/".into()];
+        let e = c.validate().unwrap_err().0;
+        assert!(e.contains("outlink host \"https://geldfit.nl/\""), "{e}");
+        c.goals[0].outlink_hosts.clear();
+        c.goals[0].url_patterns = vec!["(".into()];
+        let e = c.validate().unwrap_err().0;
+        assert!(
+            e.contains("url pattern \"(\" is not a valid regular expression"),
+            "{e}"
+        );
     }
 }

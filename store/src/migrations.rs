@@ -188,6 +188,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0017_session_pages.sql"),
         backfill: None,
     },
+    Migration {
+        version: 18,
+        name: "0018_session_campaigns.sql",
+        sql: include_str!("../migrations/0018_session_campaigns.sql"),
+        backfill: None,
+    },
 ];
 
 const LOCK_TABLE: &str = "schema_migrations_lock";

@@ -6,9 +6,9 @@ use std::collections::{HashMap, HashSet};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+use crate::channel::Campaign;
 use crate::config::GoalConfig;
 
-/// An event as [`build`] takes it.
 /// An event as [`build`] takes it.
 #[derive(Debug, Clone)]
 pub struct SessionEvent {
@@ -36,6 +36,12 @@ pub struct SessionEvent {
     pub search_term: String,
     /// Search result count, -1 when unknown.
     pub search_results: i64,
+    /// An action's target ('' for other events).
+    pub action_target: String,
+    /// The referrer's host ('' when none).
+    pub referrer_host: String,
+    /// The page URL when it carries UTM parameters, '' otherwise.
+    pub utm_url: String,
 }
 
 /// One session summary row.
@@ -97,6 +103,18 @@ pub struct SessionRow {
     pub exit_path: String,
     /// Time of the last contact, 0 when none.
     pub last_contact_ts: u32,
+    /// The host of the first event's referrer ('' when none): never its path or query.
+    pub referrer_host: String,
+    /// The first event's `utm_source` (see [`Campaign`]).
+    pub utm_source: String,
+    /// Its `utm_medium`.
+    pub utm_medium: String,
+    /// Its `utm_campaign`.
+    pub utm_campaign: String,
+    /// Its `utm_content`.
+    pub utm_content: String,
+    /// Its `utm_term`.
+    pub utm_term: String,
 }
 
 /// A site's goals, compiled.
@@ -112,6 +130,9 @@ struct Goal {
     actions: Vec<String>,
     /// Patterns on the paths of confirmation pages.
     url_patterns: Vec<Regex>,
+    /// Hosts (with their subdomains) whose outlinks and downloads are contacts,
+    /// lowercase.
+    outlink_hosts: Vec<String>,
 }
 
 impl Goals {
@@ -129,6 +150,11 @@ impl Goals {
                 // Action names are stored lowercase: so are the prefixes matched on them.
                 actions: g.actions.iter().map(|a| a.to_lowercase()).collect(),
                 url_patterns: patterns,
+                outlink_hosts: g
+                    .outlink_hosts
+                    .iter()
+                    .map(|h| h.trim().trim_end_matches('.').to_lowercase())
+                    .collect(),
             });
         }
         Ok(Self { rules })
@@ -136,6 +162,9 @@ impl Goals {
 
     /// Whether `e` completes a goal of its site.
     pub fn is_contact(&self, e: &SessionEvent) -> bool {
+        let click_out =
+            e.kind == "action" && matches!(e.action_name.as_str(), "outlink" | "download");
+        let mut target_host = None;
         self.rules
             .iter()
             .filter(|g| g.site == "*" || g.site == e.site)
@@ -145,6 +174,18 @@ impl Goals {
                         .iter()
                         .any(|a| e.action_name.starts_with(a.as_str())))
                     || (e.kind == "pageview" && g.url_patterns.iter().any(|p| p.is_match(&e.path)))
+                    || (click_out && !g.outlink_hosts.is_empty() && {
+                        let host: &Option<String> = target_host.get_or_insert_with(|| {
+                            url::Url::parse(&e.action_target)
+                                .ok()
+                                .and_then(|u| u.host_str().map(str::to_lowercase))
+                        });
+                        host.as_deref().is_some_and(|h| {
+                            g.outlink_hosts
+                                .iter()
+                                .any(|o| crate::channel::is_within(h, o))
+                        })
+                    })
             })
     }
 }
@@ -175,6 +216,7 @@ pub fn build(events: &[SessionEvent], gap_s: u32, goals: &Goals, version: u64) -
             .is_none_or(|s| e.ts.saturating_sub(s.end_ts) > gap_s);
         if new_session {
             theme_index.clear();
+            let campaign = Campaign::of(&e.utm_url);
             out.push(SessionRow {
                 site: e.site.clone(),
                 day: e.day,
@@ -204,6 +246,12 @@ pub fn build(events: &[SessionEvent], gap_s: u32, goals: &Goals, version: u64) -
                 page_first_ts: Vec::new(),
                 exit_path: String::new(),
                 last_contact_ts: 0,
+                referrer_host: e.referrer_host.clone(),
+                utm_source: campaign.source,
+                utm_medium: campaign.medium,
+                utm_campaign: campaign.campaign,
+                utm_content: campaign.content,
+                utm_term: campaign.term,
             });
             pages_seen.clear();
         }
@@ -295,6 +343,9 @@ mod tests {
                 String::new()
             },
             search_results: if kind == "search" { 0 } else { -1 },
+            action_target: String::new(),
+            referrer_host: String::new(),
+            utm_url: String::new(),
         }
     }
 
@@ -303,6 +354,7 @@ mod tests {
             site: "*".into(),
             actions: vec!["contact:".into()],
             url_patterns: vec!["^/contact/bedankt".into()],
+            outlink_hosts: vec!["geldfit.nl".into()],
         }])
         .unwrap()
     }
@@ -457,5 +509,54 @@ mod tests {
         );
         assert!(only_action[0].page_paths.is_empty());
         assert_eq!(only_action[0].exit_path, "");
+    }
+
+    #[test]
+    fn a_visit_keeps_its_entry_s_campaign_and_referrer_host() {
+        let mut first = ev(0, "pageview", "/schulden", &["schulden"], "");
+        first.utm_url =
+            "https://www.gemeente.nl/schulden?utm_source=Brief&utm_campaign=najaar".into();
+        first.referrer_host = "www.google.nl".into();
+        let mut later = ev(30, "pageview", "/bijstand", &[], "");
+        later.utm_url = "https://www.gemeente.nl/bijstand?utm_source=ander".into();
+        later.referrer_host = "www.gemeente.nl".into();
+        let s = &build(&[first, later], 1800, &goals(), 1)[0];
+        assert_eq!(
+            (
+                s.utm_source.as_str(),
+                s.utm_campaign.as_str(),
+                s.utm_medium.as_str()
+            ),
+            ("brief", "najaar", "")
+        );
+        assert_eq!(s.referrer_host, "www.google.nl");
+    }
+
+    #[test]
+    fn a_click_out_to_a_partner_host_is_a_contact_and_one_elsewhere_is_not() {
+        let click = |ts: u32, name: &str, target: &str| {
+            let mut e = ev(ts, "action", "/schulden", &["schulden"], name);
+            e.action_target = target.into();
+            e
+        };
+        let events = [
+            ev(0, "pageview", "/schulden", &["schulden"], ""),
+            click(10, "outlink", "https://www.nibud.nl/"),
+            click(20, "download", "https://www.gemeente.nl/formulier.pdf"),
+            click(30, "outlink", "https://zelftest.GELDFIT.nl/start"),
+            click(40, "outlink", "https://geldfit.nl.evil.example/"),
+        ];
+        let s = &build(&events, 1800, &goals(), 1)[0];
+        assert_eq!((s.contacts, s.first_contact_ts), (1, 30));
+        assert_eq!(s.theme_contact_ts, [30]);
+        // Another site's goals do not apply.
+        let other = Goals::new(&[GoalConfig {
+            site: "elders".into(),
+            actions: vec![],
+            url_patterns: vec![],
+            outlink_hosts: vec!["geldfit.nl".into()],
+        }])
+        .unwrap();
+        assert_eq!(build(&events, 1800, &other, 1)[0].contacts, 0);
     }
 }

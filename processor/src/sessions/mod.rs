@@ -15,7 +15,9 @@
 //!
 //! A contact is an action whose name starts with one of the goal's action prefixes
 //! (default `contact:`) or a page view whose path matches one of its URL patterns (a
-//! confirmation page). Per theme the session touched, the summary keeps the first touch
+//! confirmation page), or an outlink or download to one of its `outlink_hosts` (a
+//! referral to a debt-help partner). The session also keeps where the visit came from:
+//! its first event's referrer host and UTM values. Per theme the session touched, the summary keeps the first touch
 //! and the first contact at or after it: the early-contact figures. Per site search it
 //! keeps what came next: another search (`refined`), a page or action (`clicked`), or
 //! the end of the visit (`left`).

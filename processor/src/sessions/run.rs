@@ -32,6 +32,9 @@ struct DayEvent {
     action_name: String,
     search_term: String,
     search_results: i64,
+    action_target: String,
+    referrer_host: String,
+    utm_url: String,
 }
 
 /// One visitor's events of one day, as the sessionizer reads them. ClickHouse groups
@@ -71,6 +74,9 @@ impl VisitorDay {
                 action_name: e.action_name,
                 search_term: e.search_term,
                 search_results: e.search_results,
+                action_target: e.action_target,
+                referrer_host: e.referrer_host,
+                utm_url: e.utm_url,
             })
             .collect()
     }
@@ -195,7 +201,9 @@ async fn run_pass(
     // Streamed: only one visitor-day's events are held at a time.
     let mut cursor = bind(store.client().query(&format!(
         "SELECT site, day, visitor, groupArray((ts, kafka_partition, kafka_offset, type, path, themes, \
-         channel, device, action_name, search_term, search_results)) AS day_events FROM events \
+         channel, device, action_name, search_term, search_results, \
+         if(type = 'action', action_target, ''), domain(referrer), \
+         if(position(url, 'utm_') > 0, url, ''))) AS day_events FROM events \
          WHERE {touched} GROUP BY site, day, visitor"
     )))
     .fetch::<VisitorDay>()?;
@@ -387,6 +395,9 @@ mod tests {
             action_name: String::new(),
             search_term: String::new(),
             search_results: -1,
+            action_target: String::new(),
+            referrer_host: String::new(),
+            utm_url: String::new(),
         };
         let visit = VisitorDay {
             site: "demo".into(),
