@@ -22,6 +22,9 @@ pub struct EventRow {
     pub day: u16,
     /// Event time, seconds since the Unix epoch (UTC).
     pub ts: u32,
+    /// The millisecond within `ts` (0–999): it orders a visitor's events of one second,
+    /// which the collector may send to different partitions.
+    pub ts_milli: u16,
     /// Event type (`pageview`).
     #[serde(rename = "type")]
     pub kind: String,
@@ -245,6 +248,7 @@ pub fn to_row(event: Event, origin: Origin, ctx: &RowContext<'_>) -> EventRow {
         site: event.site.into(),
         day,
         ts: u32::try_from(secs).unwrap_or(0),
+        ts_milli: u16::try_from(event.ts_ms.rem_euclid(1000)).unwrap_or(0),
         kind,
         visitor: event.visitor.to_string(),
         url: event.url,
@@ -283,6 +287,7 @@ impl EventRow {
         put_str(out, &self.site);
         out.extend_from_slice(&self.day.to_le_bytes());
         out.extend_from_slice(&self.ts.to_le_bytes());
+        out.extend_from_slice(&self.ts_milli.to_le_bytes());
         put_str(out, &self.kind);
         put_str(out, &self.visitor);
         put_str(out, &self.url);
@@ -324,6 +329,7 @@ impl EventRow {
             site: r.string()?,
             day: u16::from_le_bytes(r.array()?),
             ts: u32::from_le_bytes(r.array()?),
+            ts_milli: u16::from_le_bytes(r.array()?),
             kind: r.string()?,
             visitor: r.string()?,
             url: r.string()?,

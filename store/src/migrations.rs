@@ -194,6 +194,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0018_session_campaigns.sql"),
         backfill: None,
     },
+    Migration {
+        version: 19,
+        name: "0019_event_millis.sql",
+        sql: include_str!("../migrations/0019_event_millis.sql"),
+        backfill: None,
+    },
 ];
 
 const LOCK_TABLE: &str = "schema_migrations_lock";

@@ -21,7 +21,9 @@ use crate::metrics::ProcessorMetrics;
 #[derive(Debug, Deserialize)]
 struct DayEvent {
     ts: u32,
-    /// Kafka partition and offset, which order the events of one second.
+    /// The millisecond within `ts`.
+    ts_milli: u16,
+    /// Kafka partition and offset, which order the events of one millisecond.
     kafka_partition: u32,
     kafka_offset: u64,
     kind: String,
@@ -50,7 +52,7 @@ struct VisitorDay {
 }
 
 impl VisitorDay {
-    /// Its events in time order (the same second in Kafka order), as [`build`] takes them.
+    /// Its events in time order (to the millisecond; see the sort), as [`build`] takes them.
     fn into_events(self) -> Vec<SessionEvent> {
         let Self {
             site,
@@ -58,7 +60,19 @@ impl VisitorDay {
             visitor,
             mut day_events,
         } = self;
-        day_events.sort_unstable_by_key(|e| (e.ts, e.kafka_partition, e.kafka_offset));
+        // By time to the millisecond (the collector may send a visitor's events of one
+        // second to different partitions); within one millisecond a page view comes
+        // before what happened on it (t.js sends a search page's view and its search
+        // at once), then Kafka's order.
+        day_events.sort_unstable_by_key(|e| {
+            (
+                e.ts,
+                e.ts_milli,
+                e.kind != "pageview",
+                e.kafka_partition,
+                e.kafka_offset,
+            )
+        });
         day_events
             .into_iter()
             .map(|e| SessionEvent {
@@ -200,7 +214,7 @@ async fn run_pass(
     };
     // Streamed: only one visitor-day's events are held at a time.
     let mut cursor = bind(store.client().query(&format!(
-        "SELECT site, day, visitor, groupArray((ts, kafka_partition, kafka_offset, type, path, themes, \
+        "SELECT site, day, visitor, groupArray((ts, ts_milli, kafka_partition, kafka_offset, type, path, themes, \
          channel, device, action_name, search_term, search_results, \
          if(type = 'action', action_target, ''), domain(referrer), \
          if(position(url, 'utm_') > 0, url, ''))) AS day_events FROM events \
@@ -382,32 +396,60 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_visitor_days_events_are_put_in_time_then_kafka_order() {
-        let e = |ts: u32, kafka_partition: u32, kafka_offset: u64, path: &str| DayEvent {
-            ts,
-            kafka_partition,
-            kafka_offset,
-            kind: "pageview".into(),
-            path: path.into(),
-            themes: vec![],
-            channel: String::new(),
-            device: String::new(),
-            action_name: String::new(),
-            search_term: String::new(),
-            search_results: -1,
-            action_target: String::new(),
-            referrer_host: String::new(),
-            utm_url: String::new(),
+    fn a_visitor_days_events_are_put_in_time_to_the_millisecond_then_kafka_order() {
+        let e = |ts: u32,
+                 ts_milli: u16,
+                 kafka_partition: u32,
+                 kafka_offset: u64,
+                 kind: &str,
+                 path: &str| {
+            DayEvent {
+                ts,
+                ts_milli,
+                kafka_partition,
+                kafka_offset,
+                kind: kind.into(),
+                path: path.into(),
+                themes: vec![],
+                channel: String::new(),
+                device: String::new(),
+                action_name: String::new(),
+                search_term: String::new(),
+                search_results: -1,
+                action_target: String::new(),
+                referrer_host: String::new(),
+                utm_url: String::new(),
+            }
         };
         let visit = VisitorDay {
             site: "demo".into(),
             day: 3,
             visitor: "v".into(),
-            day_events: vec![e(20, 1, 9, "/c"), e(10, 1, 8, "/b"), e(10, 1, 7, "/a")],
+            day_events: vec![
+                e(20, 0, 1, 9, "pageview", "/d"),
+                // A click 300 ms after its page view, sent to a lower partition.
+                e(10, 400, 0, 50, "action", "/c"),
+                e(10, 100, 2, 8, "pageview", "/b"),
+                // The same millisecond: the page view first, whatever the partitions.
+                e(10, 100, 0, 7, "search", "/b"),
+                e(9, 999, 1, 7, "pageview", "/a"),
+            ],
         };
         let events = visit.into_events();
-        let paths: Vec<&str> = events.iter().map(|e| e.path.as_str()).collect();
-        assert_eq!(paths, ["/a", "/b", "/c"]);
+        let order: Vec<(&str, &str)> = events
+            .iter()
+            .map(|e| (e.kind.as_str(), e.path.as_str()))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("pageview", "/a"),
+                ("pageview", "/b"),
+                ("search", "/b"),
+                ("action", "/c"),
+                ("pageview", "/d")
+            ]
+        );
         assert!(events
             .iter()
             .all(|e| (e.site.as_str(), e.day, e.visitor.as_str()) == ("demo", 3, "v")));

@@ -1137,6 +1137,7 @@ async fn every_field_of_a_row_lands_in_its_own_column_and_is_found_by_its_positi
         site: "gemeente-x".into(),
         day: 20_420,
         ts: 1_764_300_000,
+        ts_milli: 999,
         kind: "search".into(),
         visitor: "00000000000000ab".into(),
         url: "https://www.gemeente.nl/zoeken?q=kwijtschelding".into(),
