@@ -7,6 +7,8 @@
 //! - [`searches`]: search listening (top, rising, zero-result, unmatched terms).
 //! - [`visits`]: channel and device mix, early contact, pipeline freshness.
 //! - [`pages`]: top, entry and exit pages, with visits and contacts after them.
+//! - [`campaigns`]: visits per campaign value or referrer host; [`clicks`]: outbound
+//!   links and downloads. [`fold`]: the k rule for lists.
 //! - [`engagement`]: how pages were read and which content blocks were seen.
 //! - [`refusals`]: why a site's events were refused.
 //! - [`actions`], [`measure`] and [`effect`]: the actions register and the estimate of
@@ -14,9 +16,12 @@
 //! - [`savings`]: euros and staff hours of a shift of contacts to the web.
 
 pub mod actions;
+pub mod campaigns;
+pub mod clicks;
 pub mod effect;
 pub mod engagement;
 pub mod figures;
+pub(crate) mod fold;
 pub mod measure;
 pub mod pages;
 pub mod reach;

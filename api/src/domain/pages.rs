@@ -25,6 +25,7 @@ use clickhouse::Client;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::domain::fold::below_k;
 use crate::error::ApiError;
 use crate::params::Period;
 use crate::sql::SESSION_PAGES;
@@ -299,31 +300,35 @@ fn fold(
             .cmp(&list.key(a))
             .then_with(|| a.path.cmp(&b.path))
     });
-    let mut other = PageFigures {
+    let other = PageFigures {
         path: "other".into(),
         ..PageFigures::default()
     };
-    let mut pages = Vec::new();
-    for mut f in listed {
-        if f.visitors < u64::from(k) {
-            other.pageviews += f.pageviews;
-            other.visits += f.visits;
-            other.visitors += f.visitors;
-            other.entries += f.entries;
-            other.exits += f.exits;
-            other.contact_visits += f.contact_visits;
-            other.previous_pageviews += f.previous_pageviews;
-            other.year_earlier_pageviews += f.year_earlier_pageviews;
-            other.pages_folded += 1;
-        } else if pages.len() < limit as usize {
-            f.contact_share_pct = share(f.contact_visits, f.visits);
-            pages.push(f);
-        }
-    }
-    other.contact_share_pct = share(other.contact_visits, other.visits);
+    let (pages, other) = below_k(
+        listed,
+        k,
+        limit,
+        |f| f.visitors,
+        |o, f| {
+            o.pageviews += f.pageviews;
+            o.visits += f.visits;
+            o.visitors += f.visitors;
+            o.entries += f.entries;
+            o.exits += f.exits;
+            o.contact_visits += f.contact_visits;
+            o.previous_pageviews += f.previous_pageviews;
+            o.year_earlier_pageviews += f.year_earlier_pageviews;
+            o.pages_folded += 1;
+        },
+        other,
+    );
+    let with_share = |mut f: PageFigures| {
+        f.contact_share_pct = share(f.contact_visits, f.visits);
+        f
+    };
     PageList {
-        pages,
-        other: (other.pages_folded > 0).then_some(other),
+        pages: pages.into_iter().map(with_share).collect(),
+        other: other.map(with_share),
     }
 }
 

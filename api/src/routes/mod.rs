@@ -11,6 +11,7 @@
 //! - [`actions`]: the actions register and effect estimates.
 //! - [`reading`]: engagement (time in view, scroll depth), content blocks, refusals.
 //! - [`pages`]: top, entry and exit pages.
+//! - [`sources`]: campaigns and referrers, clicks out.
 
 use std::sync::Arc;
 
@@ -35,6 +36,7 @@ mod pages;
 mod reach;
 mod reading;
 mod searches;
+mod sources;
 mod visits;
 
 pub use crate::app::App;
@@ -135,6 +137,8 @@ fn endpoints() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(reading::content))
         .routes(routes!(reading::refusals))
         .routes(routes!(pages::pages))
+        .routes(routes!(sources::campaigns))
+        .routes(routes!(sources::clicks_out))
         .routes(routes!(actions::create_action, actions::list_actions))
         .routes(routes!(
             actions::get_action,
@@ -266,7 +270,7 @@ mod tests {
     }
 
     const ID: &str = "0123456789abcdef0123456789abcdef";
-    const PATHS: [&str; 21] = [
+    const PATHS: [&str; 23] = [
         "/v1/sites/demo/reach",
         "/v1/sites/demo/themes",
         "/v1/sites/demo/timeseries",
@@ -284,6 +288,8 @@ mod tests {
         "/v1/sites/demo/content",
         "/v1/sites/demo/refusals",
         "/v1/sites/demo/pages",
+        "/v1/sites/demo/campaigns",
+        "/v1/sites/demo/clicks-out",
         "/v1/sites/demo/actions",
         "/v1/sites/demo/channel-shift",
         "/v1/actions/0123456789abcdef0123456789abcdef",
@@ -340,6 +346,9 @@ mod tests {
             ("/v1/sites/demo/report?week=2026-W54", "not an ISO week"),
             ("/v1/sites/demo/report?week=2026-W48%27%3B", "not an ISO week"),
             ("/v1/sites/demo/freshness?format=csv", "unknown field `format`"),
+            ("/v1/sites/demo/campaigns?from=2026-01-01&to=2026-01-02&by=utm_campaign%27", "not one of campaign, source, medium"),
+            ("/v1/sites/demo/clicks-out?from=2026-01-01&to=2026-01-02&kind=links", "not one of all, outlink, download"),
+            ("/v1/sites/demo/clicks-out?from=2026-01-01&to=2026-01-02&theme=a%20b", "not a theme id"),
         ];
         for (path, msg) in cases {
             let (status, body) = get_as(Some("admin"), path).await;

@@ -27,6 +27,9 @@ pub struct Pipeline {
     openapi: serde_json::Value,
 }
 
+/// A browser's user agent, for requests sent as a tracker would.
+pub const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+
 fn clickhouse(scratch: &Scratch) -> ClickHouseConfig {
     ClickHouseConfig {
         url: clickhouse_url(),

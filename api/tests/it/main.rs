@@ -10,6 +10,7 @@ mod helpers;
 mod pages;
 mod privacy;
 mod reading;
+mod sources;
 
 use std::time::Duration;
 

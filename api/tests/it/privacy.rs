@@ -10,7 +10,7 @@ use luister_ingest::scrub::view::View;
 use luister_testkit::{consume, wait_for, Scratch};
 use serde_json::{json, Value};
 
-use crate::helpers::{Pipeline, ADMIN};
+use crate::helpers::{Pipeline, ADMIN, FIREFOX};
 
 /// One piece of personal data: its kind, how it is written, the text, and what must
 /// not appear anywhere (lowercase letters and digits, read through the scrubber's view).
@@ -241,8 +241,6 @@ const FIELDS: &[Field] = &[
     Field::PlausibleQuery,
     Field::PlausiblePropsUrl,
 ];
-
-const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
 
 fn matomo(params: &[(&str, &str)]) -> String {
     let mut s = url::form_urlencoded::Serializer::new(String::new());
