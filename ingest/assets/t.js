@@ -14,7 +14,8 @@
     if (last === L.href) return;
     var ref = last || d.referrer || null;
     last = L.href;
-    send({ type: "pageview", title: d.title, referrer: ref });
+    var nf = s.hasAttribute("data-not-found") || !!d.querySelector("[data-luister-not-found]");
+    send({ type: "pageview", title: d.title, referrer: ref, not_found: nf || undefined });
     var q = new URL(L.href).searchParams.get(C.search_param || "q");
     if (q) {
       var r = d.querySelector("[data-luister-results]"), c = r ? parseInt(r.getAttribute("data-luister-results"), 10) : NaN;

@@ -29,6 +29,9 @@ pub const MAX_URL_BYTES: usize = 4096;
 /// Longest page title, search query, category or action target, in characters.
 pub const MAX_TEXT_CHARS: usize = 1000;
 pub use crate::names::MAX_ACTION_NAME;
+
+/// The action a Plausible `404` event becomes: it marks its page as not found.
+pub const NOT_FOUND_ACTION: &str = "not-found";
 /// Longest engaged time kept, in ms (a day; more is a page left open).
 pub const MAX_ENGAGED_MS: u32 = 86_400_000;
 
@@ -118,6 +121,8 @@ pub struct RawEvent {
     pub client_ts_ms: Option<i64>,
     /// A user agent sent inside the request (Matomo `ua`), overriding the header.
     pub user_agent: Option<String>,
+    /// The page said it was not found (see [`luister_schema::Event::not_found`]).
+    pub not_found: bool,
     /// What happened.
     pub kind: RawKind,
 }
@@ -133,6 +138,7 @@ impl RawEvent {
             language: None,
             client_ts_ms: None,
             user_agent: None,
+            not_found: false,
             kind: RawKind::Pageview { title: None },
         }
     }
@@ -429,6 +435,7 @@ impl Collector {
             browser: agent.browser.to_owned(),
             screen_width: raw.screen_width.filter(|w| (1..=20_000).contains(w)),
             language: raw.language.as_deref().and_then(language),
+            not_found: raw.not_found,
             data,
         }))
     }

@@ -120,6 +120,7 @@ pub fn event(site: &Site, hit: &Hit) -> anyhow::Result<Event> {
         .into(),
         screen_width: Some(hit.screen_width),
         language: Some("nl-nl".into()),
+        not_found: false,
         data: match &hit.kind {
             Kind::Pageview { title } => EventData::Pageview {
                 title: Some(title.clone()),

@@ -73,6 +73,8 @@ pub struct EventRow {
     pub engaged_ms: u32,
     /// Engagement: deepest scroll in percent; -1 when unknown or not an engagement.
     pub scroll_depth: i16,
+    /// 1 when the page said it was not found (a 404 page), else 0.
+    pub not_found: u8,
     /// Attributed themes with their ancestors.
     pub themes: Vec<String>,
     /// Channel (see [`crate::channel`]).
@@ -274,6 +276,7 @@ pub fn to_row(event: Event, origin: Origin, ctx: &RowContext<'_>) -> EventRow {
         kafka_topic: origin.topic,
         kafka_partition: u32::try_from(origin.partition).unwrap_or(0),
         kafka_offset: u64::try_from(origin.offset).unwrap_or(0),
+        not_found: u8::from(event.not_found),
         ..row
     }
 }
@@ -311,6 +314,7 @@ impl EventRow {
         put_str(out, &self.content_interaction);
         out.extend_from_slice(&self.engaged_ms.to_le_bytes());
         out.extend_from_slice(&self.scroll_depth.to_le_bytes());
+        out.push(self.not_found);
         put_len(out, self.themes.len());
         for t in &self.themes {
             put_str(out, t);
@@ -353,6 +357,7 @@ impl EventRow {
             content_interaction: r.string()?,
             engaged_ms: u32::from_le_bytes(r.array()?),
             scroll_depth: i16::from_le_bytes(r.array()?),
+            not_found: u8::from_le_bytes(r.array()?),
             themes: (0..r.len()?)
                 .map(|_| r.string())
                 .collect::<Result<_, _>>()?,
@@ -458,6 +463,7 @@ mod tests {
     #[test]
     fn channel_and_termare_filled_in() {
         let search = Event {
+            not_found: false,
             data: EventData::Search {
                 query: "  Kwijtschelding   AANVRAGEN ".into(),
                 result_count: Some(0),
@@ -486,6 +492,7 @@ mod tests {
             browser: "Safari".into(),
             screen_width: Some(390),
             language: None,
+            not_found: false,
             data: EventData::Pageview {
                 title: Some("Bijstand".into()),
             },
@@ -495,6 +502,7 @@ mod tests {
     #[test]
     fn search_and_action_fields_get_their_columns() {
         let search = Event {
+            not_found: false,
             data: EventData::Search {
                 query: "kwijtschelding".into(),
                 result_count: Some(0),
@@ -512,6 +520,7 @@ mod tests {
             ("search", "kwijtschelding", 0)
         );
         let action = Event {
+            not_found: false,
             data: EventData::Action {
                 name: "contact:phone".into(),
                 target: Some("tel:14030".into()),
@@ -531,6 +540,7 @@ mod tests {
             ("contact:phone", "contact:phone", "tel:14030", -1, -1)
         );
         let labelled = Event {
+            not_found: false,
             data: EventData::Action {
                 name: "contact:form".into(),
                 target: None,
@@ -544,6 +554,7 @@ mod tests {
             ("contact:form", "Formulier:Aanvraag gestart")
         );
         let content = Event {
+            not_found: false,
             data: EventData::Content {
                 name: "Banner".into(),
                 piece: Some("/b.png".into()),
@@ -564,6 +575,7 @@ mod tests {
             ("content", "Banner", "/b.png", "click", "")
         );
         let engaged = Event {
+            not_found: false,
             data: EventData::Engagement {
                 engaged_ms: 12_500,
                 scroll_depth: Some(0),
@@ -650,6 +662,7 @@ mod tests {
             vec!["schulden/beslag", "schulden", "schulden/bewind", "armoede"]
         );
         let search = Event {
+            not_found: false,
             data: EventData::Search {
                 query: "kwijtscheldng".into(),
                 result_count: None,

@@ -199,6 +199,10 @@ pub struct Event {
     /// Primary language tag of the browser (`nl`, `en-gb`), when sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
+    /// The page at `url` told the tracker it does not exist (a 404 page: Matomo's
+    /// `404/URL = …` title, Plausible's `404` event, `t.js`'s `data-luister-not-found`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub not_found: bool,
     /// What happened.
     #[serde(flatten)]
     pub data: EventData,
@@ -231,6 +235,8 @@ struct WireEvent {
     screen_width: Option<u32>,
     #[serde(default)]
     language: Option<String>,
+    #[serde(default)]
+    not_found: bool,
     #[serde(rename = "type")]
     kind: String,
     #[serde(default)]
@@ -313,6 +319,7 @@ impl TryFrom<WireEvent> for Event {
             browser: w.browser,
             screen_width: w.screen_width,
             language: w.language,
+            not_found: w.not_found,
             data,
         })
     }
@@ -463,8 +470,26 @@ mod tests {
             browser: "Firefox".into(),
             screen_width: Some(1280),
             language: Some("nl".into()),
+            not_found: false,
             data: EventData::Pageview { title: None },
         }
+    }
+
+    #[test]
+    fn not_found_is_written_only_when_set_and_read_as_false_when_absent() {
+        let plain = pageview();
+        assert!(!String::from_utf8(plain.to_json())
+            .unwrap()
+            .contains("not_found"));
+        let missing = Event {
+            not_found: true,
+            ..pageview()
+        };
+        let json = missing.to_json();
+        assert!(String::from_utf8(json.clone())
+            .unwrap()
+            .contains("\"not_found\":true"));
+        assert_eq!(Event::from_json(&json).unwrap(), missing);
     }
 
     #[test]

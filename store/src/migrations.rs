@@ -200,6 +200,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0019_event_millis.sql"),
         backfill: None,
     },
+    Migration {
+        version: 20,
+        name: "0020_not_found.sql",
+        sql: include_str!("../migrations/0020_not_found.sql"),
+        backfill: None,
+    },
 ];
 
 const LOCK_TABLE: &str = "schema_migrations_lock";

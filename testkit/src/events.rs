@@ -28,6 +28,7 @@ pub fn event(site: &str, visitor: u64, ts_ms: i64) -> EventBuilder {
             browser: "other".into(),
             screen_width: None,
             language: None,
+            not_found: false,
             data: EventData::Pageview { title: None },
         },
     }

@@ -6,7 +6,8 @@
 //!   every theme's reach; [`series`]: time series by hour, day or week.
 //! - [`searches`]: search listening (top, rising, zero-result, unmatched terms).
 //! - [`visits`]: channel and device mix, early contact, pipeline freshness.
-//! - [`pages`]: top, entry and exit pages, with visits and contacts after them.
+//! - [`pages`]: top, entry and exit pages, with visits and contacts after them;
+//!   [`not_found`]: pages not found, with where their visitors came from.
 //! - [`campaigns`]: visits per campaign value or referrer host; [`clicks`]: outbound
 //!   links and downloads. [`fold`]: the k rule for lists.
 //! - [`engagement`]: how pages were read and which content blocks were seen.
@@ -23,6 +24,7 @@ pub mod engagement;
 pub mod figures;
 pub(crate) mod fold;
 pub mod measure;
+pub mod not_found;
 pub mod pages;
 pub mod reach;
 pub mod refusals;

@@ -10,7 +10,7 @@
 //! - [`visits`]: channel mix, early contact, freshness, the weekly report.
 //! - [`actions`]: the actions register and effect estimates.
 //! - [`reading`]: engagement (time in view, scroll depth), content blocks, refusals.
-//! - [`pages`]: top, entry and exit pages.
+//! - [`pages`]: top, entry and exit pages, pages not found.
 //! - [`sources`]: campaigns and referrers, clicks out.
 
 use std::sync::Arc;
@@ -137,6 +137,7 @@ fn endpoints() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(reading::content))
         .routes(routes!(reading::refusals))
         .routes(routes!(pages::pages))
+        .routes(routes!(pages::not_found))
         .routes(routes!(sources::campaigns))
         .routes(routes!(sources::clicks_out))
         .routes(routes!(actions::create_action, actions::list_actions))
@@ -270,7 +271,7 @@ mod tests {
     }
 
     const ID: &str = "0123456789abcdef0123456789abcdef";
-    const PATHS: [&str; 23] = [
+    const PATHS: [&str; 24] = [
         "/v1/sites/demo/reach",
         "/v1/sites/demo/themes",
         "/v1/sites/demo/timeseries",
@@ -288,6 +289,7 @@ mod tests {
         "/v1/sites/demo/content",
         "/v1/sites/demo/refusals",
         "/v1/sites/demo/pages",
+        "/v1/sites/demo/not-found",
         "/v1/sites/demo/campaigns",
         "/v1/sites/demo/clicks-out",
         "/v1/sites/demo/actions",

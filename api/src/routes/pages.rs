@@ -1,4 +1,5 @@
-//! Pages: top, entry and exit pages of a site, optionally of one theme.
+//! Pages: top, entry and exit pages of a site, optionally of one theme, and the pages
+//! not found.
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{filename, App, Params, Site};
+use crate::domain::not_found::{self, NotFoundPage};
 use crate::domain::pages::{self, List, PageFigures};
 use crate::error::{AccessErrors, ApiError};
 use crate::params::{self, Format};
@@ -107,4 +109,73 @@ pub(super) async fn pages(
         &rows,
         &filename(&site, &format!("pages-{}", list.name()), p),
     )
+}
+
+/// `from`, `to`, optional `limit`, `format`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct NotFoundQuery {
+    /// First day, `YYYY-MM-DD`.
+    from: String,
+    /// Last day (inclusive), `YYYY-MM-DD`.
+    to: String,
+    /// Paths listed, 1 to `limits.max_rows` (default 50).
+    limit: Option<String>,
+    /// `json` (default) or `csv` (the `other` row last).
+    format: Option<String>,
+}
+
+/// A site's pages not found in a period.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NotFoundAnswer {
+    /// Site id.
+    pub site: String,
+    /// First day.
+    pub from: String,
+    /// Last day (inclusive).
+    pub to: String,
+    /// Paths and referrers of fewer distinct visitors than this are folded into `other`.
+    pub min_visitors: u32,
+    /// The missing pages, most views first.
+    pub pages: Vec<NotFoundPage>,
+    /// The paths below `min_visitors`, added up (absent when none).
+    pub other: Option<NotFoundPage>,
+}
+
+/// Pages not found (404): the paths residents reached that the site marked as not
+/// found, with views, visitors and where they came from (referrer host; for a link on
+/// the site itself the page it is on). Paths and referrers of fewer than k visitors are
+/// folded into `other`.
+#[utoipa::path(get, path = "/v1/sites/{site}/not-found", tag = "pages",
+    params(("site" = String, Path, description = "Site id"), NotFoundQuery),
+    responses(
+        (status = 200, description = "The pages not found", content((NotFoundAnswer = "application/json"), (String = "text/csv"))),
+        AccessErrors,
+    ))]
+pub(super) async fn not_found(
+    State(app): State<Arc<App>>,
+    Site(site): Site,
+    Params(q): Params<NotFoundQuery>,
+) -> Result<Response, ApiError> {
+    let p = app.period(&q.from, &q.to)?;
+    let limit = params::limit(q.limit.as_deref(), 50, app.limits.max_rows)?;
+    let format = Format::parse(q.format.as_deref())?;
+    let k = app.min_visitors_per_term;
+    let found = not_found::not_found(app.client(), site.as_str(), p, k, limit).await?;
+    let answer = NotFoundAnswer {
+        site: site.to_string(),
+        from: p.from.to_string(),
+        to: p.to.to_string(),
+        min_visitors: k,
+        pages: found.pages,
+        other: found.other,
+    };
+    let rows: Vec<NotFoundPage> = answer
+        .pages
+        .iter()
+        .chain(answer.other.iter())
+        .cloned()
+        .collect();
+    respond(format, &answer, &rows, &filename(&site, "not-found", p))
 }

@@ -86,6 +86,7 @@ fn traffic(site: &'static str, host: &str, start: NaiveDate, lift: f64, seed: u6
                         browser: "Firefox".into(),
                         screen_width: None,
                         language: None,
+                        not_found: false,
                         data: EventData::Action {
                             name: name.into(),
                             target: None,
@@ -105,6 +106,7 @@ fn traffic(site: &'static str, host: &str, start: NaiveDate, lift: f64, seed: u6
                     browser: "Firefox".into(),
                     screen_width: None,
                     language: None,
+                    not_found: false,
                     data: EventData::Pageview { title: None },
                 });
             }

@@ -27,6 +27,16 @@ pub struct Pipeline {
     openapi: serde_json::Value,
 }
 
+/// A Matomo tracking request's query with `params` (after `idsite=1&rec=1`).
+pub fn matomo_query(params: &[(&str, &str)]) -> String {
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    s.append_pair("idsite", "1").append_pair("rec", "1");
+    for (k, v) in params {
+        s.append_pair(k, v);
+    }
+    s.finish()
+}
+
 /// A browser's user agent, for requests sent as a tracker would.
 pub const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
 
@@ -145,6 +155,29 @@ impl Pipeline {
         let value: serde_json::Value = serde_json::from_str(&body).unwrap();
         conforms(&self.openapi, "get", 200, path, &value);
         value
+    }
+
+    /// Sends a tracker's request to the collector as visitor `visitor` would (its own
+    /// client address, a browser's user agent) and asserts that it was taken.
+    pub async fn track(&self, visitor: u32, method: reqwest::Method, path: &str, body: String) {
+        let r = self
+            .client
+            .request(method, self.ingest.url(path))
+            .header("user-agent", FIREFOX)
+            .header(
+                "x-forwarded-for",
+                format!("10.7.{}.{}", visitor / 250, visitor % 250 + 1),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        assert!(
+            status.is_success(),
+            "{path}: {status} {}",
+            r.text().await.unwrap_or_default()
+        );
     }
 
     /// The API's OpenAPI document.

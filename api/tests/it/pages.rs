@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use luister_schema::{Event, EventData};
 use luister_testkit::{wait_for, Scratch};
 
-use super::helpers::{at_noon, load, Pipeline, DEMO};
+use super::helpers::{at_noon, load, matomo_query, Pipeline, DEMO};
 
 const DEBT_PAGE: &str = "/schulden/schuldhulpverlening";
 
@@ -191,6 +191,97 @@ async fn top_entry_and_exit_pages_have_their_exact_figures_and_fold_below_k() {
         .await;
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("list=\\\"exits\\\""));
+    p.stop().await;
+    scratch.cleanup().await;
+}
+
+#[tokio::test]
+async fn pages_not_found_are_listed_with_where_their_visitors_came_from() {
+    let scratch = Scratch::new("api_not_found");
+    let p = Pipeline::start(&scratch).await;
+    let missing = "http://localhost/schulden/oude-regeling";
+    // Five Matomo visitors follow a broken link on the site's debt page: Matomo's 404
+    // convention puts the path and the referrer in the title.
+    for v in 1..=5 {
+        let title = format!(
+            "404/URL = {}/From = {}",
+            "%2Fschulden%2Foude-regeling",
+            "http%3A%2F%2Flocalhost%2Fschulden%3Fq%3Djan%40example.nl"
+        );
+        let q = matomo_query(&[("url", missing), ("action_name", &title)]);
+        p.track(
+            v,
+            reqwest::Method::GET,
+            &format!("/matomo.php?{q}"),
+            String::new(),
+        )
+        .await;
+    }
+    // Five Plausible visitors come from Google: a page view, then Plausible's `404`.
+    for v in 6..=10 {
+        for body in [
+            json!({"n": "pageview", "u": missing, "d": "localhost", "r": "https://www.google.nl/search?q=regeling"}),
+            json!({"n": "404", "u": missing, "d": "localhost", "r": "https://www.google.nl/search?q=regeling",
+                   "p": {"path": "/schulden/oude-regeling"}}),
+        ] {
+            p.track(v, reqwest::Method::POST, "/api/event", body.to_string())
+                .await;
+        }
+    }
+    // One t.js page view of another missing page: below k.
+    p.track(
+        11,
+        reqwest::Method::POST,
+        "/v1/events",
+        json!({"site": "demo", "type": "pageview", "url": "http://localhost/kapot", "not_found": true})
+            .to_string(),
+    )
+    .await;
+
+    let today = Utc::now().date_naive();
+    let q = format!("from={}&to={}", today - Days::new(1), today + Days::new(1));
+    let found = wait_for(Duration::from_secs(60), || async {
+        let v = p.json(DEMO, &format!("/v1/sites/demo/not-found?{q}")).await;
+        (v["pages"][0]["views"] == 10 && v["other"]["views"] == 1).then_some(v)
+    })
+    .await
+    .expect("the pages not found did not reach the API within 60 s");
+    assert_eq!(
+        found["pages"],
+        json!([{"path": "/schulden/oude-regeling", "views": 10, "visitors": 10, "paths_folded": 0,
+        "referrers": [
+            {"host": "localhost", "page": "/schulden", "views": 5, "visitors": 5},
+            {"host": "www.google.nl", "page": "", "views": 5, "visitors": 5},
+        ]}])
+    );
+    assert_eq!(
+        found["other"],
+        json!({"path": "other", "views": 1, "visitors": 1, "referrers": [], "paths_folded": 1})
+    );
+    // The 404 title (a URL and a referrer with an e-mail address in it) is not kept, and
+    // Plausible's page view and its `404` are one page view, not two.
+    let pages = wait_for(Duration::from_secs(60), || async {
+        let v = p.json(DEMO, &format!("/v1/sites/demo/pages?{q}")).await;
+        (page(&v, "/schulden/oude-regeling")["visits"] == 10).then_some(v)
+    })
+    .await
+    .expect("the visits of the missing page were not counted within 60 s");
+    let missing_page = page(&pages, "/schulden/oude-regeling");
+    assert_eq!(
+        (&missing_page["pageviews"], &missing_page["title"]),
+        (&json!(10), &json!("")),
+        "{pages}"
+    );
+    let csv = p
+        .get(DEMO, &format!("/v1/sites/demo/not-found?{q}&format=csv"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        csv.contains("/schulden/oude-regeling;10;10;localhost/schulden: 5, www.google.nl: 5;0"),
+        "{csv}"
+    );
     p.stop().await;
     scratch.cleanup().await;
 }

@@ -10,7 +10,7 @@ use luister_ingest::scrub::view::View;
 use luister_testkit::{consume, wait_for, Scratch};
 use serde_json::{json, Value};
 
-use crate::helpers::{Pipeline, ADMIN, FIREFOX};
+use crate::helpers::{matomo_query, Pipeline, ADMIN, FIREFOX};
 
 /// One piece of personal data: its kind, how it is written, the text, and what must
 /// not appear anywhere (lowercase letters and digits, read through the scrubber's view).
@@ -242,15 +242,6 @@ const FIELDS: &[Field] = &[
     Field::PlausiblePropsUrl,
 ];
 
-fn matomo(params: &[(&str, &str)]) -> String {
-    let mut s = url::form_urlencoded::Serializer::new(String::new());
-    s.append_pair("idsite", "1").append_pair("rec", "1");
-    for (k, v) in params {
-        s.append_pair(k, v);
-    }
-    s.finish()
-}
-
 /// The request that carries `x` in `field`: method path and body.
 fn request(field: Field, x: &str) -> (reqwest::Method, String, String) {
     let page = "http://localhost/zoeken";
@@ -264,7 +255,7 @@ fn request(field: Field, x: &str) -> (reqwest::Method, String, String) {
     let matomo_get = |params: &[(&str, &str)]| {
         (
             reqwest::Method::GET,
-            format!("/matomo.php?{}", matomo(params)),
+            format!("/matomo.php?{}", matomo_query(params)),
             String::new(),
         )
     };
@@ -334,7 +325,7 @@ fn request(field: Field, x: &str) -> (reqwest::Method, String, String) {
         Field::MatomoBulkTitle => (
             reqwest::Method::POST,
             "/matomo.php".to_owned(),
-            json!({"requests": [format!("?{}", matomo(&[("url", page), ("action_name", x)]))]})
+            json!({"requests": [format!("?{}", matomo_query(&[("url", page), ("action_name", x)]))]})
                 .to_string(),
         ),
         Field::MatomoContentName => matomo_get(&[("url", page), ("c_n", x)]),

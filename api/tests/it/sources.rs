@@ -12,17 +12,12 @@ use serde_json::{json, Value};
 
 use luister_testkit::{wait_for, Scratch};
 
-use super::helpers::{Pipeline, DEMO, FIREFOX};
+use super::helpers::{matomo_query, Pipeline, DEMO};
 
 const DEBT_PAGE: &str = "http://localhost/schulden/schuldhulpverlening";
 
 fn matomo(params: &[(&str, &str)]) -> String {
-    let mut s = url::form_urlencoded::Serializer::new(String::new());
-    s.append_pair("idsite", "1").append_pair("rec", "1");
-    for (k, v) in params {
-        s.append_pair(k, v);
-    }
-    format!("/matomo.php?{}", s.finish())
+    format!("/matomo.php?{}", matomo_query(params))
 }
 
 fn value<'a>(list: &'a Value, key: &str, field: &str, wanted: &str) -> &'a Value {
@@ -39,17 +34,9 @@ async fn campaigns_referrers_and_clicks_out_have_their_exact_figures_from_tracke
         c.goals[0].outlink_hosts = vec!["geldfit.nl".into()];
     })
     .await;
-    let client = reqwest::Client::new();
     let send = |visitor: u32, method: reqwest::Method, path: String, body: String| {
-        let req = client
-            .request(method, p.ingest.url(&path))
-            .header("user-agent", FIREFOX)
-            .header("x-forwarded-for", format!("10.7.0.{visitor}"))
-            .body(body);
-        async move {
-            let r = req.send().await.unwrap();
-            assert!(r.status().is_success(), "{path}: {}", r.status());
-        }
+        let p = &p;
+        async move { p.track(visitor, method, &path, body).await }
     };
     let campaign_page =
         format!("{DEBT_PAGE}?utm_campaign=Najaar&utm_source=brief&utm_medium=print");

@@ -7,6 +7,8 @@
 //! `e_v` is ignored), `link` (outlink),
 //! `download`, `res` (`1280x720`), `lang`, `ua` (user agent of a server-side tracker),
 //! `cdt` (client time: Unix seconds or `YYYY-MM-DD HH:MM:SS` UTC) and `send_image`.
+//! A page view titled by Matomo's 404 convention (`404/URL = …/From = …`) is a page
+//! view of a page not found, without that title (it holds a URL and a referrer).
 //! A goal conversion (`idgoal=N`, `trackGoal`) is the action `goal:N` unless an action
 //! rule (`matomo_goal = N`) names it, e.g. `contact:form`; content tracking (`c_n`
 //! name, `c_p` piece, `c_t` target, `c_i` interaction) is a content event of its own:
@@ -138,6 +140,23 @@ pub fn parse(query: &str, accept_language: Option<&str>) -> Result<Request, Inge
             title: get("action_name"),
         }
     };
+    // Matomo's 404 convention: the missing page's view is titled `404/URL = <path>/From
+    // = <referrer>`. The title carries a URL and a whole referrer: it is not kept; the
+    // referrer is taken from it when `urlref` is missing.
+    let not_found_from = match &kind {
+        RawKind::Pageview { title: Some(t) } if is_not_found_title(t) => Some(
+            t.split_once("/From = ")
+                .map(|(_, from)| percent_decoded(from.trim()))
+                .filter(|f| !f.is_empty()),
+        ),
+        _ => None,
+    };
+    let not_found = not_found_from.is_some();
+    let kind = if not_found {
+        RawKind::Pageview { title: None }
+    } else {
+        kind
+    };
     let screen_width = match get("res") {
         None => None,
         Some(res) => Some(
@@ -155,13 +174,29 @@ pub fn parse(query: &str, accept_language: Option<&str>) -> Result<Request, Inge
     Ok(Request::Event(Box::new(RawEvent {
         site: SiteRef::Matomo(idsite),
         url,
-        referrer: get("urlref"),
+        referrer: get("urlref").or(not_found_from.flatten()),
         screen_width,
         language: get("lang").or_else(|| accept_language.map(str::to_owned)),
         client_ts_ms: get("cdt").and_then(|c| client_time(&c)),
         user_agent: get("ua"),
+        not_found,
         kind,
     })))
+}
+
+/// Whether a page title follows Matomo's 404 convention (`404/URL = …`).
+fn is_not_found_title(title: &str) -> bool {
+    title
+        .trim_start()
+        .strip_prefix("404")
+        .is_some_and(|rest| rest.trim_start().starts_with('/'))
+}
+
+fn percent_decoded(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
 }
 
 fn client_time(cdt: &str) -> Option<i64> {
@@ -215,6 +250,30 @@ mod tests {
             Request::Event(e) => *e,
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_page_titled_by_matomo_s_404_convention_is_not_found_without_its_title() {
+        // As Matomo's FAQ has sites write it: the path and the referrer encoded into the title.
+        let title = "404/URL = %2Fschulden%2Foud%3Fa%3D1/From = https%3A%2F%2Fwww.nibud.nl%2Fhulp";
+        let q = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("idsite", "1")
+            .append_pair("rec", "1")
+            .append_pair("url", "https://www.gemeente.nl/schulden/oud?a=1")
+            .append_pair("action_name", title)
+            .finish();
+        let e = event(&q);
+        assert!(e.not_found);
+        assert_eq!(e.kind, RawKind::Pageview { title: None });
+        assert_eq!(e.referrer.as_deref(), Some("https://www.nibud.nl/hulp"));
+        // urlref wins over the title's From; an ordinary title is no 404.
+        let e = event(&format!("{q}&urlref=https%3A%2F%2Fwww.google.nl%2F"));
+        assert_eq!(e.referrer.as_deref(), Some("https://www.google.nl/"));
+        let e = event("idsite=1&rec=1&url=http://x/&action_name=404%20Pagina%20niet%20gevonden");
+        assert!(!e.not_found, "only the convention's 404/… marks it");
+        let e = event("idsite=1&rec=1&url=http://x/&action_name=404/URL%20=%20%2Fx");
+        assert!(e.not_found);
+        assert_eq!(e.referrer, None);
     }
 
     #[test]

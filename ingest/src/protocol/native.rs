@@ -41,6 +41,9 @@ struct Native {
     name: Option<String>,
     #[serde(default)]
     target: Option<String>,
+    /// A page view of a page that does not exist (the site's 404 page).
+    #[serde(default)]
+    not_found: Option<bool>,
 }
 
 /// Parses a body holding one event object or an array of them.
@@ -108,6 +111,7 @@ fn raw(n: Native) -> Result<RawEvent, IngestError> {
         language: n.language,
         client_ts_ms: n.ts,
         user_agent: None,
+        not_found: n.not_found == Some(true) && n.kind == "pageview",
         kind,
     })
 }
@@ -181,6 +185,28 @@ mod tests {
             parse(&serde_json::to_vec(&extra).unwrap(), 10).is_err(),
             "no field beyond the schema"
         );
+    }
+
+    #[test]
+    fn a_page_view_can_say_its_page_was_not_found() {
+        let e = parse(
+            br#"{"site":"demo","type":"pageview","url":"http://x/oud","not_found":true}"#,
+            1,
+        )
+        .unwrap();
+        assert!(e[0].not_found);
+        let a = parse(
+            br#"{"site":"demo","type":"action","name":"x","url":"http://x/","not_found":true}"#,
+            1,
+        )
+        .unwrap();
+        assert!(!a[0].not_found, "only a page view is a not-found page");
+        let n = parse(
+            br#"{"site":"demo","type":"pageview","url":"http://x/","not_found":null}"#,
+            1,
+        )
+        .unwrap();
+        assert!(!n[0].not_found);
     }
 
     #[test]

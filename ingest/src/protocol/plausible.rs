@@ -7,13 +7,15 @@
 //! become `outlink` and `download` with the property `url` as target; `search` with
 //! properties `query`, `results` and `category` is a site search; `engagement` (sent
 //! when a page is left or hidden, with `e` the engaged time in ms and `sd` the scroll
-//! depth in percent) is the engagement of that page view, not an action; any other
+//! depth in percent) is the engagement of that page view, not an action; `404` (its
+//! 404-page tracking, sent after the missing page's page view) is the action
+//! `not-found` marking that page as not found; any other
 //! name is an action of that name (as sent; the site's action rules name it).
 
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::collect::{RawEvent, RawKind, SiteRef};
+use crate::collect::{RawEvent, RawKind, SiteRef, NOT_FOUND_ACTION};
 use crate::error::IngestError;
 
 #[derive(Debug, Deserialize)]
@@ -82,6 +84,11 @@ pub fn parse(body: &[u8]) -> Result<RawEvent, IngestError> {
             name: "download".into(),
             target: prop("url"),
         },
+        // Plausible's 404 tracking sends `404` after the page view of the missing page.
+        "404" => RawKind::Action {
+            name: NOT_FOUND_ACTION.into(),
+            target: None,
+        },
         "search" | "Search" => RawKind::Search {
             query: prop("query").ok_or_else(|| {
                 IngestError::BadRequest("a search event needs the property \"query\"".into())
@@ -109,6 +116,7 @@ pub fn parse(body: &[u8]) -> Result<RawEvent, IngestError> {
         language: None,
         client_ts_ms: None,
         user_agent: None,
+        not_found: e.n == "404",
         kind,
     })
 }
@@ -116,6 +124,22 @@ pub fn parse(body: &[u8]) -> Result<RawEvent, IngestError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plausible_s_404_event_marks_its_page_not_found() {
+        let e = parse(br#"{"n":"404","u":"https://www.gemeente.nl/oud","d":"gemeente.nl","p":{"path":"/oud"}}"#).unwrap();
+        assert!(e.not_found);
+        assert_eq!(
+            e.kind,
+            RawKind::Action {
+                name: "not-found".into(),
+                target: None
+            }
+        );
+        let pv = parse(br#"{"n":"pageview","u":"https://www.gemeente.nl/oud","d":"gemeente.nl"}"#)
+            .unwrap();
+        assert!(!pv.not_found);
+    }
 
     #[test]
     fn the_script_s_bodies_parse() {

@@ -223,3 +223,64 @@ window.addEventListener('load', function () { setTimeout(function () { document.
         ]
     );
 }
+
+/// A site's 404 template marks its page as not found, as each tracker's documentation
+/// says to: Matomo's FAQ sets the title `404/URL = …/From = …` before trackPageView,
+/// Plausible's sends the custom event `404` with the path, and `t.js` reads a
+/// `data-luister-not-found` element. Each becomes one page view (Plausible's: one page
+/// view and its `not-found` report) marked `not_found`, without Matomo's title.
+#[tokio::test]
+async fn the_trackers_404_conventions_mark_the_page_not_found() {
+    let not_found = |events: &[Event], page: &str| -> Vec<String> {
+        let mut k: Vec<String> = events
+            .iter()
+            .map(|e| {
+                let kind = kinds(std::slice::from_ref(e), page).remove(0);
+                format!("{kind}{}", if e.not_found { " NOT FOUND" } else { "" })
+            })
+            .collect();
+        k.sort();
+        k
+    };
+    let matomo = r#"<!doctype html><html lang="nl"><head><title>Pagina niet gevonden</title>
+<script>
+  var _paq = window._paq = window._paq || [];
+  _paq.push(['disableCookies']);
+  _paq.push(['setDocumentTitle', '404/URL = ' + String(document.location.pathname + document.location.search).replace(/\//g, "%2f") + '/From = ' + String(document.referrer).replace(/\//g, "%2f")]);
+  _paq.push(['trackPageView']);
+  (function() {
+    var u="//@COLLECTOR@/";
+    _paq.push(['setTrackerUrl', u+'matomo.php']);
+    _paq.push(['setSiteId', '1']);
+    var d=document, g=d.createElement('script'), s=d.getElementsByTagName('script')[0];
+    g.async=true; g.src=u+'matomo.js'; s.parentNode.insertBefore(g,s);
+  })();
+</script></head><body><p>Deze pagina bestaat niet (meer).</p></body></html>"#;
+    let (page, events) = open("ingest_404_matomo", matomo, 1).await;
+    assert_eq!(
+        not_found(&events, &page),
+        ["pageview /schulden - NOT FOUND"]
+    );
+
+    let plausible = r#"<!doctype html><html lang="nl"><head><title>Pagina niet gevonden</title>
+<script defer data-domain="localhost" src="http://@COLLECTOR@/js/script.local.js"></script>
+<script>window.plausible = window.plausible || function() { (window.plausible.q = window.plausible.q || []).push(arguments) }</script>
+</head><body><p>Deze pagina bestaat niet (meer).</p>
+<script>plausible("404", { props: { path: document.location.pathname } });</script>
+</body></html>"#;
+    let (page, mut events) = open("ingest_404_plausible", plausible, 2).await;
+    events.retain(|e| !matches!(e.data, EventData::Engagement { .. }));
+    assert_eq!(
+        not_found(&events, &page),
+        ["action not-found - NOT FOUND", "pageview /schulden -"]
+    );
+
+    let tracker = r#"<!doctype html><html lang="nl"><head><title>Pagina niet gevonden</title>
+<script defer src="http://@COLLECTOR@/t.js?site=demo"></script>
+</head><body><main data-luister-not-found><p>Deze pagina bestaat niet (meer).</p></main></body></html>"#;
+    let (page, events) = open("ingest_404_tjs", tracker, 1).await;
+    assert_eq!(
+        not_found(&events, &page),
+        ["pageview /schulden Pagina niet gevonden NOT FOUND"]
+    );
+}

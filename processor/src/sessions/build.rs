@@ -192,8 +192,9 @@ impl Goals {
 
 /// Splits one visitor's events of one day (sorted by time) into sessions.
 ///
-/// Engagement reports and content impressions or clicks are not something the
-/// resident did on their own but what the tracker reports of a page view: they never
+/// Engagement reports, content impressions or clicks and Plausible's not-found
+/// reports are not something the resident did on their own but what the tracker
+/// reports of a page view: they never
 /// start a visit (a page left open for hours reports its engagement when it is
 /// closed), never answer a search ("left" stays "left"), and only lengthen the visit
 /// they fall within.
@@ -202,7 +203,11 @@ pub fn build(events: &[SessionEvent], gap_s: u32, goals: &Goals, version: u64) -
     let mut theme_index: HashMap<String, usize> = HashMap::new();
     let mut pages_seen: HashSet<String> = HashSet::new();
     for e in events {
-        if matches!(e.kind.as_str(), "engagement" | "content") {
+        // Plausible's `404` event (the collector's action `not-found`) reports on the
+        // page view before it, as engagement does.
+        let about_a_page_view = matches!(e.kind.as_str(), "engagement" | "content")
+            || (e.kind == "action" && e.action_name == "not-found");
+        if about_a_page_view {
             if let Some(s) = out.last_mut() {
                 if e.ts.saturating_sub(s.end_ts) <= gap_s {
                     s.end_ts = s.end_ts.max(e.ts);
@@ -438,10 +443,11 @@ mod tests {
     }
 
     #[test]
-    fn engagement_and_content_reports_never_start_a_visit_or_answer_a_search() {
+    fn engagement_content_and_not_found_reports_never_start_a_visit_or_answer_a_search() {
         let events = [
             ev(0, "search", "/bijstnd", &[], ""),
             ev(5, "content", "/zoeken", &[], ""),
+            ev(6, "action", "/zoeken", &[], "not-found"),
             ev(40, "engagement", "/zoeken", &[], ""),
             // The tab is closed hours later: its engagement report starts no visit.
             ev(9000, "engagement", "/zoeken", &[], ""),
@@ -451,6 +457,13 @@ mod tests {
         assert_eq!(s[0].search_next, vec!["left"]);
         assert_eq!((s[0].duration_s, s[0].pageviews), (40, 0));
         let only = build(&[ev(7, "engagement", "/", &[], "")], 1800, &goals(), 1);
+        assert!(only.is_empty());
+        let only = build(
+            &[ev(7, "action", "/oud", &[], "not-found")],
+            1800,
+            &goals(),
+            1,
+        );
         assert!(only.is_empty());
     }
 

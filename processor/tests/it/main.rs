@@ -1161,6 +1161,7 @@ async fn every_field_of_a_row_lands_in_its_own_column_and_is_found_by_its_positi
         content_interaction: "click".into(),
         engaged_ms: 4_000_000_000,
         scroll_depth: 100,
+        not_found: 1,
         themes: vec!["armoede/kwijtschelding".into(), "armoede".into()],
         channel: "search".into(),
         search_term: "kwijtschelding".into(),
