@@ -831,6 +831,12 @@ def review_queries(today: datetime.date) -> list[tuple[str, str]]:
         ("device mix", f"mix?{week}&by=device"),
         ("early contact, schulden, 90 days", f"early-contact?{q90}&theme=schulden"),
         ("channel shift", f"channel-shift?{week}"),
+        ("top pages", f"pages?{week}"),
+        ("entry pages, schulden", f"pages?{week}&list=entry&theme=schulden"),
+        ("pages not found", f"not-found?{week}"),
+        ("campaigns", f"campaigns?{week}"),
+        ("referrer hosts", f"campaigns?{week}&by=referrer"),
+        ("clicks out", f"clicks-out?{week}"),
         ("weekly report", f"report?week={iso.year}-W{iso.week:02}"),
     ]
 

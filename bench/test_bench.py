@@ -66,6 +66,7 @@ class Arithmetic(unittest.TestCase):
         queries = dict(bench.review_queries(datetime.date(2026, 11, 28)))  # a Saturday
         self.assertEqual(queries["reach"], "reach?from=2026-11-16&to=2026-11-22")
         self.assertEqual(queries["weekly report"], "report?week=2026-W47")
+        self.assertEqual(queries["clicks out"], "clicks-out?from=2026-11-16&to=2026-11-22")
         self.assertIn("from=2026-08-30&to=2026-11-27", queries["early contact, schulden, 90 days"])
 
     def test_the_history_is_three_whole_weekdays_before_the_run(self):

@@ -58,12 +58,14 @@ impl Periods {
     /// WHERE clause with ` AND …`.
     pub(crate) fn newest(&self, table: &str) -> String {
         format!(
-            "{table} {join} WHERE site = ? AND {ranges} AND {within} \
-             AND (day, version) IN (SELECT day, max(version) FROM {table} \
-             WHERE site = ? AND {ranges} GROUP BY day)",
-            join = self.join,
-            ranges = self.ranges,
-            within = self.within
+            "{} AND {}",
+            luister_store::aggregates::newest_rows_joined(
+                table,
+                &format!(" {}", self.join),
+                "?",
+                &self.ranges
+            ),
+            self.within
         )
     }
 }

@@ -402,6 +402,16 @@ async fn every_dashboard_query_runs_on_clickhouse_and_gives_the_known_figures() 
             // three phone contacts by three visitors: below k.
             "Contacten per kanaal: kosten en tijd A": [],
             "Besparing door verschuiving naar het web A": [],
+            // Visitor 7's /afval (one visitor) is below k: folded, not dropped.
+            "Meest bekeken pagina's A": [
+                {"pagina": "/schulden/schuldhulpverlening", "bezoeken": 6, "bezoekers": 6, "met_contact_erna": 3},
+                {"pagina": "Overige pagina's", "bezoeken": 1, "bezoekers": 1, "met_contact_erna": 0}],
+            "Campagnes (utm_campaign) A": [
+                {"campagne": "(geen campagne)", "bezoeken": 7, "bezoekers": 7, "met_contact": 3}],
+            // Google (visitors 1 and 2, who both called) is below k.
+            "Verwijzende sites A": [
+                {"verwijzer": "(geen verwijzer)", "bezoeken": 5, "bezoekers": 5, "met_contact": 1},
+                {"verwijzer": "Overige sites", "bezoeken": 2, "bezoekers": 2, "met_contact": 2}],
         }
     })).await;
 

@@ -162,8 +162,14 @@ pub fn newest_of_days(table: &str, days: &str) -> String {
 /// and a newer version of a day has every key the older one had, so they may select
 /// the version too.
 pub fn newest_rows(table: &str, site: &str, days: &str) -> String {
+    newest_rows_joined(table, "", site, days)
+}
+
+/// [`newest_rows`] with `join` (an `ARRAY JOIN …` with a leading space, or '') after
+/// the table: the rows are repeated by the join, the newest-version lookup is not.
+pub fn newest_rows_joined(table: &str, join: &str, site: &str, days: &str) -> String {
     format!(
-        "{table} WHERE site = {site} AND ({days}) \
+        "{table}{join} WHERE site = {site} AND ({days}) \
          AND (day, version) IN (SELECT day, max(version) FROM {table} \
          WHERE site = {site} AND ({days}) GROUP BY day)"
     )
