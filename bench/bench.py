@@ -837,6 +837,7 @@ def review_queries(today: datetime.date) -> list[tuple[str, str]]:
         ("campaigns", f"campaigns?{week}"),
         ("referrer hosts", f"campaigns?{week}&by=referrer"),
         ("clicks out", f"clicks-out?{week}"),
+        ("transitions of a page", f"transitions?{week}&path=/schulden/schuldhulpverlening"),
         ("weekly report", f"report?week={iso.year}-W{iso.week:02}"),
     ]
 

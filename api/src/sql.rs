@@ -78,6 +78,14 @@ pub(crate) const SESSION_PAGES: &str = "(SELECT * FROM sessions FINAL \
      ARRAY JOIN page_paths AS path, page_first_ts AS first_ts \
      WHERE deleted = 0";
 
+/// Sessions with one row per step of their path: `i`, the step's 1-based position in
+/// `step_kinds` and `step_values`. Binds site, from, to; the caller continues the WHERE
+/// clause with ` AND …`.
+pub(crate) const SESSION_STEPS: &str = "(SELECT * FROM sessions FINAL \
+     WHERE site = ? AND day >= toDate(?) AND day <= toDate(?)) \
+     ARRAY JOIN arrayEnumerate(step_kinds) AS i \
+     WHERE deleted = 0";
+
 /// Sessions with one row per theme they touched: `theme`, `first_ts` (first touch) and
 /// `contact_ts` (first contact at or after it, 0 for none). Binds site, from, to; the
 /// caller continues the WHERE clause with ` AND …`.

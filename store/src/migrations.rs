@@ -206,6 +206,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0020_not_found.sql"),
         backfill: None,
     },
+    Migration {
+        version: 21,
+        name: "0021_session_steps.sql",
+        sql: include_str!("../migrations/0021_session_steps.sql"),
+        backfill: None,
+    },
 ];
 
 const LOCK_TABLE: &str = "schema_migrations_lock";

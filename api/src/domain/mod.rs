@@ -10,6 +10,7 @@
 //!   [`not_found`]: pages not found, with where their visitors came from.
 //! - [`campaigns`]: visits per campaign value or referrer host; [`clicks`]: outbound
 //!   links and downloads. [`fold`]: the k rule for lists.
+//! - [`transitions`]: what visits did just before and after a page or a search.
 //! - [`engagement`]: how pages were read and which content blocks were seen.
 //! - [`refusals`]: why a site's events were refused.
 //! - [`actions`], [`measure`] and [`effect`]: the actions register and the estimate of
@@ -31,4 +32,5 @@ pub mod refusals;
 pub mod savings;
 pub mod searches;
 pub mod series;
+pub mod transitions;
 pub mod visits;

@@ -1,5 +1,5 @@
 //! Pages: top, entry and exit pages of a site, optionally of one theme, and the pages
-//! not found.
+//! not found, and the transitions of a page or a search.
 
 use std::sync::Arc;
 
@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{filename, App, Params, Site};
 use crate::domain::not_found::{self, NotFoundPage};
 use crate::domain::pages::{self, List, PageFigures};
+use crate::domain::transitions::{self, Step, TransitionCell, TransitionRow};
 use crate::error::{AccessErrors, ApiError};
 use crate::params::{self, Format};
 use crate::table::respond;
@@ -178,4 +179,109 @@ pub(super) async fn not_found(
         .cloned()
         .collect();
     respond(format, &answer, &rows, &filename(&site, "not-found", p))
+}
+
+/// `from`, `to`, `path` or `search`, optional `limit`, `format`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TransitionsQuery {
+    /// First day, `YYYY-MM-DD`.
+    from: String,
+    /// Last day (inclusive), `YYYY-MM-DD`.
+    to: String,
+    /// The page (a path such as `/schulden/schuldhulpverlening`); or give `search`.
+    path: Option<String>,
+    /// The search term (as the search answers list it); or give `path`.
+    search: Option<String>,
+    /// Cells listed on each side, 1 to `limits.max_rows` (default 20).
+    limit: Option<String>,
+    /// `json` (default) or `csv` (a row per cell, with its direction).
+    format: Option<String>,
+}
+
+/// The transitions of a page or a search.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TransitionsAnswer {
+    /// Site id.
+    pub site: String,
+    /// First day.
+    pub from: String,
+    /// Last day (inclusive).
+    pub to: String,
+    /// `page` or `search`.
+    pub kind: String,
+    /// The path or term.
+    pub value: String,
+    /// Cells of fewer distinct visitors than this are folded into `other`.
+    pub min_visitors: u32,
+    /// Paths are within one visit: visitor keys rotate daily.
+    pub within: String,
+    /// How often the step occurs in the period's visits.
+    pub occurrences: u64,
+    /// Visits in which it occurs.
+    pub visits: u64,
+    /// Their distinct visitors.
+    pub visitors: u64,
+    /// What came just before (the visit's entry, with its channel, counts).
+    pub before: Vec<TransitionCell>,
+    /// The cells before it below `min_visitors`, added up.
+    pub before_other: Option<TransitionCell>,
+    /// What came just after (the visit's end, `leave`, counts).
+    pub after: Vec<TransitionCell>,
+    /// The cells after it below `min_visitors`, added up.
+    pub after_other: Option<TransitionCell>,
+}
+
+/// Transitions (as Matomo's): for a page or a search term, where visits came from just
+/// before it (the previous page, a search, the visit's entry with its channel) and what
+/// they did just after (the next page, a search, a click out, a contact, leaving), with
+/// shares of the step's occurrences. "After a search" is `search=<term>`. Within one
+/// visit only; cells of fewer than k visitors are folded into `other`.
+#[utoipa::path(get, path = "/v1/sites/{site}/transitions", tag = "pages",
+    params(("site" = String, Path, description = "Site id"), TransitionsQuery),
+    responses(
+        (status = 200, description = "The transitions", content((TransitionsAnswer = "application/json"), (String = "text/csv"))),
+        AccessErrors,
+    ))]
+pub(super) async fn transitions(
+    State(app): State<Arc<App>>,
+    Site(site): Site,
+    Params(q): Params<TransitionsQuery>,
+) -> Result<Response, ApiError> {
+    let p = app.period(&q.from, &q.to)?;
+    let step = Step::parse(q.path.as_deref(), q.search.as_deref())?;
+    let limit = params::limit(q.limit.as_deref(), 20, app.limits.max_rows)?;
+    let format = Format::parse(q.format.as_deref())?;
+    let k = app.min_visitors_per_term;
+    let t = transitions::transitions(app.client(), site.as_str(), p, &step, k, limit).await?;
+    let answer = TransitionsAnswer {
+        site: site.to_string(),
+        from: p.from.to_string(),
+        to: p.to.to_string(),
+        kind: step.kind().into(),
+        value: step.value().into(),
+        min_visitors: k,
+        within: "visit".into(),
+        occurrences: t.occurrences,
+        visits: t.visits,
+        visitors: t.visitors,
+        before: t.before,
+        before_other: t.before_other,
+        after: t.after,
+        after_other: t.after_other,
+    };
+    let mut rows: Vec<TransitionRow<'_>> = Vec::new();
+    for (direction, cells, other) in [
+        ("before", &answer.before, &answer.before_other),
+        ("after", &answer.after, &answer.after_other),
+    ] {
+        rows.extend(
+            cells
+                .iter()
+                .chain(other.iter())
+                .map(|cell| TransitionRow { direction, cell }),
+        );
+    }
+    respond(format, &answer, &rows, &filename(&site, "transitions", p))
 }

@@ -285,3 +285,146 @@ async fn pages_not_found_are_listed_with_where_their_visitors_came_from() {
     p.stop().await;
     scratch.cleanup().await;
 }
+
+fn search(visitor: u64, after_s: i64, term: &str) -> Event {
+    on(
+        1,
+        visitor,
+        after_s,
+        "/zoeken",
+        EventData::Search {
+            query: term.into(),
+            result_count: Some(4),
+            category: None,
+        },
+    )
+}
+
+#[tokio::test]
+async fn transitions_of_a_page_and_after_a_search_have_their_exact_counts() {
+    let scratch = Scratch::new("api_transitions");
+    let p = Pipeline::start(&scratch).await;
+    let mut events = Vec::new();
+    // Six visits: home, a search for "schulden", the debt page, a call.
+    for v in 1..=6 {
+        events.push(view(v, 0, "/", None));
+        events.push(search(v, 20, "schulden"));
+        events.push(view(v, 40, DEBT_PAGE, None));
+        events.push(contact(v, 60, DEBT_PAGE));
+    }
+    // Five come in on the search and leave; one refines it (below k).
+    for v in 7..=11 {
+        events.push(search(v, 0, "schulden"));
+    }
+    events.push(search(12, 0, "schulden"));
+    events.push(search(12, 10, "schuld hulp"));
+    load(&scratch.topic, &events).await;
+
+    let day = (Utc::now().date_naive() - Days::new(1)).to_string();
+    let q = format!("from={day}&to={day}");
+    let after_search = wait_for(Duration::from_secs(60), || async {
+        let v = p
+            .json(
+                DEMO,
+                &format!("/v1/sites/demo/transitions?{q}&search=Schulden"),
+            )
+            .await;
+        (v["occurrences"] == 12 && v["after"][0]["count"] == 6).then_some(v)
+    })
+    .await
+    .expect("the visits' steps did not reach the API within 60 s");
+    assert_eq!(
+        (
+            &after_search["kind"],
+            &after_search["value"],
+            &after_search["within"]
+        ),
+        (&json!("search"), &json!("schulden"), &json!("visit"))
+    );
+    assert_eq!(
+        (&after_search["visits"], &after_search["visitors"]),
+        (&json!(12), &json!(12))
+    );
+    let cells = |side: &str| -> Vec<(String, String, u64)> {
+        after_search[side]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["kind"].as_str().unwrap().to_owned(),
+                    c["value"].as_str().unwrap().to_owned(),
+                    c["count"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        cells("before"),
+        [
+            ("entry".into(), "direct".into(), 6),
+            ("page".into(), "/".into(), 6)
+        ]
+    );
+    assert_eq!(
+        cells("after"),
+        [
+            ("page".into(), DEBT_PAGE.into(), 6),
+            ("leave".into(), String::new(), 5)
+        ]
+    );
+    assert_eq!(after_search["after"][0]["share_pct"], 50.0);
+    assert!(after_search["before_other"].is_null());
+    assert_eq!(
+        (
+            &after_search["after_other"]["count"],
+            &after_search["after_other"]["folded"]
+        ),
+        (&json!(1), &json!(1)),
+        "the one refinement is below k"
+    );
+
+    let page = p
+        .json(
+            DEMO,
+            &format!("/v1/sites/demo/transitions?{q}&path={DEBT_PAGE}"),
+        )
+        .await;
+    assert_eq!(page["occurrences"], 6);
+    assert_eq!(
+        (&page["before"][0]["kind"], &page["before"][0]["value"]),
+        (&json!("search"), &json!("schulden"))
+    );
+    assert_eq!(
+        (
+            &page["after"][0]["kind"],
+            &page["after"][0]["value"],
+            &page["after"][0]["share_pct"]
+        ),
+        (&json!("contact"), &json!("contact:phone"), &json!(100.0))
+    );
+    let csv = p
+        .get(
+            DEMO,
+            &format!("/v1/sites/demo/transitions?{q}&path={DEBT_PAGE}&format=csv"),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
+    assert_eq!(
+        lines[0], "direction;kind;value;count;visitors;share_pct;folded",
+        "{csv}"
+    );
+    assert!(
+        lines[1].starts_with("before;search;schulden;6;6;100"),
+        "{csv}"
+    );
+    assert!(
+        lines[2].starts_with("after;contact;contact:phone;6;6;100"),
+        "{csv}"
+    );
+    p.stop().await;
+    scratch.cleanup().await;
+}

@@ -115,6 +115,11 @@ pub struct SessionRow {
     pub utm_content: String,
     /// Its `utm_term`.
     pub utm_term: String,
+    /// The visit's path, step by step (see [`step`]): `page`, `search`, `out` or
+    /// `contact`; the same step twice in a row is kept once.
+    pub step_kinds: Vec<String>,
+    /// Each step's value: a path, a search term, a host or a contact's name.
+    pub step_values: Vec<String>,
 }
 
 /// A site's goals, compiled.
@@ -190,6 +195,39 @@ impl Goals {
     }
 }
 
+/// The most steps a visit keeps (a visit of more is cut there; 200 covers every visit a
+/// person makes, not a crawler's).
+pub const MAX_STEPS: usize = 200;
+
+/// An event as a step of the visit's path: a page (`page`, its path), a site search
+/// (`search`, its term), a click out (`out`, the target's host) or a contact
+/// (`contact`: the action's name, the confirmation page's path, or the partner host of
+/// a click out that is a contact). Other actions are no step.
+fn step(e: &SessionEvent, contact: bool) -> Option<(&'static str, String)> {
+    let click_out = e.kind == "action" && matches!(e.action_name.as_str(), "outlink" | "download");
+    let host = || {
+        url::Url::parse(&e.action_target)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_lowercase))
+            .unwrap_or_default()
+    };
+    if contact {
+        // A referral to a partner host is a contact named by that host.
+        let value = match e.kind.as_str() {
+            _ if click_out => host(),
+            "action" => e.action_name.clone(),
+            _ => e.path.clone(),
+        };
+        return Some(("contact", value));
+    }
+    match e.kind.as_str() {
+        "pageview" => Some(("page", e.path.clone())),
+        "search" => Some(("search", e.search_term.clone())),
+        _ if click_out => Some(("out", host())),
+        _ => None,
+    }
+}
+
 /// Splits one visitor's events of one day (sorted by time) into sessions.
 ///
 /// Engagement reports, content impressions or clicks and Plausible's not-found
@@ -257,6 +295,8 @@ pub fn build(events: &[SessionEvent], gap_s: u32, goals: &Goals, version: u64) -
                 utm_campaign: campaign.campaign,
                 utm_content: campaign.content,
                 utm_term: campaign.term,
+                step_kinds: Vec::new(),
+                step_values: Vec::new(),
             });
             pages_seen.clear();
         }
@@ -306,7 +346,16 @@ pub fn build(events: &[SessionEvent], gap_s: u32, goals: &Goals, version: u64) -
                 s.theme_contact_ts.push(0);
             }
         }
-        if goals.is_contact(e) {
+        let contact = goals.is_contact(e);
+        if let Some((kind, value)) = step(e, contact) {
+            let repeat = s.step_kinds.last().map(String::as_str) == Some(kind)
+                && s.step_values.last() == Some(&value);
+            if !repeat && s.step_kinds.len() < MAX_STEPS {
+                s.step_kinds.push(kind.to_owned());
+                s.step_values.push(value);
+            }
+        }
+        if contact {
             s.contacts += 1;
             s.last_contact_ts = e.ts;
             if s.first_contact_ts == 0 {
@@ -562,6 +611,11 @@ mod tests {
         let s = &build(&events, 1800, &goals(), 1)[0];
         assert_eq!((s.contacts, s.first_contact_ts), (1, 30));
         assert_eq!(s.theme_contact_ts, [30]);
+        assert_eq!(s.step_kinds, ["page", "out", "out", "contact", "out"]);
+        assert_eq!(
+            s.step_values[3], "zelftest.geldfit.nl",
+            "a referral is named by its host"
+        );
         // Another site's goals do not apply.
         let other = Goals::new(&[GoalConfig {
             site: "elders".into(),
@@ -571,5 +625,39 @@ mod tests {
         }])
         .unwrap();
         assert_eq!(build(&events, 1800, &other, 1)[0].contacts, 0);
+    }
+
+    #[test]
+    fn a_visit_keeps_its_steps_with_repeats_folded() {
+        let mut out = ev(50, "action", "/schulden", &["schulden"], "outlink");
+        out.action_target = "https://www.Nibud.nl/geldzaken".into();
+        let events = [
+            ev(0, "pageview", "/", &[], ""),
+            ev(10, "search", "/schulden", &[], ""),
+            ev(20, "pageview", "/schulden", &["schulden"], ""),
+            // A reload is the same step.
+            ev(25, "pageview", "/schulden", &["schulden"], ""),
+            ev(30, "engagement", "/schulden", &[], ""),
+            ev(40, "action", "/schulden", &[], "print"),
+            out,
+            ev(60, "action", "/schulden", &["schulden"], "contact:phone"),
+            ev(70, "pageview", "/contact/bedankt", &[], ""),
+        ];
+        let s = &build(&events, 1800, &goals(), 1)[0];
+        assert_eq!(
+            s.step_kinds,
+            ["page", "search", "page", "out", "contact", "contact"]
+        );
+        assert_eq!(
+            s.step_values,
+            [
+                "/",
+                "schulden",
+                "/schulden",
+                "www.nibud.nl",
+                "contact:phone",
+                "/contact/bedankt"
+            ]
+        );
     }
 }
