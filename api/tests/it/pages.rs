@@ -144,12 +144,9 @@ async fn top_entry_and_exit_pages_have_their_exact_figures_and_fold_below_k() {
 
     // CSV: the listed pages, then `other`.
     let csv = p
-        .get(DEMO, &format!("/v1/sites/demo/pages?{q}&format=csv"))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
+        .csv(DEMO, &format!("/v1/sites/demo/pages?{q}&format=csv"))
+        .await;
+    let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 4, "{csv}");
     assert!(
         lines[0].starts_with("path;title;pageviews;visits;visitors;entries;exits"),
@@ -273,11 +270,8 @@ async fn pages_not_found_are_listed_with_where_their_visitors_came_from() {
         "{pages}"
     );
     let csv = p
-        .get(DEMO, &format!("/v1/sites/demo/not-found?{q}&format=csv"))
-        .await
-        .text()
-        .await
-        .unwrap();
+        .csv(DEMO, &format!("/v1/sites/demo/not-found?{q}&format=csv"))
+        .await;
     assert!(
         csv.contains("/schulden/oude-regeling;10;10;localhost/schulden: 5, www.google.nl: 5;0"),
         "{csv}"
@@ -404,15 +398,12 @@ async fn transitions_of_a_page_and_after_a_search_have_their_exact_counts() {
         (&json!("contact"), &json!("contact:phone"), &json!(100.0))
     );
     let csv = p
-        .get(
+        .csv(
             DEMO,
             &format!("/v1/sites/demo/transitions?{q}&path={DEBT_PAGE}&format=csv"),
         )
-        .await
-        .text()
-        .await
-        .unwrap();
-    let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
+        .await;
+    let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0], "direction;kind;value;count;visitors;share_pct;folded",
         "{csv}"

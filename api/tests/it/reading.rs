@@ -128,15 +128,12 @@ async fn engagement_per_page_and_theme_and_content_blocks_have_their_exact_figur
     assert_eq!(theme("afval"), Some(with_key("afval", &afval)));
 
     let csv = p
-        .get(
+        .csv(
             DEMO,
             &format!("/v1/sites/demo/engagement/pages?{q}&format=csv"),
         )
-        .await
-        .text()
-        .await
-        .unwrap();
-    let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
+        .await;
+    let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[..2],
         [

@@ -195,12 +195,9 @@ async fn campaigns_referrers_and_clicks_out_have_their_exact_figures_from_tracke
 
     // CSV: the listed rows, then `other` (and `without`).
     let csv = p
-        .get(DEMO, &format!("/v1/sites/demo/campaigns?{q}&format=csv"))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
+        .csv(DEMO, &format!("/v1/sites/demo/campaigns?{q}&format=csv"))
+        .await;
+    let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 4, "{csv}");
     assert!(lines[1].starts_with("najaar;6;6;6;100"), "{csv}");
     assert!(lines[3].starts_with(";5;5;0;0"), "{csv}");
