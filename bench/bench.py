@@ -838,6 +838,7 @@ def review_queries(today: datetime.date) -> list[tuple[str, str]]:
         ("referrer hosts", f"campaigns?{week}&by=referrer"),
         ("clicks out", f"clicks-out?{week}"),
         ("transitions of a page", f"transitions?{week}&path=/schulden/schuldhulpverlening"),
+        ("paths to contact, schulden", f"paths?{week}&theme=schulden"),
         ("weekly report", f"report?week={iso.year}-W{iso.week:02}"),
     ]
 

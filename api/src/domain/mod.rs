@@ -10,7 +10,8 @@
 //!   [`not_found`]: pages not found, with where their visitors came from.
 //! - [`campaigns`]: visits per campaign value or referrer host; [`clicks`]: outbound
 //!   links and downloads. [`fold`]: the k rule for lists.
-//! - [`transitions`]: what visits did just before and after a page or a search.
+//! - [`transitions`]: what visits did just before and after a page or a search;
+//!   [`paths`]: the paths to contact of a theme's visits.
 //! - [`engagement`]: how pages were read and which content blocks were seen.
 //! - [`refusals`]: why a site's events were refused.
 //! - [`actions`], [`measure`] and [`effect`]: the actions register and the estimate of
@@ -27,6 +28,7 @@ pub(crate) mod fold;
 pub mod measure;
 pub mod not_found;
 pub mod pages;
+pub mod paths;
 pub mod reach;
 pub mod refusals;
 pub mod savings;

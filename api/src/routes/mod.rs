@@ -10,7 +10,7 @@
 //! - [`visits`]: channel mix, early contact, freshness, the weekly report.
 //! - [`actions`]: the actions register and effect estimates.
 //! - [`reading`]: engagement (time in view, scroll depth), content blocks, refusals.
-//! - [`pages`]: top, entry and exit pages, pages not found, transitions.
+//! - [`pages`]: top, entry and exit pages, pages not found, transitions, paths.
 //! - [`sources`]: campaigns and referrers, clicks out.
 
 use std::sync::Arc;
@@ -139,6 +139,7 @@ fn endpoints() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(pages::pages))
         .routes(routes!(pages::not_found))
         .routes(routes!(pages::transitions))
+        .routes(routes!(pages::paths))
         .routes(routes!(sources::campaigns))
         .routes(routes!(sources::clicks_out))
         .routes(routes!(actions::create_action, actions::list_actions))
@@ -272,7 +273,7 @@ mod tests {
     }
 
     const ID: &str = "0123456789abcdef0123456789abcdef";
-    const PATHS: [&str; 25] = [
+    const PATHS: [&str; 26] = [
         "/v1/sites/demo/reach",
         "/v1/sites/demo/themes",
         "/v1/sites/demo/timeseries",
@@ -292,6 +293,7 @@ mod tests {
         "/v1/sites/demo/pages",
         "/v1/sites/demo/not-found",
         "/v1/sites/demo/transitions",
+        "/v1/sites/demo/paths",
         "/v1/sites/demo/campaigns",
         "/v1/sites/demo/clicks-out",
         "/v1/sites/demo/actions",
@@ -353,6 +355,8 @@ mod tests {
             ("/v1/sites/demo/campaigns?from=2026-01-01&to=2026-01-02&by=utm_campaign%27", "not one of campaign, source, medium"),
             ("/v1/sites/demo/clicks-out?from=2026-01-01&to=2026-01-02&kind=links", "not one of all, outlink, download"),
             ("/v1/sites/demo/transitions?from=2026-01-01&to=2026-01-02", "give path"),
+            ("/v1/sites/demo/paths?from=2026-01-01&to=2026-01-02", "missing field `theme`"),
+            ("/v1/sites/demo/paths?from=2026-01-01&to=2026-01-02&theme=a%27b", "not a theme id"),
             ("/v1/sites/demo/transitions?from=2026-01-01&to=2026-01-02&path=schulden", "must start with /"),
             ("/v1/sites/demo/clicks-out?from=2026-01-01&to=2026-01-02&theme=a%20b", "not a theme id"),
         ];

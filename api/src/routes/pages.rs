@@ -1,5 +1,5 @@
 //! Pages: top, entry and exit pages of a site, optionally of one theme, and the pages
-//! not found, and the transitions of a page or a search.
+//! not found, the transitions of a page or a search, and the paths to contact.
 
 use std::sync::Arc;
 
@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{filename, App, Params, Site};
 use crate::domain::not_found::{self, NotFoundPage};
 use crate::domain::pages::{self, List, PageFigures};
+use crate::domain::paths::{self, ExitFigures, PathFigures, PathRow};
 use crate::domain::transitions::{self, Step, TransitionCell, TransitionRow};
 use crate::error::{AccessErrors, ApiError};
 use crate::params::{self, Format};
@@ -284,4 +285,116 @@ pub(super) async fn transitions(
         );
     }
     respond(format, &answer, &rows, &filename(&site, "transitions", p))
+}
+
+/// `from`, `to`, `theme`, optional `limit`, `format`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PathsQuery {
+    /// First day, `YYYY-MM-DD`.
+    from: String,
+    /// Last day (inclusive), `YYYY-MM-DD`.
+    to: String,
+    /// The theme whose visits' paths are asked (`schulden`).
+    theme: String,
+    /// Paths (and exit pages) listed of each kind, 1 to `limits.max_rows` (default 20).
+    limit: Option<String>,
+    /// `json` (default) or `csv` (a row per path, with its ending).
+    format: Option<String>,
+}
+
+/// The paths of a theme's visits.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PathsAnswer {
+    /// Site id.
+    pub site: String,
+    /// The theme.
+    pub theme: String,
+    /// First day.
+    pub from: String,
+    /// Last day (inclusive).
+    pub to: String,
+    /// Paths and pages of fewer distinct visitors than this are folded into `other`.
+    pub min_visitors: u32,
+    /// Paths are within one visit: visitor keys rotate daily.
+    pub within: String,
+    /// Visits that touched the theme.
+    pub visits: u64,
+    /// Those with a contact.
+    pub contact_visits: u64,
+    /// Paths that ended in a contact (cut at the first contact).
+    pub to_contact: Vec<PathFigures>,
+    /// Those below `min_visitors`, added up.
+    pub to_contact_other: Option<PathFigures>,
+    /// Paths of the visits without a contact.
+    pub without_contact: Vec<PathFigures>,
+    /// Those below `min_visitors`, added up.
+    pub without_contact_other: Option<PathFigures>,
+    /// Where the visits without a contact left.
+    pub left_from: Vec<ExitFigures>,
+    /// Those below `min_visitors`, added up.
+    pub left_from_other: Option<ExitFigures>,
+}
+
+/// Paths to contact: for the visits that touched a theme, the most frequent paths
+/// (theme-level page groups, searches, clicks out, contacts) that ended in a contact,
+/// with the median time to it and number of steps; the paths of the visits without a
+/// contact; and the pages those visits left from. Within one visit only; paths and
+/// pages of fewer than k visitors are folded into `other`.
+#[utoipa::path(get, path = "/v1/sites/{site}/paths", tag = "pages",
+    params(("site" = String, Path, description = "Site id"), PathsQuery),
+    responses(
+        (status = 200, description = "The paths", content((PathsAnswer = "application/json"), (String = "text/csv"))),
+        AccessErrors,
+    ))]
+pub(super) async fn paths(
+    State(app): State<Arc<App>>,
+    Site(site): Site,
+    Params(q): Params<PathsQuery>,
+) -> Result<Response, ApiError> {
+    let p = app.period(&q.from, &q.to)?;
+    params::check_theme(&q.theme)?;
+    let limit = params::limit(q.limit.as_deref(), 20, app.limits.max_rows)?;
+    let format = Format::parse(q.format.as_deref())?;
+    let k = app.min_visitors_per_term;
+    let found = paths::paths(app.client(), site.as_str(), p, &q.theme, k, limit).await?;
+    let answer = PathsAnswer {
+        site: site.to_string(),
+        theme: q.theme,
+        from: p.from.to_string(),
+        to: p.to.to_string(),
+        min_visitors: k,
+        within: "visit".into(),
+        visits: found.visits,
+        contact_visits: found.contact_visits,
+        to_contact: found.to_contact,
+        to_contact_other: found.to_contact_other,
+        without_contact: found.without_contact,
+        without_contact_other: found.without_contact_other,
+        left_from: found.left_from,
+        left_from_other: found.left_from_other,
+    };
+    let mut rows: Vec<PathRow<'_>> = Vec::new();
+    for (ending, listed, other) in [
+        ("to_contact", &answer.to_contact, &answer.to_contact_other),
+        (
+            "without_contact",
+            &answer.without_contact,
+            &answer.without_contact_other,
+        ),
+    ] {
+        rows.extend(
+            listed
+                .iter()
+                .chain(other.iter())
+                .map(|path| PathRow { ending, path }),
+        );
+    }
+    respond(
+        format,
+        &answer,
+        &rows,
+        &filename(&site, &format!("paths-{}", answer.theme), p),
+    )
 }

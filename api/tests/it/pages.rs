@@ -295,7 +295,7 @@ fn search(visitor: u64, after_s: i64, term: &str) -> Event {
 }
 
 #[tokio::test]
-async fn transitions_of_a_page_and_after_a_search_have_their_exact_counts() {
+async fn transitions_after_a_search_and_paths_to_contact_have_their_exact_counts() {
     let scratch = Scratch::new("api_transitions");
     let p = Pipeline::start(&scratch).await;
     let mut events = Vec::new();
@@ -414,6 +414,41 @@ async fn transitions_of_a_page_and_after_a_search_have_their_exact_counts() {
     );
     assert!(
         lines[2].starts_with("after;contact;contact:phone;6;6;100"),
+        "{csv}"
+    );
+
+    // Paths to contact of the theme: the six callers' road, cut at the call; the six
+    // who only searched (a refinement is the same step) and left without a page.
+    let paths = p
+        .json(DEMO, &format!("/v1/sites/demo/paths?{q}&theme=schulden"))
+        .await;
+    assert_eq!(
+        (&paths["visits"], &paths["contact_visits"]),
+        (&json!(12), &json!(6)),
+        "{paths}"
+    );
+    assert_eq!(
+        paths["to_contact"],
+        json!([{"steps": ["page:none", "search", "page:schulden", "contact"], "visits": 6, "visitors": 6,
+                "share_pct": 100.0, "median_seconds": 60.0, "median_steps": 4.0, "folded": 0}])
+    );
+    assert_eq!(
+        paths["without_contact"],
+        json!([{"steps": ["search"], "visits": 6, "visitors": 6, "share_pct": 100.0,
+                "median_seconds": 0.0, "median_steps": 1.0, "folded": 0}])
+    );
+    assert_eq!(
+        paths["left_from"],
+        json!([{"path": "", "visits": 6, "visitors": 6, "folded": 0}])
+    );
+    let csv = p
+        .csv(
+            DEMO,
+            &format!("/v1/sites/demo/paths?{q}&theme=schulden&format=csv"),
+        )
+        .await;
+    assert!(
+        csv.contains("to_contact;page:none > search > page:schulden > contact;6;6;100"),
         "{csv}"
     );
     p.stop().await;

@@ -120,6 +120,8 @@ pub struct SessionRow {
     pub step_kinds: Vec<String>,
     /// Each step's value: a path, a search term, a host or a contact's name.
     pub step_values: Vec<String>,
+    /// Each step's first top-level theme ('' for none): the page groups of a path.
+    pub step_themes: Vec<String>,
 }
 
 /// A site's goals, compiled.
@@ -193,6 +195,15 @@ impl Goals {
                     })
             })
     }
+}
+
+/// The first top-level theme of an event ('' when none).
+fn top_theme(e: &SessionEvent) -> String {
+    e.themes
+        .iter()
+        .find(|t| !t.contains('/'))
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// The most steps a visit keeps (a visit of more is cut there; 200 covers every visit a
@@ -297,6 +308,7 @@ pub fn build(events: &[SessionEvent], gap_s: u32, goals: &Goals, version: u64) -
                 utm_term: campaign.term,
                 step_kinds: Vec::new(),
                 step_values: Vec::new(),
+                step_themes: Vec::new(),
             });
             pages_seen.clear();
         }
@@ -314,13 +326,7 @@ pub fn build(events: &[SessionEvent], gap_s: u32, goals: &Goals, version: u64) -
         }
         if e.kind == "search" {
             s.search_terms.push(e.search_term.clone());
-            s.search_themes.push(
-                e.themes
-                    .iter()
-                    .find(|t| !t.contains('/'))
-                    .cloned()
-                    .unwrap_or_default(),
-            );
+            s.search_themes.push(top_theme(e));
             s.search_results.push(e.search_results);
             s.search_next.push("left".to_owned());
         }
@@ -353,6 +359,7 @@ pub fn build(events: &[SessionEvent], gap_s: u32, goals: &Goals, version: u64) -
             if !repeat && s.step_kinds.len() < MAX_STEPS {
                 s.step_kinds.push(kind.to_owned());
                 s.step_values.push(value);
+                s.step_themes.push(top_theme(e));
             }
         }
         if contact {
